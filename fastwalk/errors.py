@@ -1,0 +1,25 @@
+"""Exceptions that carry a user-facing message.
+
+The CLI prints ``str(error)`` on one line and exits with the error's
+``exit_code``; the Python API lets them propagate.
+"""
+
+from __future__ import annotations
+
+
+class FastwalkError(Exception):
+    """Base class of fastwalk's runtime failures (exit status 1 from the CLI)."""
+
+    exit_code = 1
+
+
+class SimulationError(FastwalkError):
+    """A run cannot go on: for example a walker's position became NaN or infinite."""
+
+
+class FileFormatError(FastwalkError):
+    """A file is missing, unreadable, truncated, or not written by fastwalk."""
+
+
+class MissingDataError(FastwalkError):
+    """A file lacks what an analysis needs (for example no ``mean_cos_theta``)."""

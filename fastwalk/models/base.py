@@ -1,0 +1,137 @@
+"""The contract between a model and the engine.
+
+A model is a validated, immutable set of parameters plus jitted kernels. The
+engine (:mod:`fastwalk.engine`) only ever calls the methods below; it knows no
+particular model. State is a ``dict`` of NumPy arrays so that checkpoints can
+save and restore any model generically:
+
+``state["rng"]``
+    ``(walkers,)`` generator states (:data:`fastwalk.rng.STATE_DTYPE`).
+other keys
+    positions or nodes, start points, accumulators (visit counts,
+    histograms) — whatever the model needs, all advanced in place.
+
+Ensemble observables are produced in two phases so that walkers can be split
+across threads, processes or machines: :meth:`Model.observe` returns
+*additive* per-record sums over the walkers it is given, and
+:meth:`Model.summarize` turns the (possibly combined) sums into the
+observables written to file (means, standard errors, ...).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class Model(abc.ABC):
+    """Base class of every model the engine can run.
+
+    Subclasses set the class attributes and implement the abstract methods.
+    """
+
+    #: registry name, e.g. ``"lattice"``
+    kind: ClassVar[str]
+    #: H5MD particle element written by :meth:`frame`: ``"position"`` or ``"node"``
+    frame_name: ClassVar[str] = "position"
+
+    # ------------------------------------------------------------------ description
+    @property
+    @abc.abstractmethod
+    def dt(self) -> float:
+        """Time per step: the integrator step for continuous models, 1 for walks."""
+
+    @abc.abstractmethod
+    def parameters(self) -> dict[str, Any]:
+        """Return the resolved, JSON-serialisable parameters.
+
+        ``type(self).from_parameters(self.parameters(), self.parameter_arrays())``
+        must rebuild an equal model.
+        """
+
+    def parameter_arrays(self) -> dict[str, np.ndarray]:
+        """Return arrays stored under ``/parameters`` (e.g. ``"graph/indptr"``)."""
+        return {}
+
+    @classmethod
+    @abc.abstractmethod
+    def from_parameters(cls, parameters: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
+        """Rebuild a model from :meth:`parameters` and :meth:`parameter_arrays`."""
+
+    @abc.abstractmethod
+    def box(self) -> dict[str, Any]:
+        """Describe the H5MD box.
+
+        Returns
+        -------
+        dict
+            ``{"dimension": int, "boundary": "periodic" | "none",
+            "edges": sequence of float or None}``.
+        """
+
+    # ------------------------------------------------------------------ dynamics
+    @abc.abstractmethod
+    def initial_state(self, rng_states: np.ndarray) -> dict[str, np.ndarray]:
+        """Build the state of the walkers whose generators are ``rng_states``.
+
+        Any random initial condition must be drawn from these streams, so that
+        a walker's start depends only on (seed, walker index).
+        """
+
+    @abc.abstractmethod
+    def advance(self, state: dict[str, np.ndarray], first_step: int, steps: int,
+                accumulate: bool) -> None:
+        """Advance every walker by ``steps`` steps, in place.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`initial_state`.
+        first_step : int
+            Global index of the first of these steps (negative during burn-in);
+            used to name the step in error messages.
+        steps : int
+            Number of steps (>= 0).
+        accumulate : bool
+            Whether in-kernel accumulators (visit counts, histograms) count
+            these steps; False during burn-in.
+
+        Raises
+        ------
+        fastwalk.errors.SimulationError
+            If the state became non-finite; the message names the step.
+        """
+
+    @abc.abstractmethod
+    def frame(self, state: dict[str, np.ndarray]) -> np.ndarray:
+        """Return the per-walker record: positions ``[N][D]`` or nodes ``[N]``."""
+
+    def observe(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Return additive sums over these walkers for one observable record."""
+        return {}
+
+    def summarize(self, sums: dict[str, np.ndarray], walkers: int) -> dict[str, np.ndarray]:
+        """Turn the sums of :meth:`observe` over ``walkers`` walkers into observables."""
+        return dict(sums)
+
+    def accumulators(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Return the additive in-kernel accumulators (e.g. final histograms)."""
+        return {}
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        if self.parameters() != other.parameters():
+            return False
+        mine, theirs = self.parameter_arrays(), other.parameter_arrays()
+        return mine.keys() == theirs.keys() and all(
+            np.array_equal(mine[k], theirs[k]) for k in mine
+        )
+
+    __hash__ = None  # mutable-looking containers of arrays: not hashable
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.parameters().items() if k != "kind")
+        return f"{type(self).__name__}({args})"

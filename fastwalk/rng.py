@@ -1,0 +1,360 @@
+"""Per-walker random streams and jitted draws.
+
+Every walker owns a xoshiro256++ generator (Blackman & Vigna 2019) whose
+256-bit state is one record of a ``(walkers,)`` array of :data:`STATE_DTYPE`
+(four ``uint64`` words). Kernels take ``s = states[w]`` and pass the record to
+the draws below; a record is a plain pointer for numba, so unlike an array
+row it costs no reference counting in the hot loop. The record
+of walker ``i`` is derived from the run's 128-bit seed and ``i`` alone (a
+SplitMix64 hash chain, then a SplitMix64 stream to fill the four words), so a
+walker's numbers do not depend on the thread count, on how walkers are split
+into chunks, processes or machines, or on checkpoint/resume: the state array
+*is* the checkpoint of the randomness.
+
+Draws, all jitted and taking the walker's state record ``s`` (advanced in place):
+
+``next_u64(s)``
+    raw 64-bit output.
+``uniform(s)``
+    double in [0, 1) with 53 random bits.
+``normal(s)``
+    standard normal by a 256-layer ziggurat (Marsaglia & Tsang 2000).
+``exponential(s)``
+    standard exponential (rate 1) by inversion.
+``integer(s, m)``
+    unbiased integer in [0, m) for any ``m >= 1`` (Lemire's multiply-and-
+    reject for ``m <= 2**32``, bit-mask rejection above).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import secrets
+
+import numpy as np
+from numba import prange
+
+from fastwalk._jit import jit, pjit
+
+__all__ = [
+    "SEED_BITS",
+    "STATE_DTYPE",
+    "state_words",
+    "states_from_words",
+    "resolve_seed",
+    "seed_states",
+    "next_u64",
+    "uniform",
+    "normal",
+    "exponential",
+    "integer",
+]
+
+#: size of a run seed in bits
+SEED_BITS = 128
+
+_U64 = np.uint64
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+_MIX1 = _U64(0xBF58476D1CE4E5B9)
+_MIX2 = _U64(0x94D049BB133111EB)
+_DOMAIN = _U64(0x66617374_77616C6B)  # "fastwalk": separates our seeding from plain SplitMix
+_MASK64 = (1 << 64) - 1
+
+#: one walker's xoshiro256++ state
+STATE_DTYPE = np.dtype([("s0", np.uint64), ("s1", np.uint64), ("s2", np.uint64), ("s3", np.uint64)])
+
+
+def resolve_seed(seed: int | None) -> int:
+    """Return the seed a run will use, drawing a fresh one when ``seed`` is None.
+
+    Parameters
+    ----------
+    seed : int or None
+        A non-negative integer below ``2**128``, or None for 128 bits of OS
+        entropy (:func:`secrets.randbits`). Report the returned value so the
+        run can be repeated.
+
+    Returns
+    -------
+    int
+        The seed actually used.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer (booleans and floats are refused).
+    ValueError
+        If ``seed`` is negative or does not fit in 128 bits.
+    """
+    if seed is None:
+        return secrets.randbits(SEED_BITS)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer in [0, 2**128) or None, got {seed!r}")
+    seed = int(seed)
+    if not 0 <= seed < 1 << SEED_BITS:
+        raise ValueError(f"seed must be in [0, 2**128), got {seed}; pass a smaller non-negative seed")
+    return seed
+
+
+@jit(inline="always")
+def _fmix64(z):
+    z = (z ^ (z >> _U64(30))) * _MIX1
+    z = (z ^ (z >> _U64(27))) * _MIX2
+    return z ^ (z >> _U64(31))
+
+
+@jit
+def _fill_states(seed_lo, seed_hi, first, out):
+    for i in range(out.shape[0]):
+        walker = _U64(first + i)
+        key = _fmix64(seed_hi ^ _DOMAIN)
+        key = _fmix64(key ^ seed_lo)
+        key = _fmix64(key ^ walker)
+        for j in range(4):
+            key += _GOLDEN
+            out[i, j] = _fmix64(key)
+        if out[i, 0] == 0 and out[i, 1] == 0 and out[i, 2] == 0 and out[i, 3] == 0:
+            out[i, 0] = _U64(1)  # the all-zero state is xoshiro's only fixed point
+
+
+def state_words(states: np.ndarray) -> np.ndarray:
+    """View generator states as a ``(walkers, 4)`` ``uint64`` array (no copy).
+
+    Parameters
+    ----------
+    states : numpy.ndarray
+        ``(walkers,)`` array of :data:`STATE_DTYPE`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The same memory as ``uint64`` words, for saving in checkpoints.
+    """
+    return np.ascontiguousarray(states).view(np.uint64).reshape(-1, 4)
+
+
+def states_from_words(words: np.ndarray) -> np.ndarray:
+    """Turn a ``(walkers, 4)`` ``uint64`` array back into generator states.
+
+    Parameters
+    ----------
+    words : numpy.ndarray
+        Words as returned by :func:`state_words`.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new contiguous ``(walkers,)`` array of :data:`STATE_DTYPE`.
+    """
+    words = np.asarray(words)
+    if words.ndim != 2 or words.shape[1] != 4:
+        raise ValueError(f"generator words must have shape (walkers, 4), got {words.shape}")
+    return np.ascontiguousarray(words, dtype=np.uint64).view(STATE_DTYPE).reshape(-1).copy()
+
+
+def seed_states(seed: int, first: int, count: int) -> np.ndarray:
+    """Build the generator states of walkers ``first .. first + count - 1``.
+
+    Parameters
+    ----------
+    seed : int
+        Run seed in [0, 2**128) (see :func:`resolve_seed`).
+    first : int
+        Global index of the first walker (>= 0).
+    count : int
+        Number of walkers (>= 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(count,)`` array of :data:`STATE_DTYPE`; element ``i`` is walker
+        ``first + i``'s xoshiro256++ state.
+    """
+    seed = resolve_seed(seed)
+    if first < 0 or count < 0:
+        raise ValueError(f"first and count must be >= 0, got first={first}, count={count}")
+    out = np.empty((count, 4), dtype=np.uint64)
+    _fill_states(_U64(seed & _MASK64), _U64(seed >> 64), _U64(first), out)
+    return out.view(STATE_DTYPE).reshape(-1)
+
+
+@jit(inline="always")
+def _rotl(x, k):
+    return (x << _U64(k)) | (x >> _U64(64 - k))
+
+
+@jit(inline="always")
+def next_u64(s):
+    """Advance a xoshiro256++ state record and return 64 random bits."""
+    result = _rotl(s.s0 + s.s3, 23) + s.s0
+    t = s.s1 << _U64(17)
+    s.s2 ^= s.s0
+    s.s3 ^= s.s1
+    s.s1 ^= s.s2
+    s.s0 ^= s.s3
+    s.s2 ^= t
+    s.s3 = _rotl(s.s3, 45)
+    return result
+
+
+@jit(inline="always")
+def uniform(s):
+    """Return a double uniform on [0, 1) (53 random bits)."""
+    return float(np.int64(next_u64(s) >> _U64(11))) * (1.0 / 9007199254740992.0)
+
+
+@jit(inline="always")
+def exponential(s):
+    """Return a standard exponential variate (rate 1) by inversion."""
+    return -math.log1p(-uniform(s))
+
+
+@jit(inline="always")
+def integer(s, m):
+    """Return an unbiased integer in [0, m) for ``1 <= m < 2**63``.
+
+    Lemire's multiply-and-reject on the top 32 bits when ``m <= 2**32``;
+    otherwise bit-mask rejection on the full 64 bits.
+    """
+    bound = _U64(m)
+    if bound <= _U64(0x100000000):
+        product = (next_u64(s) >> _U64(32)) * bound
+        low = product & _U64(0xFFFFFFFF)
+        if low < bound:
+            threshold = (_U64(0x100000000) - bound) % bound
+            while low < threshold:
+                product = (next_u64(s) >> _U64(32)) * bound
+                low = product & _U64(0xFFFFFFFF)
+        return np.int64(product >> _U64(32))
+    mask = bound - _U64(1)
+    for shift in (1, 2, 4, 8, 16, 32):
+        mask |= mask >> _U64(shift)
+    x = next_u64(s) & mask
+    while x >= bound:
+        x = next_u64(s) & mask
+    return np.int64(x)
+
+
+def _ziggurat_tables(layers: int = 256, r: float = 3.6541528853610088):
+    """Layer widths and acceptance thresholds of the normal ziggurat.
+
+    Layer 0 is the base strip plus the tail (pseudo-width v/f(r)); layer
+    i >= 1 is the rectangle of width x[i-1] between heights f(x[i-1]) and
+    f(x[i]). ``accept[i]`` is ``2**52 * inner[i] / width[i]``.
+    """
+    from scipy.special import erfc
+
+    def f(x):
+        return np.exp(-0.5 * x * x)
+
+    area = r * f(r) + math.sqrt(math.pi / 2) * erfc(r / math.sqrt(2))
+    x = np.empty(layers)
+    x[0] = r
+    for i in range(1, layers - 1):
+        x[i] = math.sqrt(-2.0 * math.log(f(x[i - 1]) + area / x[i - 1]))
+    x[layers - 1] = 0.0
+    width = np.empty(layers)
+    width[0] = area / f(r)
+    width[1:] = x[:-1]
+    inner = np.empty(layers)
+    inner[0] = r
+    inner[1:] = x[1:]
+    scale = 2.0**52
+    accept = np.floor(inner / width * scale).astype(np.int64)
+    fx = f(x)
+    return width / scale, accept, fx, r
+
+
+_ZIG_WIDTH, _ZIG_ACCEPT, _ZIG_F, _ZIG_R = _ziggurat_tables()
+
+
+@jit(inline="always")
+def _ziggurat_candidate(bits):
+    """Split 64 bits into (layer, candidate x, whether x is accepted at once)."""
+    layer = np.intp(bits & _U64(0xFF))
+    magnitude = np.int64(bits >> _U64(12))  # 52 bits: int64 converts to float cheaply
+    x = float(magnitude) * _ZIG_WIDTH[layer]
+    if (bits >> _U64(8)) & _U64(1):
+        x = -x
+    return layer, x, magnitude < _ZIG_ACCEPT[layer]
+
+
+@jit
+def _normal_slow(s, layer, x):
+    """The rare (~1%) continuation of :func:`normal` after a fast-path miss.
+
+    Layer 0 samples the tail beyond r (Marsaglia 1964); other layers make the
+    wedge test and, on rejection, draw a fresh candidate.
+    """
+    while True:
+        if layer == 0:
+            while True:
+                xx = -math.log1p(-uniform(s)) / _ZIG_R
+                yy = -math.log1p(-uniform(s))
+                if yy + yy > xx * xx:
+                    return _ZIG_R + xx if x > 0.0 else -(_ZIG_R + xx)
+        y = _ZIG_F[layer - 1] + uniform(s) * (_ZIG_F[layer] - _ZIG_F[layer - 1])
+        if y < math.exp(-0.5 * x * x):
+            return x
+        layer, x, accepted = _ziggurat_candidate(next_u64(s))
+        if accepted:
+            return x
+
+
+@jit(inline="always")
+def normal(s):
+    """Return a standard normal variate (256-layer ziggurat, ~99% one draw)."""
+    layer, x, accepted = _ziggurat_candidate(next_u64(s))
+    if not accepted:
+        x = _normal_slow(s, layer, x)
+    return x
+
+
+# --------------------------------------------------------------------------
+# Bulk draws, used by tests, benchmarks and the pure-NumPy references.
+
+
+@pjit
+def _fill(states, out, kind, bound):
+    for w in prange(states.shape[0]):
+        s = states[w]
+        for j in range(out.shape[1]):
+            if kind == 0:
+                out[w, j] = uniform(s)
+            elif kind == 1:
+                out[w, j] = normal(s)
+            elif kind == 2:
+                out[w, j] = integer(s, bound)
+            else:
+                out[w, j] = float(next_u64(s))
+
+
+def draws(states: np.ndarray, per_walker: int, kind: str = "normal", bound: int = 2) -> np.ndarray:
+    """Draw ``per_walker`` numbers from each walker's stream, in stream order.
+
+    Parameters
+    ----------
+    states : numpy.ndarray
+        ``(walkers,)`` generator states (:data:`STATE_DTYPE`), advanced in place.
+    per_walker : int
+        Draws per walker (>= 0).
+    kind : {"uniform", "normal", "integer"}
+        Which draw to make.
+    bound : int, optional
+        Upper bound (exclusive) for ``kind="integer"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(walkers, per_walker)``: float64, or int64 for integers.
+    """
+    kinds = {"uniform": 0, "normal": 1, "integer": 2}
+    if kind not in kinds:
+        raise ValueError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
+    if kind == "integer" and not 1 <= bound < 2**63:
+        raise ValueError(f"bound must be in [1, 2**63), got {bound}")
+    dtype = np.int64 if kind == "integer" else np.float64
+    out = np.empty((states.shape[0], per_walker), dtype=dtype)
+    _fill(states, out, kinds[kind], np.uint64(bound))
+    return out
