@@ -18,8 +18,12 @@ class SimulationError(FastwalkError):
 
 
 class FileFormatError(FastwalkError):
-    """A file is missing, unreadable, truncated, or not written by fastwalk."""
+    """A file is missing, unreadable, truncated, or not written by fastwalk (a usage error)."""
+
+    exit_code = 2
 
 
 class MissingDataError(FastwalkError):
-    """A file lacks what an analysis needs (for example no ``mean_cos_theta``)."""
+    """A file lacks what an analysis needs (for example no ``mean_cos_theta``); a usage error."""
+
+    exit_code = 2

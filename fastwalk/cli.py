@@ -1,0 +1,122 @@
+"""The ``fastwalk`` command line: a lazy Click group.
+
+Subcommands live in :mod:`fastwalk.commands`, one module each, discovered at
+start-up; they import only Click, so ``fastwalk --help`` never imports numba.
+Errors end with one line on stderr and a status: 2 for usage errors (bad
+options or values, missing or foreign files, an existing output), 1 for
+runtime failures; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import signal
+import sys
+
+import click
+
+from fastwalk._version import __version__
+
+EPILOG = (
+    "Examples:\n\n"
+    "  fastwalk demo --out demo/\n\n"
+    "  fastwalk lattice --lines 3 --length 9 --walkers 1000 --steps 10000 --out lines.h5\n\n"
+    "  fastwalk stationary lines.h5"
+)
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are the modules of :mod:`fastwalk.commands`."""
+
+    def _modules(self) -> list[str]:
+        import fastwalk.commands as package
+
+        return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+
+    def list_commands(self, ctx):
+        return [name.replace("_", "-") for name in self._modules()]
+
+    def get_command(self, ctx, name):
+        module_name = name.replace("-", "_")
+        if module_name not in self._modules():
+            return None
+        return importlib.import_module(f"fastwalk.commands.{module_name}").command
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                             "max_content_width": 100})
+@click.version_option(__version__, prog_name="fastwalk")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx, debug):
+    """Random walks and Brownian motion near singular minimum-loss sets.
+
+    Simulate walkers on intersecting lattices and graphs, Brownian motion under
+    min-potentials and on hyperspheres; stream them to H5MD files; fit and check
+    the laws the theory predicts.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv=None) -> int:
+    """Run the CLI and exit with its status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status (the process exits with it).
+    """
+    from fastwalk.errors import FastwalkError
+
+    if hasattr(signal, "SIGXFSZ"):
+        # a file-size limit must surface as a write error we can report, not kill us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    try:
+        status = cli.main(args=args, prog_name="fastwalk", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        status = 130
+    except click.UsageError as exc:
+        if debug:
+            raise
+        where = exc.ctx.command_path if exc.ctx is not None else "fastwalk"
+        click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+        status = exc.exit_code
+    except click.ClickException as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        status = exc.exit_code
+    except FastwalkError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        status = exc.exit_code
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        status = 2
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        status = 130
+    except MemoryError:
+        if debug:
+            raise
+        click.echo("Error: out of memory; use fewer walkers or a smaller lattice", err=True)
+        status = 1
+    status = 0 if status is None else int(status)
+    sys.exit(status)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,212 @@
+"""Options and the run helper shared by the simulation commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+#: exit status when a run is stopped by a signal (128 + signal number)
+SIGNAL_EXIT = {2: 130, 15: 143}
+
+RUN_OPTION_NAMES = {
+    "walkers", "steps", "every", "observe_every", "burn_in", "seed", "threads", "out",
+    "overwrite", "config", "json_output", "quiet", "compress",
+}
+
+
+def _load_config(ctx: click.Context, param, value):
+    """Read ``--config FILE.toml`` into the command's defaults (command line wins)."""
+    if value is None:
+        return None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(value)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise click.BadParameter(f"config file {path} does not exist", param=param) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read config file {path}: {exc}", param=param) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise click.BadParameter(f"config file {path} is not valid TOML: {exc}", param=param) from None
+    section = data.get(ctx.command.name, None)
+    if isinstance(section, dict):
+        data = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **section}
+    known = {p.name: p for p in ctx.command.params}
+    aliases = {"json": "json_output"}
+    defaults = {}
+    for key, item in data.items():
+        if isinstance(item, dict):
+            continue
+        name = aliases.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name not in known or name == "config":
+            options = ", ".join(sorted(k.replace("_", "-") for k in known if k != "config"))
+            raise click.BadParameter(
+                f"config file {path} sets unknown option {key!r}; known options: {options}",
+                param=param,
+            )
+        defaults[name] = item
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return str(path)
+
+
+def run_options(fn):
+    """Add the options every simulation command shares."""
+    options = [
+        click.option("--walkers", "-n", type=int, default=1000, show_default=True,
+                     help="Number of independent walkers."),
+        click.option("--steps", "-s", type=int, default=10_000, show_default=True,
+                     help="Steps after burn-in (lattice time counts steps; continuous time = steps × dt)."),
+        click.option("--every", type=int, default=0, show_default=True,
+                     help="Record walker positions/nodes every K steps, first at step 0 (0 = never)."),
+        click.option("--observe-every", type=int, default=None,
+                     help="Record observables every K steps [default: about 200 records]."),
+        click.option("--burn-in", type=int, default=0, show_default=True,
+                     help="Steps run before step 0, neither recorded nor counted."),
+        click.option("--seed", type=int, default=None,
+                     help="Seed in [0, 2**128) [default: fresh from OS entropy, reported]."),
+        click.option("--threads", type=int, default=None,
+                     help="Numba threads [default: all cores]."),
+        click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+                     help="Output HDF5 file [default: <command>.h5]."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
+        click.option("--compress", is_flag=True, help="gzip-compress the datasets."),
+        click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
+        click.option("--config", type=click.Path(dir_okay=False), is_eager=True,
+                     callback=_load_config, expose_value=True,
+                     help="TOML file supplying any option (the command line wins)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def split_run_options(options: dict) -> tuple[dict, dict]:
+    """Split a command's keyword arguments into (run options, model options)."""
+    run = {k: v for k, v in options.items() if k in RUN_OPTION_NAMES}
+    model = {k: v for k, v in options.items() if k not in RUN_OPTION_NAMES}
+    return run, model
+
+
+def check_threads(threads: int | None) -> None:
+    """Refuse a thread count numba cannot provide."""
+    if threads is None:
+        return
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= threads <= most:
+        raise click.BadParameter(f"--threads must be between 1 and {most} on this machine, got {threads}",
+                                 param_hint="'--threads'")
+
+
+def run_command(kind: str, build_model, options: dict) -> None:
+    """Validate, build the model, run it to a file and report, then exit.
+
+    Parameters
+    ----------
+    kind : str
+        Command name, used for the default output file.
+    build_model : callable
+        ``build_model(**model_options) -> Model``; its ValueError/TypeError
+        become usage errors.
+    options : dict
+        All of the command's keyword arguments.
+    """
+    from fastwalk import validate
+
+    run, model_options = split_run_options(options)
+    out = Path(run["out"] or f"{kind}.h5")
+    try:
+        walkers = validate.integer("--walkers", run["walkers"], minimum=1)
+        steps = validate.integer("--steps", run["steps"], minimum=0)
+        every = validate.integer("--every", run["every"], minimum=0)
+        observe_every = run["observe_every"]
+        if observe_every is not None:
+            observe_every = validate.integer("--observe-every", observe_every, minimum=1)
+        burn_in = validate.integer("--burn-in", run["burn_in"], minimum=0)
+        if run["seed"] is not None:
+            from fastwalk.rng import resolve_seed
+
+            resolve_seed(run["seed"])
+        check_threads(run["threads"])
+        if out.exists() and not run["overwrite"]:
+            raise click.UsageError(f"output file {out} already exists; choose another --out or pass --overwrite")
+        if not out.parent.exists():
+            raise click.UsageError(f"directory {out.parent} for --out does not exist; create it first")
+        model = build_model(**model_options)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+
+    from fastwalk.api import simulate
+
+    config = {"command": kind, **{k: v for k, v in options.items() if k not in {"config"}}}
+    config["out"] = str(out)
+    quiet, as_json = run["quiet"], run["json_output"]
+    result = simulate(
+        model, walkers, steps, out=out, seed=run["seed"], every=every,
+        observe_every=observe_every, burn_in=burn_in, threads=run["threads"],
+        overwrite=run["overwrite"], compression="gzip" if run["compress"] else None,
+        progress=False if (quiet or as_json) else None, config=_jsonable(config),
+    )
+    report_result(result, model, as_json=as_json, quiet=quiet)
+
+
+def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
+    """Print the run summary (text or JSON) and exit with the run's status."""
+    status = SIGNAL_EXIT.get(result.signal, 128 + (result.signal or 0)) if result.signal else 0
+    summary = {
+        "seed": result.seed,
+        "out": result.extra.get("out"),
+        "steps": result.steps,
+        "target_steps": result.target_steps,
+        "walkers": None,
+        "wall_s": round(result.wall_s, 6),
+        "walker_steps_per_s": result.walker_steps_per_s,
+        "reason": result.reason,
+        "exit_status": status,
+        "parameters": model.parameters(),
+    }
+    try:
+        from fastwalk.io.reader import Run
+
+        with Run(summary["out"]) as run:
+            summary["walkers"] = run.settings["walkers"]
+            summary["run"] = run.settings
+    except Exception:  # noqa: BLE001 - the summary is best effort; the run itself succeeded
+        summary.pop("walkers")
+    if as_json:
+        click.echo(json.dumps(summary))
+    elif not quiet:
+        rate = f"{result.walker_steps_per_s:.3g}"
+        click.echo(
+            f"{result.reason}: {result.steps}/{result.target_steps} steps in {result.wall_s:.2f} s "
+            f"({rate} walker-steps/s), seed {result.seed} -> {summary['out']}"
+        )
+        if result.reason == "interrupted":
+            click.echo(f"resume with: fastwalk resume {summary['out']}", err=True)
+    sys.exit(status)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def print_json_or_text(data: dict, as_json: bool, text: str) -> None:
+    """Print ``data`` as one JSON object, or ``text``."""
+    if as_json:
+        click.echo(json.dumps(_jsonable(data)))
+    else:
+        click.echo(text)

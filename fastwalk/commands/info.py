@@ -1,0 +1,51 @@
+"""``fastwalk info``: versions, threads and the JIT cache location."""
+
+from __future__ import annotations
+
+import click
+
+from fastwalk.commands._common import print_json_or_text
+
+
+def collect_info() -> dict:
+    """Return versions of fastwalk and its stack, thread count and JIT cache location."""
+    import os
+    import sys
+    from pathlib import Path
+
+    import h5py
+    import numba
+    import numpy
+
+    import fastwalk
+
+    package_dir = Path(fastwalk.__file__).parent
+    cache_dir = numba.config.CACHE_DIR or ""
+    if cache_dir:
+        cache = str(Path(cache_dir).resolve())
+    elif os.access(package_dir, os.W_OK):
+        cache = str(package_dir / "__pycache__") + " (beside the sources)"
+    else:
+        cache = "numba's user cache directory (sources are read-only)"
+    return {
+        "fastwalk": fastwalk.__version__,
+        "python": sys.version.split()[0],
+        "numba": numba.__version__,
+        "numpy": numpy.__version__,
+        "h5py": h5py.__version__,
+        "hdf5": h5py.version.hdf5_version,
+        "threads": numba.get_num_threads(),
+        "max_threads": numba.config.NUMBA_NUM_THREADS,
+        "threading_layer": numba.config.THREADING_LAYER,
+        "jit_cache": cache,
+        "package_dir": str(package_dir),
+    }
+
+
+@click.command("info", epilog="Example:\n\n  fastwalk info --json")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
+def command(json_output):
+    """Show versions (fastwalk, numba, numpy, h5py, HDF5), threads and the JIT cache."""
+    info = collect_info()
+    text = "\n".join(f"{key:<16} {value}" for key, value in info.items())
+    print_json_or_text(info, json_output, text)

@@ -1,0 +1,1 @@
+"""HDF5 (H5MD 1.1) output: the streaming writer, checkpoints and the reader."""

@@ -1,0 +1,115 @@
+"""Atomic checkpoints of a run's full state, beside its HDF5 file.
+
+A checkpoint holds the step, the run settings and every state array (the
+generator records as ``uint64`` words), so a resumed run continues
+bit-identically. It is written to a temporary file in the same directory,
+fsynced, renamed over ``<output>.ckpt`` and the directory fsynced: a kill
+at any moment leaves either the old or the new checkpoint, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from fastwalk import rng
+from fastwalk.errors import FileFormatError
+
+SUFFIX = ".ckpt"
+_FORMAT = 1
+
+
+def checkpoint_path(output: str | os.PathLike) -> Path:
+    """Return the checkpoint path that belongs to an output file."""
+    return Path(str(output) + SUFFIX)
+
+
+def write_checkpoint(output, step: int, settings: dict, state: dict[str, np.ndarray]) -> Path:
+    """Atomically write the checkpoint of ``output`` at ``step``.
+
+    Parameters
+    ----------
+    output : path-like
+        The run's HDF5 file; the checkpoint goes to ``output + ".ckpt"``.
+    step : int
+        Steps done after burn-in (negative during burn-in).
+    settings : dict
+        JSON-able run description (model parameters, run settings).
+    state : dict of numpy.ndarray
+        The model state; ``state["rng"]`` holds generator records.
+
+    Returns
+    -------
+    pathlib.Path
+        The checkpoint path.
+    """
+    target = checkpoint_path(output)
+    arrays = {f"state/{k}": (rng.state_words(v) if k == "rng" else v) for k, v in state.items()}
+    meta = {"format": _FORMAT, "step": int(step), "settings": settings}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
+    return target
+
+
+def read_checkpoint(output) -> tuple[int, dict, dict[str, np.ndarray]]:
+    """Read the checkpoint of ``output``.
+
+    Parameters
+    ----------
+    output : path-like
+        The run's HDF5 file.
+
+    Returns
+    -------
+    step : int
+        Steps done after burn-in when it was written.
+    settings : dict
+        The run description given to :func:`write_checkpoint`.
+    state : dict of numpy.ndarray
+        The model state, generator records restored.
+    """
+    path = checkpoint_path(output)
+    if not path.exists():
+        raise FileFormatError(
+            f"no checkpoint {path} next to {output}; only runs written by fastwalk with their "
+            ".ckpt file can be resumed"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            state = {
+                key.removeprefix("state/"): data[key] for key in data.files if key.startswith("state/")
+            }
+    except (OSError, ValueError, KeyError) as exc:
+        raise FileFormatError(f"checkpoint {path} is unreadable: {exc}") from None
+    if meta.get("format") != _FORMAT:
+        raise FileFormatError(f"checkpoint {path} has unknown format {meta.get('format')!r}")
+    state["rng"] = rng.states_from_words(state["rng"])
+    return int(meta["step"]), meta["settings"], state
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,385 @@
+"""Streaming H5MD 1.1 writer with committed-frame counts and checkpoints.
+
+Layout (see DESIGN.md)::
+
+    /h5md                      version [1, 1]; author, creator, modules/fastwalk
+    /particles/walkers/box     dimension, boundary (+ edges when periodic)
+    /particles/walkers/<frame> {step, time, value}   position [T][N][D] or node [T][N]
+    /observables/<name>        {step, time, value}
+    /parameters                config (JSON), seed, version, kind; model arrays
+    /fastwalk                  status, committed step; accumulators/<name>
+
+Durability: rows are written as they come; at a *commit* the per-element
+``committed`` attribute (the count a reader trusts) is advanced, the file is
+flushed and fsynced, and only then is the checkpoint replaced atomically.
+A kill at any moment therefore leaves a file whose committed rows are
+complete, and a checkpoint no newer than them. Datasets grow in blocks and are
+trimmed to their committed length when the run ends.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from fastwalk._version import __version__
+from fastwalk.errors import FastwalkError
+from fastwalk.io import checkpoint
+
+#: HDF5 file-format range: readable by HDF5 1.10 and later tools
+LIBVER = ("earliest", "v110")
+#: bytes per chunk we aim for (H5MD readers like 10 KiB .. 1 MiB chunks)
+CHUNK_TARGET = 256 * 1024
+CHUNK_MIN = 10 * 1024
+COMMITTED = "committed"
+MODULE_VERSION = [1, 0]
+
+
+def chunk_shape(row_shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """Choose a chunk of about 256 KiB (at least 10 KiB) for ``[T, *row_shape]`` data.
+
+    Parameters
+    ----------
+    row_shape : tuple of int
+        Shape of one record.
+    itemsize : int
+        Bytes per element.
+
+    Returns
+    -------
+    tuple of int
+        Chunk shape including the leading time axis.
+    """
+    row_bytes = itemsize * math.prod(row_shape)
+    if row_bytes >= CHUNK_MIN:
+        if row_bytes <= 4 * CHUNK_TARGET:
+            return (1, *row_shape)
+        # split the first record axis so one chunk holds about CHUNK_TARGET bytes
+        inner = max(1, row_bytes // row_shape[0])
+        first = max(1, min(row_shape[0], CHUNK_TARGET // inner))
+        return (1, first, *row_shape[1:])
+    rows = max(1, CHUNK_TARGET // max(row_bytes, 1))
+    return (rows, *row_shape)
+
+
+class _Element:
+    """One H5MD time-dependent element: ``step``, ``time`` and ``value`` datasets."""
+
+    def __init__(self, group: h5py.Group, row_shape, dtype, compression):
+        self.group = group
+        if "value" not in group:
+            dtype = np.dtype(dtype)
+            chunks = chunk_shape(tuple(row_shape), dtype.itemsize)
+            opts = {"compression": compression} if compression else {}
+            group.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64,
+                                 chunks=(max(chunks[0], 2048),), **opts)
+            group.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64,
+                                 chunks=(max(chunks[0], 2048),), **opts)
+            group.create_dataset("value", shape=(0, *row_shape), maxshape=(None, *row_shape),
+                                 dtype=dtype, chunks=chunks, **opts)
+            group.attrs[COMMITTED] = 0
+        self.step, self.time, self.value = group["step"], group["time"], group["value"]
+        self.count = int(group.attrs.get(COMMITTED, 0))
+        self.block = max(self.value.chunks[0], 16)
+
+    def append(self, step: int, time: float, value) -> None:
+        value = np.asarray(value)
+        if value.shape != self.value.shape[1:]:
+            raise FastwalkError(
+                f"record for {self.group.name} has shape {value.shape}, expected {self.value.shape[1:]}"
+            )
+        if self.count >= self.value.shape[0]:
+            capacity = self.count + max(self.block, self.count // 2)
+            for ds in (self.step, self.time, self.value):
+                ds.resize(capacity, axis=0)
+        self.step[self.count] = step
+        self.time[self.count] = time
+        self.value[self.count] = value
+        self.count += 1
+
+    def mark_committed(self) -> None:
+        self.group.attrs[COMMITTED] = self.count
+
+    def trim(self) -> None:
+        for ds in (self.step, self.time, self.value):
+            if ds.shape[0] != self.count:
+                ds.resize(self.count, axis=0)
+
+    def keep(self, mask_fn) -> None:
+        """Keep only the committed leading records whose steps satisfy ``mask_fn``."""
+        steps = self.step[: int(self.group.attrs.get(COMMITTED, 0))]
+        keep = 0
+        for s in steps:
+            if not mask_fn(int(s)):
+                break
+            keep += 1
+        self.count = keep
+        self.mark_committed()
+
+
+class H5MDWriter:
+    """Sink that streams a run to an H5MD file and checkpoints it.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file.
+    model : fastwalk.models.base.Model
+        The model being run (its parameters and arrays are stored).
+    overwrite : bool
+        Replace an existing file; otherwise an existing file is refused
+        before anything is written.
+    compression : str or None
+        HDF5 filter for every dataset (e.g. ``"gzip"``), off by default.
+    checkpoints : bool
+        Write ``<path>.ckpt`` at every commit so the run can be resumed.
+    extra_config : dict or None
+        More JSON-able configuration to store (e.g. the CLI's resolved options).
+    """
+
+    def __init__(self, path, model, *, overwrite: bool = False, compression: str | None = None,
+                 checkpoints: bool = True, extra_config: dict | None = None):
+        self.path = Path(path)
+        self.model = model
+        self.compression = compression
+        self.checkpoints = checkpoints
+        self.extra_config = dict(extra_config or {})
+        self.file: h5py.File | None = None
+        self._elements: dict[str, _Element] = {}
+        self._resume_step: int | None = None
+        self._settings: dict = {}
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(
+                f"output file {self.path} already exists; choose another --out or pass --overwrite"
+            )
+        if not self.path.parent.exists():
+            raise FileNotFoundError(
+                f"directory {self.path.parent} of output file {self.path} does not exist; create it first"
+            )
+
+    @classmethod
+    def reopen(cls, path, model, resume_step: int, extra_config: dict | None = None) -> H5MDWriter:
+        """Reopen an existing file to continue it from a checkpoint at ``resume_step``."""
+        writer = cls.__new__(cls)
+        writer.path = Path(path)
+        writer.model = model
+        writer.compression = None
+        writer.checkpoints = True
+        writer.extra_config = dict(extra_config or {})
+        writer.file = None
+        writer._elements = {}
+        writer._resume_step = resume_step
+        writer._settings = {}
+        return writer
+
+    # ------------------------------------------------------------------ sink protocol
+    def start(self, simulation) -> None:
+        """Create (or reopen) the file and write the run description."""
+        self._settings = simulation.settings()
+        self._simulation = simulation
+        try:
+            if self._resume_step is None:
+                self._create(simulation)
+            else:
+                self._reopen(simulation)
+        except OSError as exc:
+            self._close_quietly()
+            raise FastwalkError(f"cannot write {self.path}: {exc}") from None
+
+    def frame(self, step: int, time: float, values: np.ndarray) -> None:
+        """Append one frame of positions or nodes."""
+        name = self.model.frame_name
+        element = self._element(f"particles/walkers/{name}", values)
+        self._guarded(element.append, step, time, values)
+
+    def observables(self, step: int, time: float, values: dict) -> None:
+        """Append one record of every observable."""
+        for name, value in values.items():
+            element = self._element(f"observables/{name}", np.asarray(value))
+            self._guarded(element.append, step, time, value)
+
+    def commit(self, step: int, state) -> None:
+        """Make everything so far durable, then checkpoint ``state`` (if given)."""
+        self._guarded(self._commit_file, step, state)
+        if state is not None and self.checkpoints:
+            description = {"model": self.model.parameters(), "run": self._settings,
+                           "config": self.extra_config}
+            try:
+                checkpoint.write_checkpoint(self.path, step, description, state)
+            except OSError as exc:
+                raise FastwalkError(
+                    f"cannot write checkpoint {checkpoint.checkpoint_path(self.path)}: {exc}; "
+                    f"frames committed up to step {step} are intact in {self.path}"
+                ) from None
+
+    def finish(self, result) -> None:
+        """Record the exit reason, trim datasets to their committed length, close."""
+        if self.file is None:
+            return
+        try:
+            meta = self.file["fastwalk"]
+            meta.attrs["status"] = result.reason
+            meta.attrs["wall_s"] = float(result.wall_s)
+            if result.reason != "error":
+                for element in self._elements.values():
+                    element.trim()
+            self.file.flush()
+        except (OSError, RuntimeError, ValueError):
+            pass  # the committed state on disk stays valid
+        finally:
+            self._close_quietly()
+
+    # ------------------------------------------------------------------ helpers
+    def _create(self, simulation) -> None:
+        tmp = self.path
+        self.file = h5py.File(tmp, "w", libver=LIBVER)
+        f = self.file
+        h5md = f.create_group("h5md")
+        h5md.attrs["version"] = np.array([1, 1], dtype=np.int32)
+        author = h5md.create_group("author")
+        author.attrs["name"] = _user_name()
+        creator = h5md.create_group("creator")
+        creator.attrs["name"] = "fastwalk"
+        creator.attrs["version"] = __version__
+        module = h5md.create_group("modules").create_group("fastwalk")
+        module.attrs["version"] = np.array(MODULE_VERSION, dtype=np.int32)
+        walkers = f.create_group("particles").create_group("walkers")
+        self._write_box(walkers.create_group("box"))
+        f.create_group("observables")
+        params = f.create_group("parameters")
+        config = {"model": self.model.parameters(), "run": self._settings, "config": self.extra_config}
+        params.attrs["config"] = json.dumps(config)
+        params.attrs["kind"] = self.model.kind
+        params.attrs["seed"] = str(simulation.seed)
+        params.attrs["version"] = __version__
+        for name, array in self.model.parameter_arrays().items():
+            array = np.asarray(array)
+            if array.dtype.kind in "UO":
+                params.create_dataset(name, data=array.astype(object), dtype=h5py.string_dtype())
+            else:
+                params.create_dataset(name, data=array)
+        meta = f.create_group("fastwalk")
+        meta.attrs["status"] = "running"
+        meta.attrs["committed_step"] = -simulation.burn_in
+        meta.attrs["target_steps"] = simulation.steps
+        meta.create_group("accumulators")
+        f.flush()
+
+    def _reopen(self, simulation) -> None:
+        self.file = h5py.File(self.path, "r+", libver=LIBVER)
+        step = self._resume_step
+        every, observe_every, total = simulation.every, simulation.observe_every, simulation.steps
+
+        def on_frame_schedule(s):
+            return s <= step and every > 0 and s % every == 0
+
+        def on_observable_schedule(s):
+            return s <= step and (s % observe_every == 0 or s == total)
+
+        for path, _is_frame in self._existing_elements():
+            element = _Element(self.file[path], None, None, None)
+            element.keep(on_frame_schedule if path.startswith("particles") else on_observable_schedule)
+            self._elements[path] = element
+        meta = self.file["fastwalk"]
+        meta.attrs["status"] = "running"
+        meta.attrs["target_steps"] = total
+        params = self.file["parameters"]
+        config = json.loads(params.attrs["config"])
+        config["run"] = self._settings
+        params.attrs["config"] = json.dumps(config)
+        self.file.flush()
+
+    def _existing_elements(self):
+        found = []
+        walkers = self.file["particles/walkers"]
+        for name in walkers:
+            if name != "box":
+                found.append((f"particles/walkers/{name}", True))
+        for name in self.file["observables"]:
+            found.append((f"observables/{name}", False))
+        return found
+
+    def _write_box(self, box: h5py.Group) -> None:
+        info = self.model.box()
+        dim = int(info["dimension"])
+        box.attrs["dimension"] = dim
+        boundary = info.get("boundary", "none")
+        box.attrs["boundary"] = np.array([boundary] * dim, dtype=h5py.string_dtype())
+        if info.get("edges") is not None:
+            box.create_dataset("edges", data=np.asarray(info["edges"], dtype=np.float64))
+
+    def _element(self, path: str, example) -> _Element:
+        element = self._elements.get(path)
+        if element is None:
+            example = np.asarray(example)
+            group = self.file.require_group(path)
+            element = _Element(group, example.shape, example.dtype, self.compression)
+            self._elements[path] = element
+        return element
+
+    def _commit_file(self, step, state) -> None:
+        f = self.file
+        if state is not None:
+            acc = f["fastwalk/accumulators"]
+            for name, value in self.model.accumulators(state).items():
+                value = np.asarray(value)
+                if name in acc and acc[name].shape == value.shape and acc[name].dtype == value.dtype:
+                    acc[name][...] = value
+                else:
+                    if name in acc:
+                        del acc[name]
+                    acc.create_dataset(name, data=value)
+                acc[name].attrs["step"] = step
+        for element in self._elements.values():
+            element.mark_committed()
+        f["fastwalk"].attrs["committed_step"] = step
+        f.flush()
+        _fsync_h5(f)
+
+    def _guarded(self, fn, *args):
+        try:
+            return fn(*args)
+        except OSError as exc:
+            committed = int(self.file["fastwalk"].attrs.get("committed_step", 0)) if self.file else 0
+            raise FastwalkError(
+                f"cannot write {self.path} ({_short(exc)}); everything committed up to step "
+                f"{committed} is intact — free disk space and run `fastwalk resume {self.path}`"
+            ) from None
+
+    def _close_quietly(self) -> None:
+        if self.file is not None:
+            try:
+                self.file.close()
+            except (OSError, RuntimeError, ValueError):
+                pass
+            self.file = None
+
+
+def _fsync_h5(f: h5py.File) -> None:
+    try:
+        handle = f.id.get_vfd_handle()
+        os.fsync(handle)
+    except (OSError, ValueError, TypeError):
+        pass
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    if "No space" in text or "errno = 28" in text:
+        return "disk full"
+    if "File too large" in text or "errno = 27" in text:
+        return "file size limit reached"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        return "unknown"

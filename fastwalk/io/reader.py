@@ -1,0 +1,309 @@
+"""Read fastwalk's H5MD files: parameters, model, frames and observables.
+
+Only *committed* records are visible: a file from a killed run reads exactly
+as far as its last commit. Frames are read lazily, so slicing a long run does
+not load it whole.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from fastwalk.errors import FileFormatError, MissingDataError
+from fastwalk.io.h5md import COMMITTED
+
+
+@dataclass(frozen=True)
+class Series:
+    """An observable's committed records.
+
+    Attributes
+    ----------
+    step : numpy.ndarray
+        Step of each record (int64).
+    time : numpy.ndarray
+        Time of each record (step × dt).
+    value : numpy.ndarray
+        Values, first axis over records.
+    """
+
+    step: np.ndarray
+    time: np.ndarray
+    value: np.ndarray
+
+
+class Frames:
+    """Lazy view of the committed frames (positions ``[T][N][D]`` or nodes ``[T][N]``).
+
+    Index it like an array (``frames[-1]``, ``frames[::10, :5]``); only the
+    requested part is read from disk.
+    """
+
+    def __init__(self, group: h5py.Group):
+        self._group = group
+        self._count = int(group.attrs.get(COMMITTED, 0))
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the committed frames."""
+        return (self._count, *self._group["value"].shape[1:])
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Steps of the committed frames."""
+        return self._group["step"][: self._count]
+
+    @property
+    def times(self) -> np.ndarray:
+        """Times of the committed frames."""
+        return self._group["time"][: self._count]
+
+    def __getitem__(self, key):
+        if not isinstance(key, tuple):
+            key = (key,)
+        first, rest = key[0], key[1:]
+        if isinstance(first, (int, np.integer)):
+            index = int(first)
+            if index < 0:
+                index += self._count
+            if not 0 <= index < self._count:
+                raise IndexError(f"frame {first} out of range for {self._count} committed frames")
+            return self._group["value"][(index, *rest)]
+        if isinstance(first, slice):
+            start, stop, stride = first.indices(self._count)
+            if stride < 0:
+                return self[slice(stop + 1, start + 1, -stride)][::-1]
+            return self._group["value"][(slice(start, stop, stride), *rest)]
+        indices = np.arange(self._count)[first]
+        return np.stack([self._group["value"][(int(i), *rest)] for i in indices]) if len(indices) else (
+            np.empty((0, *self._group["value"].shape[1:]), self._group["value"].dtype))
+
+
+class Run:
+    """A fastwalk output file opened for reading (use as a context manager).
+
+    Parameters
+    ----------
+    path : path-like
+        The HDF5 file.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileFormatError(f"file {self.path} does not exist")
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise FileFormatError(
+                f"cannot open {self.path} as HDF5 ({str(exc).splitlines()[0]}); "
+                "it may be truncated or not an HDF5 file"
+            ) from None
+        try:
+            self._check_layout()
+            config = json.loads(self._file["parameters"].attrs["config"])
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            self._file.close()
+            if isinstance(exc, FileFormatError):
+                raise
+            raise FileFormatError(f"{self.path} is not a fastwalk file (no valid /parameters)") from None
+        self.config: dict = config
+        self._model = None
+
+    def _check_layout(self) -> None:
+        f = self._file
+        missing = [name for name in ("h5md", "particles", "parameters", "fastwalk") if name not in f]
+        if missing:
+            self._file.close()
+            raise FileFormatError(
+                f"{self.path} is an HDF5 file but not one written by fastwalk "
+                f"(missing /{', /'.join(missing)})"
+            )
+
+    # ------------------------------------------------------------------ context
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ description
+    @property
+    def kind(self) -> str:
+        """Model kind, e.g. ``"lattice"``."""
+        return self.config["model"]["kind"]
+
+    @property
+    def parameters(self) -> dict:
+        """The model's resolved parameters."""
+        return self.config["model"]
+
+    @property
+    def settings(self) -> dict:
+        """Run settings: walkers, steps, seed, every, observe_every, burn_in."""
+        return self.config["run"]
+
+    @property
+    def seed(self) -> int:
+        """The seed the run used."""
+        return int(self._file["parameters"].attrs["seed"])
+
+    @property
+    def version(self) -> str:
+        """fastwalk version that wrote the file."""
+        return str(self._file["parameters"].attrs["version"])
+
+    @property
+    def status(self) -> str:
+        """``running`` (killed or still going), ``completed``, ``interrupted`` or ``error``."""
+        return str(self._file["fastwalk"].attrs.get("status", "unknown"))
+
+    @property
+    def committed_step(self) -> int:
+        """Last step whose records are committed."""
+        return int(self._file["fastwalk"].attrs.get("committed_step", 0))
+
+    @property
+    def target_steps(self) -> int:
+        """Steps the run was asked for."""
+        return int(self._file["fastwalk"].attrs.get("target_steps", 0))
+
+    def parameter_arrays(self) -> dict[str, np.ndarray]:
+        """Return every array stored under ``/parameters`` (e.g. ``graph/indptr``)."""
+        arrays: dict[str, np.ndarray] = {}
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                data = obj[()]
+                if obj.dtype.kind == "O" or h5py.check_string_dtype(obj.dtype):
+                    data = np.array([x.decode() if isinstance(x, bytes) else str(x)
+                                     for x in np.ravel(data)]).reshape(np.shape(data))
+                arrays[name] = data
+
+        self._file["parameters"].visititems(visit)
+        return arrays
+
+    @property
+    def model(self):
+        """The model, rebuilt from the stored parameters."""
+        if self._model is None:
+            from fastwalk.models import model_class
+
+            self._model = model_class(self.kind).from_parameters(self.parameters,
+                                                                 self.parameter_arrays())
+        return self._model
+
+    # ------------------------------------------------------------------ data
+    @property
+    def frames(self) -> Frames:
+        """Lazy committed frames (positions or nodes)."""
+        walkers = self._file["particles/walkers"]
+        names = [n for n in walkers if n != "box"]
+        if not names:
+            raise MissingDataError(
+                f"{self.path} holds no walker frames; run with --every K to record them"
+            )
+        return Frames(walkers[names[0]])
+
+    @property
+    def frame_name(self) -> str | None:
+        """``"position"``, ``"node"`` or None when no frames were recorded."""
+        names = [n for n in self._file["particles/walkers"] if n != "box"]
+        return names[0] if names else None
+
+    @property
+    def observable_names(self) -> list[str]:
+        """Names of the recorded observables."""
+        return sorted(self._file["observables"])
+
+    def has_observable(self, name: str) -> bool:
+        """Whether ``name`` was recorded."""
+        return name in self._file["observables"]
+
+    def observable(self, name: str) -> Series:
+        """Return an observable's committed records.
+
+        Raises
+        ------
+        fastwalk.errors.MissingDataError
+            If the file has no such observable.
+        """
+        if not self.has_observable(name):
+            have = ", ".join(self.observable_names) or "none"
+            raise MissingDataError(
+                f"{self.path} has no observable {name!r} (it has: {have}); "
+                f"it was written by a {self.kind} run"
+            )
+        group = self._file["observables"][name]
+        n = int(group.attrs.get(COMMITTED, 0))
+        return Series(group["step"][:n], group["time"][:n], group["value"][:n])
+
+    @property
+    def accumulators(self) -> dict[str, np.ndarray]:
+        """In-kernel accumulators (visit counts, histograms) as of the last commit."""
+        group = self._file["fastwalk/accumulators"]
+        return {name: group[name][()] for name in group}
+
+    def box(self) -> dict:
+        """The H5MD box: dimension, boundary and edges."""
+        box = self._file["particles/walkers/box"]
+        boundary = [b.decode() if isinstance(b, bytes) else str(b) for b in box.attrs["boundary"]]
+        edges = box["edges"][()] if "edges" in box else None
+        return {"dimension": int(box.attrs["dimension"]), "boundary": boundary, "edges": edges}
+
+    def summary(self) -> dict:
+        """Return a JSON-able summary of the file (what ``fastwalk inspect`` prints)."""
+        frames = None
+        if self.frame_name is not None:
+            f = self.frames
+            frames = {"name": self.frame_name, "count": len(f), "shape": list(f.shape)}
+            if len(f):
+                frames["first_step"] = int(f.steps[0])
+                frames["last_step"] = int(f.steps[-1])
+        observables = {}
+        for name in self.observable_names:
+            group = self._file["observables"][name]
+            n = int(group.attrs.get(COMMITTED, 0))
+            observables[name] = {"records": n, "shape": list(group["value"].shape[1:])}
+        return {
+            "path": str(self.path),
+            "kind": self.kind,
+            "status": self.status,
+            "version": self.version,
+            "seed": str(self.seed),
+            "committed_step": self.committed_step,
+            "target_steps": self.target_steps,
+            "parameters": self.parameters,
+            "run": self.settings,
+            "frames": frames,
+            "observables": observables,
+            "accumulators": sorted(self._file["fastwalk/accumulators"]),
+        }
+
+
+def open_run(path) -> Run:
+    """Open a fastwalk HDF5 file for reading.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+
+    Returns
+    -------
+    Run
+        The reader.
+    """
+    return Run(path)
