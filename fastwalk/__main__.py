@@ -1,0 +1,5 @@
+"""Allow ``python -m fastwalk``."""
+
+from fastwalk.cli import main
+
+main()
