@@ -7,6 +7,7 @@ on bit-identically.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastwalk import validate
@@ -14,7 +15,27 @@ from fastwalk.engine import RunResult, Simulation
 from fastwalk.errors import FileFormatError
 from fastwalk.models.base import Model
 
-__all__ = ["simulate", "resume"]
+__all__ = ["simulate", "resume", "COMMIT_SECONDS_ENV"]
+
+#: environment variable that sets the default seconds between commits (flush + checkpoint)
+COMMIT_SECONDS_ENV = "FASTWALK_COMMIT_SECONDS"
+_DEFAULT_COMMIT_SECONDS = 2.0
+
+
+def _commit_interval(commit_seconds: float | None) -> float:
+    """Return ``commit_seconds``, or the environment's default, or 2 s."""
+    if commit_seconds is not None:
+        return validate.real("commit_seconds", commit_seconds, minimum=0.0)
+    text = os.environ.get(COMMIT_SECONDS_ENV)
+    if text is None or not text.strip():
+        return _DEFAULT_COMMIT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(
+            f"{COMMIT_SECONDS_ENV}={text!r} is not a number; set it to the seconds between commits, e.g. 2"
+        ) from None
+    return validate.real(COMMIT_SECONDS_ENV, value, minimum=0.0)
 
 
 def simulate(
@@ -33,7 +54,7 @@ def simulate(
     progress: bool | None = None,
     config: dict | None = None,
     sinks=(),
-    commit_seconds: float = 2.0,
+    commit_seconds: float | None = None,
 ) -> RunResult:
     """Run ``model`` and stream it to ``out`` (an H5MD file), if given.
 
@@ -65,8 +86,9 @@ def simulate(
         Extra JSON-able configuration stored with the run.
     sinks : sequence
         Extra sinks (e.g. :class:`fastwalk.engine.MemorySink`).
-    commit_seconds : float
-        Seconds between commits (flush + checkpoint).
+    commit_seconds : float or None
+        Seconds between commits (flush + checkpoint); None takes
+        ``$FASTWALK_COMMIT_SECONDS``, else 2 s.
 
     Returns
     -------
@@ -75,7 +97,7 @@ def simulate(
     """
     sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
                      burn_in=burn_in, threads=threads, progress=progress,
-                     commit_seconds=commit_seconds)
+                     commit_seconds=_commit_interval(commit_seconds))
     all_sinks = list(sinks)
     if out is not None:
         from fastwalk.io.h5md import H5MDWriter
@@ -89,7 +111,7 @@ def simulate(
 
 
 def resume(path, steps: int | None = None, *, threads: int | None = None,
-           progress: bool | None = None, sinks=(), commit_seconds: float = 2.0) -> RunResult:
+           progress: bool | None = None, sinks=(), commit_seconds: float | None = None) -> RunResult:
     """Continue a stopped, killed or finished run from its checkpoint.
 
     Parameters
@@ -105,15 +127,21 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         Progress bar.
     sinks : sequence
         Extra sinks.
-    commit_seconds : float
-        Seconds between commits.
+    commit_seconds : float or None
+        Seconds between commits (None: ``$FASTWALK_COMMIT_SECONDS``, else 2 s).
 
     Returns
     -------
     RunResult
         As for :func:`simulate`.
+
+    Raises
+    ------
+    fastwalk.errors.FileFormatError
+        If the file is unreadable, has no checkpoint (it was stopped before
+        its first commit) or its checkpoint belongs to another run.
     """
-    from fastwalk.io.checkpoint import read_checkpoint
+    from fastwalk.io.checkpoint import checkpoint_path, read_checkpoint
     from fastwalk.io.h5md import H5MDWriter
     from fastwalk.io.reader import Run
     from fastwalk.models import model_class
@@ -122,8 +150,26 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     with Run(path) as run:
         arrays = run.parameter_arrays()
         extra_config = run.config.get("config", {})
+        file_model, file_seed, file_walkers = run.parameters, run.seed, run.settings["walkers"]
+        status = run.status
+    if not checkpoint_path(path).exists():
+        if status in ("running", "error"):  # every commit of a running file writes a checkpoint
+            how = "stopped" if status == "running" else "failed"
+            raise FileFormatError(
+                f"{path} has no checkpoint {checkpoint_path(path).name}: the run {how} before "
+                "its first commit, so there is nothing to resume; start it again with --overwrite"
+            )
+        raise FileFormatError(
+            f"{path} has no checkpoint {checkpoint_path(path).name} beside it; only a run written "
+            "by fastwalk, with its .ckpt file, can be resumed"
+        )
     step, description, state = read_checkpoint(path)
     params, settings = description["model"], description["run"]
+    if params != file_model or int(settings["seed"]) != file_seed or settings["walkers"] != file_walkers:
+        raise FileFormatError(
+            f"checkpoint {checkpoint_path(path)} belongs to another run than {path} "
+            "(different model, seed or walkers); it cannot be resumed"
+        )
     model = model_class(params["kind"]).from_parameters(params, arrays)
     total = settings["steps"] if steps is None else validate.integer("steps", steps, minimum=0)
     if total < step:
@@ -135,7 +181,8 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     sim = Simulation(model, settings["walkers"], total, seed=int(settings["seed"]),
                      every=settings["every"], observe_every=settings["observe_every"],
                      burn_in=settings["burn_in"], first_walker=settings.get("first_walker", 0),
-                     threads=threads, progress=progress, commit_seconds=commit_seconds)
+                     threads=threads, progress=progress,
+                     commit_seconds=_commit_interval(commit_seconds))
     sim.restore(step, state)
     sim.sinks = [H5MDWriter.reopen(path, model, step, extra_config=extra_config), *sinks]
     result = sim.run()

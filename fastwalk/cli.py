@@ -35,9 +35,11 @@ class LazyGroup(click.Group):
         return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
 
     def list_commands(self, ctx):
+        """List the command names (module names with dashes)."""
         return [name.replace("_", "-") for name in self._modules()]
 
     def get_command(self, ctx, name):
+        """Import and return the command ``name``, or None."""
         module_name = name.replace("-", "_")
         if module_name not in self._modules():
             return None

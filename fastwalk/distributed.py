@@ -41,7 +41,7 @@ def partition_walkers(walkers: int, partitions: int) -> list[tuple[int, int]]:
     walkers = validate.integer("walkers", walkers, minimum=1)
     partitions = validate.integer("partitions", partitions, minimum=1, maximum=walkers)
     bounds = np.linspace(0, walkers, partitions + 1).round().astype(int)
-    return [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 class _SumsOnly(Model):
@@ -206,7 +206,11 @@ def _combine(model, walkers, seed, blocks, parts) -> EnsembleResult:
         values = model.summarize({k: v[record] for k, v in sums.items()}, walkers)
         for name, value in values.items():
             observables.setdefault(name, []).append(np.asarray(value))
-    accumulators = {name: sum(p["accumulators"][name] for p in parts) for name in first["accumulators"]}
+    accumulators = {}
+    for name in first["accumulators"]:
+        pieces = [p["accumulators"][name] for p in parts]
+        # per-walker accumulators ("walker_*") line up with walkers; the others add
+        accumulators[name] = np.concatenate(pieces) if name.startswith("walker_") else sum(pieces)
     return EnsembleResult(
         seed=seed,
         frame_steps=first["frame_steps"],

@@ -42,7 +42,7 @@ class Sink(Protocol):
     """Receiver of what a run records (the HDF5 writer implements this)."""
 
     def start(self, simulation: Simulation) -> None:
-        """Called once before the first record."""
+        """Prepare for the first record (called once)."""
 
     def frame(self, step: int, time: float, values: np.ndarray) -> None:
         """Receive one frame of positions or nodes."""
@@ -54,7 +54,7 @@ class Sink(Protocol):
         """Make everything received so far durable; checkpoint ``state`` if given."""
 
     def finish(self, result: RunResult) -> None:
-        """Called once when the run ends, whatever the reason."""
+        """Close up when the run ends, whatever the reason (called once)."""
 
 
 @dataclass
@@ -243,7 +243,9 @@ class Simulation:
         self.threads = None if threads is None else validate.integer("threads", threads, minimum=1)
         self.handle_signals = handle_signals
         self.commit_seconds = validate.real("commit_seconds", commit_seconds, minimum=0.0)
-        self.call_seconds = validate.real("call_seconds", call_seconds, minimum=0.0, strict_min=True)
+        self.call_seconds = validate.real(
+            "call_seconds", call_seconds, minimum=0.0, strict_min=True
+        )
         self.state: dict[str, np.ndarray] | None = None
         self.step = 0
 

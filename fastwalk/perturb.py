@@ -33,29 +33,53 @@ how samples are split between calls.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Sequence
 
 import numpy as np
+from numba import prange
 
-from fastwalk import rng
-from fastwalk._jit import jit
+from fastwalk import rng, validate
+from fastwalk._jit import jit, pjit
 
 __all__ = [
+    "GAINS",
+    "INIT_STREAM",
+    "layer_fan_in",
+    "sphere_init",
+    "perturb",
+    "perturb_layers",
     "move_on_sphere",
 ]
+
+#: gains of the named nonlinearities (PyTorch's ``calculate_gain``)
+GAINS = {"relu": math.sqrt(2.0), "linear": 1.0, "tanh": 5.0 / 3.0}
+
+#: stream index :func:`sphere_init` draws from; perturbation samples use
+#: streams 0, 1, ..., so one seed may serve both without sharing numbers
+INIT_STREAM = 2**63
 
 # A chord within this fraction of 2ρ (about 10 ulp) is the antipode: near
 # φ = π the ring radius ρ sin φ ~ ρ·sqrt(2(2 − h)) is so sensitive to the chord
 # that rounding in ρ would otherwise leave a spurious ring of radius ~1e-8·ρ.
 _ANTIPODE_TOLERANCE = 1e-14
 
+# below this many output entries (m × D) samples are drawn on one thread
+_PARALLEL_MIN_ENTRIES = 1 << 16
+
 
 @jit(inline="always")
-def _ring_point(s, x, chord, out):
-    """Write into ``out`` a uniform point at distance ``chord`` from ``x``.
+def _ring_move(s, x, chord, normals, dest):
+    """Write into ``dest`` a uniform point at distance ``chord`` from ``x``, ``|dest| = |x|``.
 
-    ``out`` (distinct from ``x``) first receives the D−1 normals, then the
-    unnormalised point. Returns the factor ``ρ/|out|`` that puts ``out`` on the
-    sphere ``|y| = ρ = |x|``.
+    ``normals`` receives the D−1 normals; ``dest`` may be ``x`` itself (a move
+    in place) or ``normals`` (component ``i`` of both is read before
+    ``dest[i]`` is written). The point is rescaled onto ``|y| = ρ = |x|`` by
+    ``y_i − y_i·c`` with ``c = 1 − ρ/|y|``: applying the correction as a small
+    difference rounds each component once, without bias; multiplying by a
+    rounded factor ``ρ/|y|`` ≈ 1 would not (the float grid is twice as coarse
+    just above 1 as just below), and repeated moves would drift off the sphere
+    by ~1e-11 per 10^6 steps.
     """
     dim = x.shape[0]
     last = dim - 1
@@ -64,43 +88,56 @@ def _ring_point(s, x, chord, out):
     x_sq = 0.0
     for i in range(last):
         g = rng.normal(s)
-        out[i] = g
+        normals[i] = g
         normals_sq += g * g
         x_dot_g += x[i] * g
         x_sq += x[i] * x[i]
     while normals_sq == 0.0:  # all D−1 normals exactly 0: probability ~2^-60 or less
         for i in range(last):
             g = rng.normal(s)
-            out[i] = g
+            normals[i] = g
             normals_sq += g * g
             x_dot_g += x[i] * g
-    x_sq += x[last] * x[last]
+    x_last = x[last]
+    x_sq += x_last * x_last
+    inv_normals = 1.0 / math.sqrt(normals_sq)  # independent of x: off the critical path
+    # A ring walk is one long chain of dependent steps, so latency counts: the
+    # divisions and square roots below are few and mostly independent of each other
     rho = math.sqrt(x_sq)
-    # h = 1 − cos φ, clamped to [0, 2] (a chord a rounding error above 2ρ is the antipode)
-    h = min(0.5 * chord * chord / x_sq, 2.0)
+    inv_rho = 1.0 / rho
+    inv_x_sq = inv_rho * inv_rho
+    chord_sq = chord * chord
+    # h = 1 − cos φ = chord²/(2ρ²), clamped to [0, 2] (a chord a rounding error above 2ρ is
+    # the antipode)
+    h = min(0.5 * chord_sq * inv_x_sq, 2.0)
     if h >= 2.0 - 2.0 * _ANTIPODE_TOLERANCE:
         for i in range(dim):
-            out[i] = -x[i]
-        return 1.0
+            dest[i] = -x[i]
+        return
     if h == 0.0:
         for i in range(dim):
-            out[i] = x[i]
-        return 1.0
+            dest[i] = x[i]
+        return
     cos_phi = 1.0 - h
-    sin_phi = math.sqrt(h * (2.0 - h))
-    scale_u = rho * sin_phi / math.sqrt(normals_sq)
-    sign = 1.0 if x[last] >= 0.0 else -1.0
+    # ρ sin φ = chord·sqrt(4ρ² − chord²)/(2ρ); divided by |g| it scales the normals
+    ring_term = math.sqrt(max(4.0 * x_sq - chord_sq, 0.0))
+    scale_u = (0.5 * chord * inv_normals) * ring_term * inv_rho
+    sign = 1.0 if x_last >= 0.0 else -1.0
     # Hg_i = g_i − x_i (x·g) / (ρ (ρ + |x_D|))  for i < D−1,  Hg_D = −sign (x·g)/ρ
-    k = x_dot_g / (rho * (rho + abs(x[last])))
+    k = x_dot_g * inv_rho / (rho + abs(x_last))
     y_sq = 0.0
     for i in range(last):
-        y = x[i] * cos_phi + scale_u * (out[i] - k * x[i])
-        out[i] = y
+        y = x[i] * cos_phi + scale_u * (normals[i] - k * x[i])
+        dest[i] = y
         y_sq += y * y
-    y = x[last] * cos_phi - scale_u * sign * x_dot_g / rho
-    out[last] = y
+    y = x_last * cos_phi - scale_u * sign * x_dot_g * inv_rho
+    dest[last] = y
     y_sq += y * y
-    return rho / math.sqrt(y_sq)
+    # 1 − ρ/|y| = δ/2 + O(δ²) with δ = (|y|² − ρ²)/ρ², a few ulp: δ² is far below
+    # rounding. The two sums are that close, so their difference is exact.
+    correction = 0.5 * (y_sq - x_sq) * inv_x_sq
+    for i in range(dim):
+        dest[i] -= dest[i] * correction
 
 
 @jit(inline="always")
@@ -129,6 +166,355 @@ def move_on_sphere(s, x, chord, scratch):
     scratch : numpy.ndarray
         1-D float64 work array of the same length as ``x``; overwritten.
     """
-    factor = _ring_point(s, x, chord, scratch)
-    for i in range(x.shape[0]):
-        x[i] = scratch[i] * factor
+    _ring_move(s, x, chord, scratch, x)
+
+
+@jit
+def _thin_shell_kernel(states, out, radius):
+    s = states[0]
+    total = 0.0
+    for i in range(out.shape[0]):
+        g = rng.normal(s)
+        out[i] = g
+        total += g * g
+    while total == 0.0:  # every normal exactly 0: only conceivable for tiny layers
+        for i in range(out.shape[0]):
+            g = rng.normal(s)
+            out[i] = g
+            total += g * g
+    scale = radius / math.sqrt(total)
+    for i in range(out.shape[0]):
+        out[i] *= scale
+
+
+@jit(inline="always")
+def _perturb_sample(states, j, x, chord, out):
+    row = out[j]
+    _ring_move(states[j], x, chord, row, row)
+
+
+@pjit
+def _perturb_kernel(states, x, chord, out):
+    for j in prange(out.shape[0]):
+        _perturb_sample(states, j, x, chord, out)
+
+
+@jit
+def _perturb_kernel_serial(states, x, chord, out):
+    for j in range(out.shape[0]):
+        _perturb_sample(states, j, x, chord, out)
+
+
+def layer_fan_in(shape: Sequence[int]) -> int:
+    """Return the fan-in of a weight of the given shape (PyTorch convention).
+
+    A weight of shape ``(out, in, *kernel)`` (``nn.Linear``: ``(out, in)``;
+    ``nn.Conv2d``: ``(out, in/groups, kh, kw)``) has fan-in
+    ``in × prod(kernel)``, the number of inputs each output unit sums.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The weight's shape, with at least two entries.
+
+    Returns
+    -------
+    int
+        ``shape[1] * prod(shape[2:])``.
+
+    Raises
+    ------
+    ValueError
+        If ``shape`` has fewer than two entries (pass ``fan_in`` explicitly
+        to :func:`sphere_init` for a 1-D weight) or a non-positive entry.
+    """
+    shape = _validated_shape(shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"the fan-in of a weight of shape {shape} is ambiguous (the PyTorch convention "
+            "needs (out, in, *kernel)); pass fan_in= explicitly"
+        )
+    return int(shape[1] * math.prod(shape[2:]))
+
+
+def sphere_init(
+    shape: Sequence[int] | int,
+    gain: str | float = "relu",
+    seed: int | None = None,
+    fan_in: int | None = None,
+    return_seed: bool = False,
+) -> np.ndarray | tuple[np.ndarray, int]:
+    """Thin-shell Kaiming initialisation: a uniform point of the sphere ``|w| = √D·σ``.
+
+    Kaiming-normal weights (entries i.i.d. ``N(0, σ²)``, ``σ = gain/√fan_in``)
+    lie within a relative distance ``~1/√(2D)`` of that sphere; this draws
+    ``D`` standard normals and rescales them to norm ``√D·σ`` exactly (to
+    rounding), i.e. samples the sphere uniformly.
+
+    Parameters
+    ----------
+    shape : int or sequence of int
+        The weight's shape; ``D`` is the product of its entries. By the
+        PyTorch convention a weight has shape ``(out, in, *kernel)`` and its
+        fan-in is ``in × prod(kernel)`` (see :func:`layer_fan_in`).
+    gain : {"relu", "linear", "tanh"} or float, optional
+        The nonlinearity's gain: √2 for relu (Kaiming's choice, σ² = 2/fan_in),
+        1 for linear, 5/3 for tanh, or a positive number.
+    seed : int or None, optional
+        Seed in ``[0, 2**128)``; None draws a fresh 128-bit seed (see
+        ``return_seed``). The numbers come from stream :data:`INIT_STREAM` of
+        the seed, which :func:`perturb` never uses, so the same seed may be
+        passed to both.
+    fan_in : int, optional
+        Override the fan-in computed from ``shape`` (required when ``shape``
+        has a single entry).
+    return_seed : bool, optional
+        Also return the seed used, so that a run with ``seed=None`` can be
+        repeated.
+
+    Returns
+    -------
+    numpy.ndarray or tuple of (numpy.ndarray, int)
+        The float64 weights of shape ``shape``, and the seed if
+        ``return_seed``.
+
+    Raises
+    ------
+    ValueError
+        For an empty or non-positive shape, an unknown gain name, a
+        non-positive gain or fan-in.
+    TypeError
+        For a seed or fan-in that is not an integer.
+
+    Examples
+    --------
+    >>> w = sphere_init((256, 784), seed=1)
+    >>> bool(np.isclose(np.linalg.norm(w), np.sqrt(w.size * 2 / 784)))
+    True
+    """
+    shape = _validated_shape(shape)
+    gain_value = _validated_gain(gain)
+    if fan_in is None:
+        fan_in_value = layer_fan_in(shape)
+    else:
+        fan_in_value = validate.integer("fan_in", fan_in, minimum=1)
+    seed = rng.resolve_seed(seed)
+    size = math.prod(shape)
+    radius = math.sqrt(size) * gain_value / math.sqrt(fan_in_value)
+    out = np.empty(size)
+    _thin_shell_kernel(rng.seed_states(seed, INIT_STREAM, 1), out, radius)
+    weights = out.reshape(shape)
+    return (weights, seed) if return_seed else weights
+
+
+def perturb(
+    w0,
+    epsilon: float,
+    m: int = 1,
+    relative: bool = False,
+    seed: int | None = None,
+    first_sample: int = 0,
+    return_seed: bool = False,
+) -> np.ndarray | tuple[np.ndarray, int]:
+    """Draw ``m`` uniform points of the sphere ``|w| = |w0|`` at distance ``ε`` from ``w0``.
+
+    The points are uniform on the (D−2)-sphere
+    ``{w : |w| = |w0|, |w − w0| = ε}``, of radius ``ρ sin φ`` about
+    ``w0 cos φ`` (``ρ = |w0|``, ``cos φ = 1 − ε²/(2ρ²)``), built by
+    :func:`move_on_sphere`: a Householder reflection applied without forming
+    the matrix, stable for every direction of ``w0``. Samples run in parallel,
+    each from its own random stream, so the result does not depend on the
+    thread count, and samples ``first_sample .. first_sample + m − 1`` of a
+    seed are the same whichever calls produce them. Memory is the output
+    (``m × D`` float64) and nothing else. If ``w0`` is itself uniform on its
+    sphere (e.g. from :func:`sphere_init`), so is every perturbed sample.
+
+    Parameters
+    ----------
+    w0 : array_like
+        Baseline weights, any shape with ``D >= 2`` entries, finite and not
+        all zero; the sphere is that of the flattened vector.
+    epsilon : float
+        Distance from ``w0``: absolute, ``0 <= ε <= 2|w0|``, or with
+        ``relative=True`` a fraction of ``|w0|``, ``0 <= ε <= 2``. ``ε = 0``
+        returns copies of ``w0``; ``ε = 2|w0|`` copies of ``−w0``.
+    m : int, optional
+        Number of samples (>= 1).
+    relative : bool, optional
+        Read ``epsilon`` as a fraction of ``|w0|``.
+    seed : int or None, optional
+        Seed in ``[0, 2**128)``; None draws a fresh 128-bit seed (see
+        ``return_seed``).
+    first_sample : int, optional
+        Global index of the first sample: sample ``j`` uses random stream
+        ``first_sample + j`` of the seed, so a large batch can be split.
+    return_seed : bool, optional
+        Also return the seed used.
+
+    Returns
+    -------
+    numpy.ndarray or tuple of (numpy.ndarray, int)
+        float64 samples of shape ``(m, *w0.shape)``, and the seed if
+        ``return_seed``.
+
+    Raises
+    ------
+    ValueError
+        If ``w0`` has fewer than 2 entries, a non-finite entry or zero norm,
+        if ``ε < 0`` or ``ε > 2|w0|`` (``> 2`` when relative), or ``m < 1``.
+    TypeError
+        For non-numeric ``w0`` or ``epsilon``, non-integer ``m``, ``seed`` or
+        ``first_sample``.
+
+    Examples
+    --------
+    >>> w0 = sphere_init((64, 32), seed=3)
+    >>> w = perturb(w0, 0.1, m=4, relative=True, seed=4)
+    >>> w.shape
+    (4, 64, 32)
+    >>> d = np.linalg.norm((w - w0).reshape(4, -1), axis=1) / np.linalg.norm(w0)
+    >>> bool(np.allclose(d, 0.1))
+    True
+    """
+    baseline, chord = _validated_baseline("w0", w0, epsilon, relative)
+    m = validate.integer("m", m, minimum=1)
+    first_sample = validate.integer("first_sample", first_sample, minimum=0, maximum=2**63 - 1 - m)
+    seed = rng.resolve_seed(seed)
+    samples = _perturb_flat(baseline.ravel(), chord, rng.seed_states(seed, first_sample, m))
+    samples = samples.reshape((m, *baseline.shape))
+    return (samples, seed) if return_seed else samples
+
+
+def perturb_layers(
+    layers: Sequence,
+    epsilon: float | Sequence[float],
+    relative: bool = False,
+    seed: int | None = None,
+    return_seed: bool = False,
+) -> list[np.ndarray] | tuple[list[np.ndarray], int]:
+    """Perturb each layer of a network on its own sphere.
+
+    Layer ``k`` is moved to a uniform point at distance ``ε_k`` from it on the
+    sphere ``|w| = |layers[k]|``; it is exactly ``perturb(layers[k], ε_k,
+    relative=relative, seed=seed, first_sample=k)[0]``. All layers are
+    checked before any is perturbed.
+
+    Parameters
+    ----------
+    layers : sequence of array_like
+        The layers' weights (each with at least 2 entries, finite, not zero).
+    epsilon : float or sequence of float
+        One distance for every layer, or one per layer; absolute, or
+        fractions of each layer's norm with ``relative=True``.
+    relative : bool, optional
+        Read the distances as fractions of each layer's norm.
+    seed : int or None, optional
+        Seed in ``[0, 2**128)``; None draws a fresh 128-bit seed.
+    return_seed : bool, optional
+        Also return the seed used.
+
+    Returns
+    -------
+    list of numpy.ndarray or tuple of (list of numpy.ndarray, int)
+        The perturbed float64 layers, shapes preserved, and the seed if
+        ``return_seed``.
+
+    Raises
+    ------
+    ValueError
+        For an empty list, a per-layer ``epsilon`` of the wrong length, or any
+        layer/distance :func:`perturb` would refuse (the message names the
+        layer).
+    TypeError
+        For a ``layers`` that is not a sequence, or bad types as in
+        :func:`perturb`.
+    """
+    if isinstance(layers, (np.ndarray, str)) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a list of arrays, got {type(layers).__name__}")
+    if len(layers) == 0:
+        raise ValueError("layers must hold at least one array, got an empty sequence")
+    if isinstance(epsilon, numbers.Real) and not isinstance(epsilon, bool):
+        epsilons = [epsilon] * len(layers)
+    else:
+        epsilons = list(np.atleast_1d(np.asarray(epsilon, dtype=object)).ravel())
+        if len(epsilons) != len(layers):
+            raise ValueError(
+                f"epsilon must be one number or one per layer ({len(layers)} values), "
+                f"got {len(epsilons)} values"
+            )
+    checked = [
+        _validated_baseline(f"layers[{k}]", layer, eps, relative, eps_name=f"epsilon[{k}]")
+        for k, (layer, eps) in enumerate(zip(layers, epsilons, strict=True))
+    ]
+    seed = rng.resolve_seed(seed)
+    perturbed = [
+        _perturb_flat(baseline.ravel(), chord, rng.seed_states(seed, k, 1)).reshape(baseline.shape)
+        for k, (baseline, chord) in enumerate(checked)
+    ]
+    return (perturbed, seed) if return_seed else perturbed
+
+
+def _perturb_flat(baseline, chord, states):
+    out = np.empty((states.shape[0], baseline.shape[0]))
+    # waking the thread pool costs ~0.1–1 ms; both kernels give identical bits
+    kernel = _perturb_kernel if out.size >= _PARALLEL_MIN_ENTRIES else _perturb_kernel_serial
+    kernel(states, baseline, chord, out)
+    return out
+
+
+def _validated_shape(shape):
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        entries = tuple(shape)
+    except TypeError:
+        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+    if not entries:
+        raise ValueError("shape must have at least one entry, got ()")
+    return tuple(validate.integer(f"shape[{k}]", n, minimum=1) for k, n in enumerate(entries))
+
+
+def _validated_gain(gain):
+    if isinstance(gain, str):
+        validate.choice("gain", gain, GAINS)
+        return GAINS[gain]
+    if isinstance(gain, bool) or not isinstance(gain, numbers.Real):
+        names = ", ".join(GAINS)
+        raise TypeError(f"gain must be one of {names} or a positive number, got {gain!r}")
+    return validate.real("gain", gain, minimum=0.0, strict_min=True)
+
+
+def _validated_baseline(name, w0, epsilon, relative, eps_name="epsilon"):
+    """Check a baseline and its distance; return (float64 array, absolute chord)."""
+    baseline = validate.finite_array(name, w0)
+    if baseline.size < 2:
+        raise ValueError(
+            f"{name} must have at least 2 entries (the sphere of a single number is two points), "
+            f"got shape {baseline.shape}"
+        )
+    if not np.any(baseline):
+        raise ValueError(f"{name} must not be all zeros: a zero vector has no sphere to move on")
+    with np.errstate(over="ignore", under="ignore"):
+        radius = float(np.linalg.norm(baseline.ravel()))
+    # the kernels work with |w0|², which must be a normal, finite float
+    if not math.isfinite(radius * radius):
+        raise ValueError(f"{name} is too large: its squared norm overflows float64; rescale it")
+    if radius * radius < np.finfo(np.float64).tiny:
+        raise ValueError(f"{name} is too small: its squared norm underflows float64; rescale it")
+    if relative:
+        fraction = validate.real(eps_name, epsilon, minimum=0.0)
+        if fraction > 2.0 * (1.0 + _ANTIPODE_TOLERANCE):
+            raise ValueError(
+                f"{eps_name} = {fraction:g} is a fraction of |{name}| with relative=True and must "
+                "be <= 2 (the sphere's diameter)"
+            )
+        chord = fraction * radius
+    else:
+        chord = validate.real(eps_name, epsilon, minimum=0.0)
+        if chord > 2.0 * radius * (1.0 + _ANTIPODE_TOLERANCE):
+            raise ValueError(
+                f"{eps_name} = {chord:g} exceeds the sphere's diameter "
+                f"2|{name}| = {2.0 * radius:g}; no point of the sphere is that far "
+                "(pass relative=True for a fraction of the norm)"
+            )
+    return baseline, chord

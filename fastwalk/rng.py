@@ -5,11 +5,18 @@ Every walker owns a xoshiro256++ generator (Blackman & Vigna 2019) whose
 (four ``uint64`` words). Kernels take ``s = states[w]`` and pass the record to
 the draws below; a record is a plain pointer for numba, so unlike an array
 row it costs no reference counting in the hot loop. The record
-of walker ``i`` is derived from the run's 128-bit seed and ``i`` alone (a
-SplitMix64 hash chain, then a SplitMix64 stream to fill the four words), so a
+of walker ``i`` is derived from the run's 128-bit seed and ``i`` alone, so a
 walker's numbers do not depend on the thread count, on how walkers are split
 into chunks, processes or machines, or on checkpoint/resume: the state array
 *is* the checkpoint of the randomness.
+
+Seeding, all arithmetic modulo 2**64, with ``mix`` the SplitMix64 finaliser
+``z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB;
+z ^= z >> 31``: split the seed into ``lo = seed % 2**64`` and ``hi = seed >> 64``;
+``key = mix(hi ^ 0x6661737477616C6B)`` (ASCII "fastwalk"), ``key = mix(key ^ lo)``,
+``key = mix(key ^ i)``; then the four words are the next four outputs of a
+SplitMix64 stream started at ``key`` (``key += 0x9E3779B97F4A7C15``, word =
+``mix(key)``). An all-zero state (xoshiro's fixed point) gets ``s0 = 1``.
 
 Draws, all jitted and taking the walker's state record ``s`` (advanced in place):
 
@@ -35,6 +42,7 @@ import secrets
 import numpy as np
 from numba import prange
 
+from fastwalk import validate
 from fastwalk._jit import jit, pjit
 
 __all__ = [
@@ -93,7 +101,9 @@ def resolve_seed(seed: int | None) -> int:
         raise TypeError(f"seed must be an integer in [0, 2**128) or None, got {seed!r}")
     seed = int(seed)
     if not 0 <= seed < 1 << SEED_BITS:
-        raise ValueError(f"seed must be in [0, 2**128), got {seed}; pass a smaller non-negative seed")
+        raise ValueError(
+            f"seed must be in [0, 2**128), got {seed}; pass a smaller non-negative seed"
+        )
     return seed
 
 
@@ -172,8 +182,8 @@ def seed_states(seed: int, first: int, count: int) -> np.ndarray:
         ``first + i``'s xoshiro256++ state.
     """
     seed = resolve_seed(seed)
-    if first < 0 or count < 0:
-        raise ValueError(f"first and count must be >= 0, got first={first}, count={count}")
+    first = validate.integer("first", first, minimum=0, maximum=_MASK64)
+    count = validate.integer("count", count, minimum=0)
     out = np.empty((count, 4), dtype=np.uint64)
     _fill_states(_U64(seed & _MASK64), _U64(seed >> 64), _U64(first), out)
     return out.view(STATE_DTYPE).reshape(-1)
@@ -242,28 +252,28 @@ def _ziggurat_tables(layers: int = 256, r: float = 3.6541528853610088):
     Layer 0 is the base strip plus the tail (pseudo-width v/f(r)); layer
     i >= 1 is the rectangle of width x[i-1] between heights f(x[i-1]) and
     f(x[i]). ``accept[i]`` is ``2**52 * inner[i] / width[i]``.
+
+    The tables are built with Python's scalar :mod:`math` functions (the
+    platform libm, which the kernels' ``math.exp``/``math.log1p`` also call),
+    not NumPy ufuncs: NumPy's SIMD ``exp`` rounds differently on CPUs with
+    and without AVX-512, which would make the normals machine-dependent.
     """
-    from scipy.special import erfc
 
     def f(x):
-        return np.exp(-0.5 * x * x)
+        return math.exp(-0.5 * x * x)
 
-    area = r * f(r) + math.sqrt(math.pi / 2) * erfc(r / math.sqrt(2))
-    x = np.empty(layers)
-    x[0] = r
-    for i in range(1, layers - 1):
-        x[i] = math.sqrt(-2.0 * math.log(f(x[i - 1]) + area / x[i - 1]))
-    x[layers - 1] = 0.0
-    width = np.empty(layers)
-    width[0] = area / f(r)
-    width[1:] = x[:-1]
-    inner = np.empty(layers)
-    inner[0] = r
-    inner[1:] = x[1:]
+    area = r * f(r) + math.sqrt(math.pi / 2) * math.erfc(r / math.sqrt(2))
+    x = [r]
+    for _ in range(1, layers - 1):
+        x.append(math.sqrt(-2.0 * math.log(f(x[-1]) + area / x[-1])))
+    x.append(0.0)
+    width = [area / f(r)] + x[:-1]
+    inner = [r] + x[1:]
     scale = 2.0**52
-    accept = np.floor(inner / width * scale).astype(np.int64)
-    fx = f(x)
-    return width / scale, accept, fx, r
+    ratios = [i / w * scale for i, w in zip(inner, width, strict=True)]
+    accept = np.array([math.floor(q) for q in ratios], dtype=np.int64)
+    fx = np.array([f(v) for v in x])
+    return np.array(width) / scale, accept, fx, r
 
 
 _ZIG_WIDTH, _ZIG_ACCEPT, _ZIG_F, _ZIG_R = _ziggurat_tables()
@@ -282,7 +292,7 @@ def _ziggurat_candidate(bits):
 
 @jit
 def _normal_slow(s, layer, x):
-    """The rare (~1%) continuation of :func:`normal` after a fast-path miss.
+    """Finish :func:`normal` after a fast-path miss (rare, ~1% of draws).
 
     Layer 0 samples the tail beyond r (Marsaglia 1964); other layers make the
     wedge test and, on rejection, draw a fresh candidate.

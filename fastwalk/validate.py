@@ -38,14 +38,17 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
     int
         The value as a Python int.
     """
+    wanted = _described("an integer", minimum, maximum)
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
+        raise TypeError(f"{name} must be {wanted}, got {value!r}")
     if isinstance(value, numbers.Integral):
         result = int(value)
-    elif isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+    elif isinstance(value, numbers.Real) and not math.isfinite(value):
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+    elif isinstance(value, numbers.Real) and float(value).is_integer():
         result = int(value)
     else:
-        raise TypeError(f"{name} must be an integer, got {value!r}")
+        raise TypeError(f"{name} must be {wanted}, got {value!r}")
     _check_range(name, result, minimum, maximum)
     return result
 
@@ -77,17 +80,19 @@ def real(
     float
         The value as a Python float.
     """
+    wanted = _described("a finite real number", minimum, maximum, strict_min, strict_max)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+        raise TypeError(f"{name} must be {wanted}, got {value!r}")
     result = float(value)
     if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {result}")
+        raise ValueError(f"{name} must be {wanted}, got {result}")
+    allowed = _allowed_range(minimum, maximum, strict_min, strict_max)
     if minimum is not None and (result < minimum or (strict_min and result == minimum)):
         op = ">" if strict_min else ">="
-        raise ValueError(f"{name} must be {op} {minimum:g}, got {result:g}")
+        raise ValueError(f"{name} must be {op} {minimum:g}, got {result:g}{allowed}")
     if maximum is not None and (result > maximum or (strict_max and result == maximum)):
         op = "<" if strict_max else "<="
-        raise ValueError(f"{name} must be {op} {maximum:g}, got {result:g}")
+        raise ValueError(f"{name} must be {op} {maximum:g}, got {result:g}{allowed}")
     return result
 
 
@@ -159,7 +164,7 @@ def finite_array(name: str, value, *, shape: tuple | None = None, dtype=np.float
         raise TypeError(f"{name} must be numeric array-like: {exc}") from None
     if shape is not None:
         ok = array.ndim == len(shape) and all(
-            want is None or want == got for want, got in zip(shape, array.shape)
+            want is None or want == got for want, got in zip(shape, array.shape, strict=False)
         )
         if not ok:
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
@@ -170,8 +175,37 @@ def finite_array(name: str, value, *, shape: tuple | None = None, dtype=np.float
     return array
 
 
+def _bound_text(bound):
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
+
+
+def _interval(minimum, maximum, strict_min=False, strict_max=False):
+    """Return e.g. ``"[0, 1)"`` for a two-sided range."""
+    low, high = "(" if strict_min else "[", ")" if strict_max else "]"
+    return f"{low}{_bound_text(minimum)}, {_bound_text(maximum)}{high}"
+
+
+def _described(what, minimum, maximum, strict_min=False, strict_max=False):
+    """Return e.g. ``"an integer >= 1"`` or ``"a finite real number in [0, 1)"``."""
+    if minimum is not None and maximum is not None:
+        return f"{what} in {_interval(minimum, maximum, strict_min, strict_max)}"
+    if minimum is not None:
+        return f"{what} {'>' if strict_min else '>='} {_bound_text(minimum)}"
+    if maximum is not None:
+        return f"{what} {'<' if strict_max else '<='} {_bound_text(maximum)}"
+    return what
+
+
+def _allowed_range(minimum, maximum, strict_min=False, strict_max=False):
+    """Return ``"; allowed range [a, b]"`` for two-sided bounds, else ``""``."""
+    if minimum is None or maximum is None:
+        return ""
+    return f"; allowed range {_interval(minimum, maximum, strict_min, strict_max)}"
+
+
 def _check_range(name, value, minimum, maximum):
+    allowed = _allowed_range(minimum, maximum)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be >= {minimum}, got {value}{allowed}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+        raise ValueError(f"{name} must be <= {maximum}, got {value}{allowed}")

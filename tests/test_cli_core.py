@@ -23,11 +23,13 @@ def run_cli(*args, cwd=None, env=None):
 def test_help_does_not_import_numba():
     code = (
         "import sys\nfrom fastwalk.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "try:\n    main(['--help'])\n"
+        "except SystemExit as e:\n    assert e.code == 0\n"
         "from fastwalk.cli import cli\n"
         "names = cli.list_commands(None)\nassert 'free' in names and 'info' in names\n"
         "for name in names:\n"
-        "    try:\n        main([name, '--help'])\n    except SystemExit as e:\n        assert e.code == 0, name\n"
+        "    try:\n        main([name, '--help'])\n"
+        "    except SystemExit as e:\n        assert e.code == 0, name\n"
         "print('NUMBA' if 'numba' in sys.modules else 'CLEAN')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

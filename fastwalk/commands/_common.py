@@ -87,6 +87,37 @@ def run_options(fn):
     return fn
 
 
+def crossing_options(fn):
+    """Add ``--lines K`` or ``--dim D --pin SPEC ...`` (the crossing of DESIGN.md)."""
+    options = [
+        click.option("--lines", "-K", type=int, default=None,
+                     help="The seed's crossing: K axes of a K-torus meeting at the centre."),
+        click.option("--dim", "-d", type=int, default=None,
+                     help="Torus dimension D, with one --pin per subspace."),
+        click.option("--pin", multiple=True,
+                     help="Coordinates one subspace pins to the centre, e.g. 0,2; repeat per subspace."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def parse_floats(name: str, text) -> float | list[float]:
+    """Parse ``"0.5"`` or ``"0.5,0.25"`` into a float or a list of floats."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    if isinstance(text, (list, tuple)):
+        return [float(v) for v in text]
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"{name} needs a number or comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{name} needs a number or comma-separated numbers, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
 def split_run_options(options: dict) -> tuple[dict, dict]:
     """Split a command's keyword arguments into (run options, model options)."""
     run = {k: v for k, v in options.items() if k in RUN_OPTION_NAMES}
@@ -137,7 +168,9 @@ def run_command(kind: str, build_model, options: dict) -> None:
             resolve_seed(run["seed"])
         check_threads(run["threads"])
         if out.exists() and not run["overwrite"]:
-            raise click.UsageError(f"output file {out} already exists; choose another --out or pass --overwrite")
+            raise click.UsageError(
+                f"output file {out} already exists; choose another --out or pass --overwrite"
+            )
         if not out.parent.exists():
             raise click.UsageError(f"directory {out.parent} for --out does not exist; create it first")
         model = build_model(**model_options)

@@ -11,7 +11,9 @@ def _text(summary: dict) -> str:
     lines = [
         f"file            {summary['path']}",
         f"model           {summary['kind']}  ({summary['status']}, fastwalk {summary['version']})",
-        f"steps           {summary['committed_step']} committed of {summary['target_steps']}",
+        f"steps           {summary['committed_step']} committed of {summary['target_steps']}"
+        if summary.get("commits", 1) else
+        f"steps           nothing committed yet of {summary['target_steps']}",
         f"walkers         {summary['run'].get('walkers')}   seed {summary['seed']}",
         "parameters      " + ", ".join(f"{k}={v}" for k, v in summary["parameters"].items() if k != "kind"),
     ]

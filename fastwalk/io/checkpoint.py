@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,7 @@ def write_checkpoint(output, step: int, settings: dict, state: dict[str, np.ndar
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
     return target
 
 
@@ -94,7 +95,7 @@ def read_checkpoint(output) -> tuple[int, dict, dict[str, np.ndarray]]:
             state = {
                 key.removeprefix("state/"): data[key] for key in data.files if key.startswith("state/")
             }
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise FileFormatError(f"checkpoint {path} is unreadable: {exc}") from None
     if meta.get("format") != _FORMAT:
         raise FileFormatError(f"checkpoint {path} has unknown format {meta.get('format')!r}")
@@ -102,7 +103,14 @@ def read_checkpoint(output) -> tuple[int, dict, dict[str, np.ndarray]]:
     return int(meta["step"]), meta["settings"], state
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort where unsupported).
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        The directory whose entries changed.
+    """
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

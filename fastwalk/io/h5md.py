@@ -9,20 +9,37 @@ Layout (see DESIGN.md)::
     /parameters                config (JSON), seed, version, kind; model arrays
     /fastwalk                  status, committed step; accumulators/<name>
 
-Durability: rows are written as they come; at a *commit* the per-element
-``committed`` attribute (the count a reader trusts) is advanced, the file is
-flushed and fsynced, and only then is the checkpoint replaced atomically.
-A kill at any moment therefore leaves a file whose committed rows are
-complete, and a checkpoint no newer than them. Datasets grow in blocks and are
-trimmed to their committed length when the run ends.
+Durability: rows are written as they come; at a *commit* the file is first
+flushed with the old counts (so rows, chunk index and shapes are on disk), then
+the per-element ``committed`` attribute (the count a reader trusts) is advanced
+and the file flushed and fsynced again, and only then is the checkpoint
+replaced atomically. A kill at any moment therefore leaves a file whose
+committed rows are complete, and a checkpoint no newer than them. A new file is
+built under a temporary name and renamed into place once its description is on
+disk, so a run killed during start-up leaves either no file or a valid one with
+nothing committed (and an existing file it overwrites stays intact until
+then). After a write error (a full disk) the file is sealed: nothing more is
+written to it, not even at close, so it is left exactly as a kill at that
+moment would leave it. Datasets grow in blocks and are trimmed to their
+committed length when the run ends.
+
+A full disk: disk space is reserved ahead of HDF5 (:mod:`fastwalk.io._space`),
+so a full disk or a file-size limit is met before HDF5 writes; the run stops
+with one clear error, and the file, still consistent, is closed normally with
+status ``error``. Should HDF5 itself fail a write (where space cannot be
+reserved), the file is abandoned open: after a failed flush HDF5 can crash the
+interpreter when the file or its datasets are closed, and the file on disk is
+then exactly what a kill at that moment would leave.
 """
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import json
 import math
 import os
+import secrets
 from pathlib import Path
 
 import h5py
@@ -31,18 +48,27 @@ import numpy as np
 from fastwalk._version import __version__
 from fastwalk.errors import FastwalkError
 from fastwalk.io import checkpoint
+from fastwalk.io._space import NoSpace, SpaceGuard
 
 #: HDF5 file-format range: readable by HDF5 1.10 and later tools
 LIBVER = ("earliest", "v110")
 #: bytes per chunk we aim for (H5MD readers like 10 KiB .. 1 MiB chunks)
 CHUNK_TARGET = 256 * 1024
+#: chunk size for series of small records (scalars): little space lost to a part-filled chunk
+SMALL_CHUNK = 16 * 1024
 CHUNK_MIN = 10 * 1024
+CHUNK_MAX = 1024 * 1024
 COMMITTED = "committed"
 MODULE_VERSION = [1, 0]
 
 
 def chunk_shape(row_shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    """Choose a chunk of about 256 KiB (at least 10 KiB) for ``[T, *row_shape]`` data.
+    """Choose a chunk of 10 KiB to 1 MiB (about 256 KiB) for ``[T, *row_shape]`` data.
+
+    Records under 10 KiB are grouped in time, 16 to 26 KiB of them per chunk
+    (a chunk is stored whole even when part-filled, so small series keep small
+    chunks); a record of 10 KiB to 1 MiB is one chunk; a larger record is split
+    along its leading axes into chunks of 128 to 256 KiB.
 
     Parameters
     ----------
@@ -57,15 +83,24 @@ def chunk_shape(row_shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
         Chunk shape including the leading time axis.
     """
     row_bytes = itemsize * math.prod(row_shape)
-    if row_bytes >= CHUNK_MIN:
-        if row_bytes <= 4 * CHUNK_TARGET:
-            return (1, *row_shape)
-        # split the first record axis so one chunk holds about CHUNK_TARGET bytes
-        inner = max(1, row_bytes // row_shape[0])
-        first = max(1, min(row_shape[0], CHUNK_TARGET // inner))
-        return (1, first, *row_shape[1:])
-    rows = max(1, CHUNK_TARGET // max(row_bytes, 1))
-    return (rows, *row_shape)
+    if row_bytes < CHUNK_MIN:
+        return (-(-SMALL_CHUNK // max(row_bytes, 1)), *row_shape)
+    if row_bytes <= CHUNK_MAX:
+        return (1, *row_shape)
+    chunk = [1]
+    for axis, length in enumerate(row_shape):
+        trailing = itemsize * math.prod(row_shape[axis + 1:])
+        if trailing <= CHUNK_TARGET:
+            chunk.append(max(1, min(length, CHUNK_TARGET // trailing)))
+            chunk.extend(row_shape[axis + 1:])
+            break
+        chunk.append(1)
+    return tuple(chunk)
+
+
+def _index_chunk(rows: int) -> tuple[int]:
+    """Chunk of a ``step`` or ``time`` dataset (8-byte items) next to ``rows``-row value chunks."""
+    return (min(max(rows, 2048), CHUNK_MAX // 8),)
 
 
 class _Element:
@@ -78,15 +113,23 @@ class _Element:
             chunks = chunk_shape(tuple(row_shape), dtype.itemsize)
             opts = {"compression": compression} if compression else {}
             group.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64,
-                                 chunks=(max(chunks[0], 2048),), **opts)
+                                 chunks=_index_chunk(chunks[0]), **opts)
             group.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64,
-                                 chunks=(max(chunks[0], 2048),), **opts)
+                                 chunks=_index_chunk(chunks[0]), **opts)
             group.create_dataset("value", shape=(0, *row_shape), maxshape=(None, *row_shape),
                                  dtype=dtype, chunks=chunks, **opts)
             group.attrs[COMMITTED] = 0
         self.step, self.time, self.value = group["step"], group["time"], group["value"]
         self.count = int(group.attrs.get(COMMITTED, 0))
         self.block = max(self.value.chunks[0], 16)
+
+    def chunk_bytes(self) -> int:
+        """Bytes a flush may add beyond the rows appended: a chunk per dataset, two if compressed.
+
+        A part-filled chunk is stored whole; a compressed chunk that grows moves.
+        """
+        return sum(math.prod(ds.chunks) * ds.dtype.itemsize * (2 if ds.compression else 1)
+                   for ds in (self.step, self.time, self.value))
 
     def append(self, step: int, time: float, value) -> None:
         value = np.asarray(value)
@@ -154,6 +197,8 @@ class H5MDWriter:
         self._elements: dict[str, _Element] = {}
         self._resume_step: int | None = None
         self._settings: dict = {}
+        self._failure: str | None = None
+        self._space: SpaceGuard | None = None
         if self.path.exists() and not overwrite:
             raise FileExistsError(
                 f"output file {self.path} already exists; choose another --out or pass --overwrite"
@@ -176,6 +221,8 @@ class H5MDWriter:
         writer._elements = {}
         writer._resume_step = resume_step
         writer._settings = {}
+        writer._failure = None
+        writer._space = None
         return writer
 
     # ------------------------------------------------------------------ sink protocol
@@ -188,21 +235,22 @@ class H5MDWriter:
                 self._create(simulation)
             else:
                 self._reopen(simulation)
-        except OSError as exc:
+        except NoSpace as exc:
             self._close_quietly()
-            raise FastwalkError(f"cannot write {self.path}: {exc}") from None
+            raise FastwalkError(f"cannot write {self.path} ({_short(exc)})") from None
+        except (OSError, RuntimeError) as exc:
+            self._abandon()
+            raise FastwalkError(f"cannot write {self.path}: {_short(exc)}") from None
 
     def frame(self, step: int, time: float, values: np.ndarray) -> None:
         """Append one frame of positions or nodes."""
-        name = self.model.frame_name
-        element = self._element(f"particles/walkers/{name}", values)
-        self._guarded(element.append, step, time, values)
+        self._guarded(self._append, f"particles/walkers/{self.model.frame_name}", step, time,
+                      values)
 
     def observables(self, step: int, time: float, values: dict) -> None:
         """Append one record of every observable."""
         for name, value in values.items():
-            element = self._element(f"observables/{name}", np.asarray(value))
-            self._guarded(element.append, step, time, value)
+            self._guarded(self._append, f"observables/{name}", step, time, value)
 
     def commit(self, step: int, state) -> None:
         """Make everything so far durable, then checkpoint ``state`` (if given)."""
@@ -213,6 +261,7 @@ class H5MDWriter:
             try:
                 checkpoint.write_checkpoint(self.path, step, description, state)
             except OSError as exc:
+                self._failure = self._failure or "checkpoint"
                 raise FastwalkError(
                     f"cannot write checkpoint {checkpoint.checkpoint_path(self.path)}: {exc}; "
                     f"frames committed up to step {step} are intact in {self.path}"
@@ -222,23 +271,44 @@ class H5MDWriter:
         """Record the exit reason, trim datasets to their committed length, close."""
         if self.file is None:
             return
+        if self._failure == "hdf5":
+            self._abandon()
+            return
+        reason = "error" if self._failure else result.reason
         try:
             meta = self.file["fastwalk"]
-            meta.attrs["status"] = result.reason
+            meta.attrs["status"] = reason
             meta.attrs["wall_s"] = float(result.wall_s)
-            if result.reason != "error":
+            if reason != "error":
                 for element in self._elements.values():
                     element.trim()
             self.file.flush()
         except (OSError, RuntimeError, ValueError):
-            pass  # the committed state on disk stays valid
-        finally:
-            self._close_quietly()
+            self._abandon()  # the committed state on disk stays valid
+            return
+        if self._space is not None:
+            self._space.release()
+        self._close_quietly()
 
     # ------------------------------------------------------------------ helpers
     def _create(self, simulation) -> None:
-        tmp = self.path
-        self.file = h5py.File(tmp, "w", libver=LIBVER)
+        # a fresh name (not mkstemp, whose 0600 mode the file would keep) created exclusively
+        tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            self.file = h5py.File(tmp, "x", libver=LIBVER)
+            self._space = _guard(self.file)
+            self._describe(simulation)
+            self._space.after_flush()
+            _fsync_h5(self.file)
+            # a checkpoint left by an earlier run of this name belongs to another file
+            checkpoint.checkpoint_path(self.path).unlink(missing_ok=True)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        checkpoint.fsync_directory(self.path.parent)
+
+    def _describe(self, simulation) -> None:
         f = self.file
         h5md = f.create_group("h5md")
         h5md.attrs["version"] = np.array([1, 1], dtype=np.int32)
@@ -267,12 +337,14 @@ class H5MDWriter:
         meta = f.create_group("fastwalk")
         meta.attrs["status"] = "running"
         meta.attrs["committed_step"] = -simulation.burn_in
+        meta.attrs["commits"] = 0  # until the first commit, nothing (not even step 0) is committed
         meta.attrs["target_steps"] = simulation.steps
         meta.create_group("accumulators")
         f.flush()
 
     def _reopen(self, simulation) -> None:
         self.file = h5py.File(self.path, "r+", libver=LIBVER)
+        self._space = _guard(self.file)
         step = self._resume_step
         every, observe_every, total = simulation.every, simulation.observe_every, simulation.steps
 
@@ -286,6 +358,7 @@ class H5MDWriter:
             element = _Element(self.file[path], None, None, None)
             element.keep(on_frame_schedule if path.startswith("particles") else on_observable_schedule)
             self._elements[path] = element
+            self._space.add_chunks(element.chunk_bytes())
         meta = self.file["fastwalk"]
         meta.attrs["status"] = "running"
         meta.attrs["target_steps"] = total
@@ -294,6 +367,7 @@ class H5MDWriter:
         config["run"] = self._settings
         params.attrs["config"] = json.dumps(config)
         self.file.flush()
+        self._space.after_flush()
 
     def _existing_elements(self):
         found = []
@@ -314,14 +388,17 @@ class H5MDWriter:
         if info.get("edges") is not None:
             box.create_dataset("edges", data=np.asarray(info["edges"], dtype=np.float64))
 
-    def _element(self, path: str, example) -> _Element:
+    def _append(self, path: str, step: int, time: float, value) -> None:
+        value = np.asarray(value)
         element = self._elements.get(path)
         if element is None:
-            example = np.asarray(example)
+            self._space.before_write(0)
             group = self.file.require_group(path)
-            element = _Element(group, example.shape, example.dtype, self.compression)
+            element = _Element(group, value.shape, value.dtype, self.compression)
             self._elements[path] = element
-        return element
+            self._space.add_chunks(element.chunk_bytes())
+        self._space.before_write(value.nbytes + 16)
+        element.append(step, time, value)
 
     def _commit_file(self, step, state) -> None:
         f = self.file
@@ -329,6 +406,7 @@ class H5MDWriter:
             acc = f["fastwalk/accumulators"]
             for name, value in self.model.accumulators(state).items():
                 value = np.asarray(value)
+                self._space.before_write(2 * value.nbytes)
                 if name in acc and acc[name].shape == value.shape and acc[name].dtype == value.dtype:
                     acc[name][...] = value
                 else:
@@ -336,21 +414,61 @@ class H5MDWriter:
                         del acc[name]
                     acc.create_dataset(name, data=value)
                 acc[name].attrs["step"] = step
+        # rows, shapes and chunk index reach the disk before any count that points at them
+        f.flush()
         for element in self._elements.values():
             element.mark_committed()
-        f["fastwalk"].attrs["committed_step"] = step
+        meta = f["fastwalk"]
+        meta.attrs["committed_step"] = step
+        meta.attrs["commits"] = int(meta.attrs.get("commits", 0)) + 1
         f.flush()
         _fsync_h5(f)
+        self._space.after_flush()
 
     def _guarded(self, fn, *args):
         try:
             return fn(*args)
-        except OSError as exc:
-            committed = int(self.file["fastwalk"].attrs.get("committed_step", 0)) if self.file else 0
-            raise FastwalkError(
-                f"cannot write {self.path} ({_short(exc)}); everything committed up to step "
-                f"{committed} is intact — free disk space and run `fastwalk resume {self.path}`"
-            ) from None
+        except NoSpace as exc:
+            self._failure = self._failure or "space"
+            problem = _short(exc)
+            raise FastwalkError(f"cannot write {self.path} ({problem}); {self._salvage(problem)}") from None
+        except (OSError, RuntimeError) as exc:
+            self._failure = "hdf5"
+            problem = _short(exc)
+            raise FastwalkError(f"cannot write {self.path} ({problem}); {self._salvage(problem)}") from None
+
+    def _salvage(self, problem: str) -> str:
+        """Say what survives a write error and what to do next."""
+        remedy = ("raise the file-size limit (ulimit -f)" if "limit" in problem
+                  else "free disk space")
+        try:
+            meta = self.file["fastwalk"]
+            commits, step = int(meta.attrs.get("commits", 0)), int(meta.attrs["committed_step"])
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError):
+            commits, step = 0, 0
+        if commits == 0:
+            return f"nothing was committed yet — {remedy} and start the run again"
+        return (f"everything committed up to step {step} is intact — {remedy} and run "
+                f"`fastwalk resume {self.path}`")
+
+    def _abandon(self) -> None:
+        """Leave the file open for good after HDF5 failed a write.
+
+        Closing the file or its datasets after a failed flush can crash HDF5;
+        holding one extra reference to each of them for the rest of the process
+        keeps HDF5 from ever closing them. The file on disk stays as the last
+        successful flush left it (what a kill at that moment would leave).
+        """
+        if self.file is None:
+            return
+        if self._space is not None:
+            self._space.release()
+        held = [self.file, *(ds for element in self._elements.values()
+                             for ds in (element.group, element.step, element.time, element.value))]
+        for obj in held:
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+        _ABANDONED.extend(held)
+        self.file = None
 
     def _close_quietly(self) -> None:
         if self.file is not None:
@@ -359,6 +477,14 @@ class H5MDWriter:
             except (OSError, RuntimeError, ValueError):
                 pass
             self.file = None
+
+
+#: HDF5 objects of files abandoned after a failed write (see :meth:`H5MDWriter._abandon`)
+_ABANDONED: list = []
+
+
+def _guard(f: h5py.File) -> SpaceGuard:
+    return SpaceGuard(f.id.get_vfd_handle())
 
 
 def _fsync_h5(f: h5py.File) -> None:
@@ -373,7 +499,7 @@ def _short(exc: BaseException) -> str:
     text = str(exc)
     if "No space" in text or "errno = 28" in text:
         return "disk full"
-    if "File too large" in text or "errno = 27" in text:
+    if "File too large" in text or "errno = 27" in text or "file-size limit" in text:
         return "file size limit reached"
     return text.splitlines()[0][:200] if text else type(exc).__name__
 

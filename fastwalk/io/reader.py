@@ -8,6 +8,7 @@ not load it whole.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,13 +79,18 @@ class Frames:
                 raise IndexError(f"frame {first} out of range for {self._count} committed frames")
             return self._group["value"][(index, *rest)]
         if isinstance(first, slice):
-            start, stop, stride = first.indices(self._count)
-            if stride < 0:
-                return self[slice(stop + 1, start + 1, -stride)][::-1]
-            return self._group["value"][(slice(start, stop, stride), *rest)]
+            selected = range(*first.indices(self._count))
+            if not selected:
+                return self._group["value"][(slice(0, 0), *rest)]
+            if selected.step < 0:
+                # HDF5 reads forward only: read the same frames in ascending order, then reverse
+                ascending = slice(selected[-1], selected[0] + 1, -selected.step)
+                return self._group["value"][(ascending, *rest)][::-1]
+            return self._group["value"][(slice(selected.start, selected.stop, selected.step), *rest)]
         indices = np.arange(self._count)[first]
-        return np.stack([self._group["value"][(int(i), *rest)] for i in indices]) if len(indices) else (
-            np.empty((0, *self._group["value"].shape[1:]), self._group["value"].dtype))
+        if not len(indices):
+            return self._group["value"][(slice(0, 0), *rest)]
+        return np.stack([self._group["value"][(int(i), *rest)] for i in indices])
 
 
 class Run:
@@ -103,10 +109,7 @@ class Run:
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
-            raise FileFormatError(
-                f"cannot open {self.path} as HDF5 ({str(exc).splitlines()[0]}); "
-                "it may be truncated or not an HDF5 file"
-            ) from None
+            raise FileFormatError(_open_failure(self.path, exc)) from None
         try:
             self._check_layout()
             config = json.loads(self._file["parameters"].attrs["config"])
@@ -162,7 +165,7 @@ class Run:
 
     @property
     def version(self) -> str:
-        """fastwalk version that wrote the file."""
+        """Return the fastwalk version that wrote the file."""
         return str(self._file["parameters"].attrs["version"])
 
     @property
@@ -174,6 +177,11 @@ class Run:
     def committed_step(self) -> int:
         """Last step whose records are committed."""
         return int(self._file["fastwalk"].attrs.get("committed_step", 0))
+
+    @property
+    def commits(self) -> int:
+        """Number of commits so far; 0 means nothing at all is committed yet."""
+        return int(self._file["fastwalk"].attrs.get("commits", 0))
 
     @property
     def target_steps(self) -> int:
@@ -257,7 +265,7 @@ class Run:
         return {name: group[name][()] for name in group}
 
     def box(self) -> dict:
-        """The H5MD box: dimension, boundary and edges."""
+        """Return the H5MD box: dimension, boundary and edges."""
         box = self._file["particles/walkers/box"]
         boundary = [b.decode() if isinstance(b, bytes) else str(b) for b in box.attrs["boundary"]]
         edges = box["edges"][()] if "edges" in box else None
@@ -284,6 +292,7 @@ class Run:
             "version": self.version,
             "seed": str(self.seed),
             "committed_step": self.committed_step,
+            "commits": self.commits,
             "target_steps": self.target_steps,
             "parameters": self.parameters,
             "run": self.settings,
@@ -291,6 +300,21 @@ class Run:
             "observables": observables,
             "accumulators": sorted(self._file["fastwalk/accumulators"]),
         }
+
+
+def _open_failure(path: Path, exc: OSError) -> str:
+    """Explain why h5py could not open ``path``, in one line."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    truncated = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
+    if truncated:
+        have, need = truncated.groups()
+        return (f"{path} is truncated: it holds {have} of the {need} bytes its HDF5 header "
+                "records (an incomplete copy or download?)")
+    if "signature not found" in text:
+        return f"{path} is not an HDF5 file (no HDF5 signature; empty or another format)"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path} is a directory, not an HDF5 file"
+    return f"cannot open {path} as HDF5 ({text}); it may be damaged or not an HDF5 file"
 
 
 def open_run(path) -> Run:

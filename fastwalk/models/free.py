@@ -29,9 +29,12 @@ def _advance_kernel(positions, states, steps, scale):
     for w in prange(walkers):
         s = states[w]
         for step in range(steps):
+            # x * 0.0 is 0 for finite x and NaN for NaN or inf: checks every coordinate
+            check = 0.0
             for j in range(dim):
                 positions[w, j] += scale * rng.normal(s)
-            if not math.isfinite(positions[w, 0]):
+                check += positions[w, j] * 0.0
+            if not math.isfinite(check):
                 bad[w] = step
                 break
     worst = -1
@@ -101,7 +104,9 @@ class FreeBrownian(Model):
         scale = math.sqrt(2.0 * self.diffusion * self.dt)
         bad = _advance_kernel(state["position"], state["rng"], steps, scale)
         if bad >= 0:
-            raise SimulationError(f"a walker's position became non-finite at step {first_step + bad + 1}")
+            raise SimulationError(
+                f"a walker's position became non-finite at step {first_step + bad + 1}"
+            )
 
     def frame(self, state: dict) -> np.ndarray:
         """Return positions ``[N][d]``."""
