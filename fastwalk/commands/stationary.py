@@ -22,7 +22,8 @@ def stationary_report(path, radius: float | None = None) -> dict:
         elif kind == "potential":
             from fastwalk.analysis.boltzmann import potential_report
 
-            report = potential_report(run.model, accumulators, radius=radius)
+            report = potential_report(run.model, accumulators, radius=radius,
+                                      walkers=run.settings.get("walkers"))
         else:
             raise MissingDataError(
                 f"{path} is a {kind} run; `fastwalk stationary` checks lattice, graph and "
