@@ -81,6 +81,16 @@ def notebook_walk(adjacency: dict, start, steps: int, chooser: random.Random) ->
     return counts
 
 
+def numpy_notebook_walk(adjacency: dict, start, steps: int, generator) -> dict:
+    """The same loop drawing each step with NumPy (``generator.choice`` per step)."""
+    counts = dict.fromkeys(adjacency, 0)
+    node = start
+    for _ in range(steps):
+        node = int(generator.choice(adjacency[node]))
+        counts[node] += 1
+    return counts
+
+
 def networkx_walk(graph, start, steps: int, chooser: random.Random) -> dict:
     """A networkx user's way: the node's neighbour list and ``random.choice`` per step."""
     counts = dict.fromkeys(graph.nodes, 0)
@@ -146,6 +156,9 @@ def test_lattice_walk_cost(benchmark, ratio_report):
     chooser = random.Random(3)
     python = best_time(lambda: notebook_walk(adjacency, 0, PYTHON_STEPS, chooser),
                        repeat=3) / PYTHON_STEPS
+    generator = np.random.default_rng(3)
+    numpy_python = best_time(lambda: numpy_notebook_walk(adjacency, 0, PYTHON_STEPS // 10, generator),
+                             repeat=3) / (PYTHON_STEPS // 10)
     graph = nx.Graph([(u, v) for u, row in adjacency.items() for v in row])
     networkx = best_time(lambda: networkx_walk(graph, 0, PYTHON_STEPS, chooser),
                          repeat=3) / PYTHON_STEPS
@@ -164,6 +177,8 @@ def test_lattice_walk_cost(benchmark, ratio_report):
     ratio_report(GROUP, "walk / next_u64 draw", walk / raw)
     ratio_report(GROUP, "python notebook / walk (speed-up)", python / walk, "target >= 1000")
     ratio_report(GROUP, "python notebook ns per step", python * 1e9)
+    ratio_report(GROUP, "python loop + NumPy choice per step / walk (speed-up)",
+                 numpy_python / walk, "target >= 1000")
     ratio_report(GROUP, "networkx random.choice / walk (speed-up)", networkx / walk)
     ratio_report(GROUP, "2-thread speed-up (1 thread / 2 threads)", one / two, "target >= 1.8")
     ratio_report(GROUP, "CPU time, 1 thread: ns per walker-step", walk_cpu * 1e9)

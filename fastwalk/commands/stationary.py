@@ -49,7 +49,7 @@ def _text(report: dict) -> str:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--radius", type=float, default=None,
               help="potential runs: radius r around the centre for the probability masses "
-                   "[default: a fifth of the box].")
+                   "[default: max(2·√(T/2a), 2 bin widths), twice a valley's thermal width].")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
 def command(file, radius, json_output):
     """Compare FILE's occupation with the exact stationary law.
