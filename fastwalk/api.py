@@ -139,7 +139,7 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     ------
     fastwalk.errors.FileFormatError
         If the file is unreadable, has no checkpoint (it was stopped before
-        its first commit) or its checkpoint belongs to another run.
+        its first checkpoint) or its checkpoint belongs to another run.
     """
     from fastwalk.io.checkpoint import checkpoint_path, read_checkpoint
     from fastwalk.io.h5md import H5MDWriter
@@ -156,8 +156,9 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         if status in ("running", "error"):  # every commit of a running file writes a checkpoint
             how = "stopped" if status == "running" else "failed"
             raise FileFormatError(
-                f"{path} has no checkpoint {checkpoint_path(path).name}: the run {how} before "
-                "its first commit, so there is nothing to resume; start it again with --overwrite"
+                f"{path} has no checkpoint {checkpoint_path(path).name}: the run {how} before its "
+                "first checkpoint was written, so there is nothing to resume; start it again with "
+                "--overwrite"
             )
         raise FileFormatError(
             f"{path} has no checkpoint {checkpoint_path(path).name} beside it; only a run written "

@@ -345,6 +345,9 @@ class Simulation:
             reason = "error"
             self._commit(checkpoint=False)
             raise
+        except BaseException:
+            reason = "error"  # e.g. a sink could not write; it keeps its committed state
+            raise
         finally:
             progress.update(max(self.step, 0), force=True)
             progress.close()

@@ -13,7 +13,7 @@ SIGNAL_EXIT = {2: 130, 15: 143}
 
 RUN_OPTION_NAMES = {
     "walkers", "steps", "every", "observe_every", "burn_in", "seed", "threads", "out",
-    "overwrite", "config", "json_output", "quiet", "compress",
+    "overwrite", "config", "json_output", "quiet", "compress", "commit_seconds",
 }
 
 
@@ -76,6 +76,9 @@ def run_options(fn):
                      help="Output HDF5 file [default: <command>.h5]."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         click.option("--compress", is_flag=True, help="gzip-compress the datasets."),
+        click.option("--commit-seconds", type=float, default=None,
+                     help="Seconds between commits (flush + checkpoint) [default: 2, or "
+                          "$FASTWALK_COMMIT_SECONDS]."),
         click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
         click.option("--config", type=click.Path(dir_okay=False), is_eager=True,
@@ -162,6 +165,8 @@ def run_command(kind: str, build_model, options: dict) -> None:
         if observe_every is not None:
             observe_every = validate.integer("--observe-every", observe_every, minimum=1)
         burn_in = validate.integer("--burn-in", run["burn_in"], minimum=0)
+        if run["commit_seconds"] is not None:
+            validate.real("--commit-seconds", run["commit_seconds"], minimum=0.0)
         if run["seed"] is not None:
             from fastwalk.rng import resolve_seed
 
@@ -187,6 +192,7 @@ def run_command(kind: str, build_model, options: dict) -> None:
         observe_every=observe_every, burn_in=burn_in, threads=run["threads"],
         overwrite=run["overwrite"], compression="gzip" if run["compress"] else None,
         progress=False if (quiet or as_json) else None, config=_jsonable(config),
+        commit_seconds=run["commit_seconds"],
     )
     report_result(result, model, as_json=as_json, quiet=quiet)
 

@@ -25,6 +25,8 @@ import sys
 
 #: bytes reserved for HDF5 metadata (B-tree nodes, object headers, attributes)
 METADATA_MARGIN = 1024 * 1024
+#: extra bytes reserved at once beyond what is needed, to spare system calls
+RESERVE_AHEAD = 4 * 1024 * 1024
 _KEEP_SIZE, _PUNCH_HOLE = 0x01, 0x02
 
 
@@ -73,6 +75,7 @@ class SpaceGuard:
         self._appended = 0
         self._flushed_size = os.fstat(fd).st_size
         self._reserved_end = 0
+        self._furthest = 0  # the furthest end ever asked of fallocate (a failed call may leave blocks)
 
     def add_chunks(self, nbytes: int) -> None:
         """Allow for ``nbytes`` more that a new element's chunks may add beyond its rows."""
@@ -96,28 +99,56 @@ class SpaceGuard:
         self._reserved_end = 0  # a flush may truncate the file and free the reserved blocks
         self._reserve()
 
-    def release(self) -> None:
-        """Return the blocks reserved past the end of the file (before it is closed)."""
+    def release(self, path: str | os.PathLike | None = None) -> None:
+        """Return the blocks reserved past the end of the file.
+
+        Parameters
+        ----------
+        path : path-like, optional
+            Reopen this path to do it (after HDF5 has closed the file);
+            default: through the descriptor HDF5 still holds.
+        """
+        if not self.enabled or self._furthest == 0:
+            return
         try:
-            size = os.fstat(self.fd).st_size
+            fd = self.fd if path is None else os.open(path, os.O_RDWR)
         except OSError:
             return
-        if self.enabled and self._reserved_end > size:
-            _FALLOCATE(self.fd, _KEEP_SIZE | _PUNCH_HOLE, size, self._reserved_end - size)
-        self._reserved_end = 0
+        try:
+            size = os.fstat(fd).st_size
+            if self._furthest > size:
+                # tmpfs and xfs free blocks past the end on a punched hole, ext4 on a truncate
+                _FALLOCATE(fd, _KEEP_SIZE | _PUNCH_HOLE, size, self._furthest - size)
+                os.ftruncate(fd, size)
+        except OSError:
+            pass
+        finally:
+            if path is not None:
+                os.close(fd)
+        self._reserved_end = self._furthest = 0
 
     def _reserve(self) -> None:
-        size = os.fstat(self.fd).st_size
-        end = max(size, self._flushed_size + self._appended) + self._chunks + METADATA_MARGIN
+        # the file cannot grow past this bound before the next check (see the module notes)
+        end = self._flushed_size + self._appended + self._chunks + METADATA_MARGIN
+        if end <= self._reserved_end:
+            return  # reserved earlier with headroom: no system call
         limit = _file_size_limit()
         if limit is not None and end > limit:
             raise NoSpace(errno.EFBIG, f"File too large: the file-size limit is {limit} bytes")
-        if not self.enabled or end <= self._reserved_end:
-            return
-        if _FALLOCATE(self.fd, _KEEP_SIZE, size, end - size) != 0:
-            code = ctypes.get_errno()
-            if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-                raise NoSpace(code, os.strerror(code))
-            self.enabled = False  # this file system cannot reserve: rely on HDF5's own errors
-            return
-        self._reserved_end = end
+        # reserve ahead, so that most records need no system call
+        target = end + max(RESERVE_AHEAD, end // 8)
+        if limit is not None:
+            target = min(target, limit)
+        if self.enabled:
+            size = os.fstat(self.fd).st_size
+            self._furthest = max(self._furthest, target)
+            if target > size and _FALLOCATE(self.fd, _KEEP_SIZE, size, target - size) != 0:
+                code = ctypes.get_errno()
+                if code not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    self.enabled = False  # this file system cannot reserve: rely on HDF5's errors
+                elif end > size and _FALLOCATE(self.fd, _KEEP_SIZE, size, end - size) != 0:
+                    code = ctypes.get_errno()
+                    raise NoSpace(code, os.strerror(code))
+                else:
+                    target = end  # no room for the headroom, but for what is needed now
+        self._reserved_end = target

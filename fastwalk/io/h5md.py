@@ -18,10 +18,10 @@ committed rows are complete, and a checkpoint no newer than them. A new file is
 built under a temporary name and renamed into place once its description is on
 disk, so a run killed during start-up leaves either no file or a valid one with
 nothing committed (and an existing file it overwrites stays intact until
-then). After a write error (a full disk) the file is sealed: nothing more is
-written to it, not even at close, so it is left exactly as a kill at that
-moment would leave it. Datasets grow in blocks and are trimmed to their
-committed length when the run ends.
+then). Datasets grow in blocks and are trimmed to their committed length when
+the run ends; records under 10 KiB (steps, times, scalars) are held in memory
+and written in one slice per commit, and a record that is exactly one chunk is
+written straight to disk past HDF5's chunk cache.
 
 A full disk: disk space is reserved ahead of HDF5 (:mod:`fastwalk.io._space`),
 so a full disk or a file-size limit is met before HDF5 writes; the run stops
@@ -59,6 +59,8 @@ SMALL_CHUNK = 16 * 1024
 CHUNK_MIN = 10 * 1024
 CHUNK_MAX = 1024 * 1024
 COMMITTED = "committed"
+#: rows of small records held in memory before they are written (and at most 1 MiB of them)
+PENDING_ROWS = 4096
 MODULE_VERSION = [1, 0]
 
 
@@ -122,37 +124,93 @@ class _Element:
         self.step, self.time, self.value = group["step"], group["time"], group["value"]
         self.count = int(group.attrs.get(COMMITTED, 0))
         self.block = max(self.value.chunks[0], 16)
+        # h5py asks HDF5 for a shape at every call: keep our own copies
+        self.row_shape = self.value.shape[1:]
+        self.capacity = self.value.shape[0]
+        # small rows (steps, times, scalars) wait in memory and are written in one slice at
+        # the next commit (or when PENDING_ROWS gather): an h5py call costs tens of µs
+        row_bytes = self.value.dtype.itemsize * math.prod(self.row_shape)
+        self._buffer_values = row_bytes < CHUNK_MIN
+        self._pending_limit = max(1, min(PENDING_ROWS, CHUNK_MAX // max(row_bytes, 1)))
+        # a record that is exactly one unfiltered chunk goes straight to disk, skipping
+        # HDF5's chunk cache (one copy instead of two)
+        self._direct = (not self._buffer_values and self.value.chunks == (1, *self.row_shape)
+                        and self.value.id.get_create_plist().get_nfilters() == 0)
+        self._origin = (0,) * len(self.row_shape)
+        self.stored_row_bytes = self._stored_row_bytes()
+        self._steps: list[int] = []
+        self._times: list[float] = []
+        self._values: list[np.ndarray] = []
 
     def chunk_bytes(self) -> int:
-        """Bytes a flush may add beyond the rows appended: a chunk per dataset, two if compressed.
+        """Bytes the file may hold beyond :meth:`stored_row_bytes` per row appended.
 
-        A part-filled chunk is stored whole; a compressed chunk that grows moves.
+        A chunk that groups several rows is stored whole while part-filled (one
+        chunk per dataset), and a compressed chunk that grows moves (one more).
         """
-        return sum(math.prod(ds.chunks) * ds.dtype.itemsize * (2 if ds.compression else 1)
-                   for ds in (self.step, self.time, self.value))
+        total = 0
+        for ds in (self.step, self.time, self.value):
+            chunk = math.prod(ds.chunks) * ds.dtype.itemsize
+            filtered = ds.id.get_create_plist().get_nfilters() > 0
+            total += chunk * ((ds.chunks[0] > 1) + filtered)
+        return total
 
-    def append(self, step: int, time: float, value) -> None:
-        value = np.asarray(value)
-        if value.shape != self.value.shape[1:]:
+    def _stored_row_bytes(self) -> int:
+        """Bytes one more row may add to the file, chunk padding included (+ step and time)."""
+        padded = (-(-n // c) * c for n, c in zip(self.row_shape, self.value.chunks[1:], strict=True))
+        return self.value.dtype.itemsize * math.prod(padded) + 16
+
+    def append(self, step: int, time: float, value: np.ndarray) -> None:
+        if value.shape != self.row_shape:
             raise FastwalkError(
-                f"record for {self.group.name} has shape {value.shape}, expected {self.value.shape[1:]}"
+                f"record for {self.group.name} has shape {value.shape}, expected {self.row_shape}"
             )
-        if self.count >= self.value.shape[0]:
-            capacity = self.count + max(self.block, self.count // 2)
-            for ds in (self.step, self.time, self.value):
-                ds.resize(capacity, axis=0)
-        self.step[self.count] = step
-        self.time[self.count] = time
-        self.value[self.count] = value
+        if self._buffer_values:
+            self._values.append(np.array(value, dtype=self.value.dtype))
+        else:
+            self._grow(self.count + 1)
+            if self._direct:
+                data = np.ascontiguousarray(value, dtype=self.value.dtype)
+                self.value.id.write_direct_chunk((self.count, *self._origin), data)
+            else:
+                self.value[self.count] = value
+        self._steps.append(step)
+        self._times.append(time)
         self.count += 1
+        if len(self._steps) >= self._pending_limit:
+            self.write_pending()
+
+    def write_pending(self) -> None:
+        """Write the rows still held in memory."""
+        pending = len(self._steps)
+        if not pending:
+            return
+        rows = slice(self.count - pending, self.count)
+        self._grow(self.count)
+        self.step[rows] = np.array(self._steps, dtype=np.int64)
+        self.time[rows] = np.array(self._times, dtype=np.float64)
+        if self._buffer_values:
+            self.value[rows] = np.stack(self._values)
+        self._steps.clear()
+        self._times.clear()
+        self._values.clear()
+
+    def _grow(self, rows: int) -> None:
+        if rows <= self.capacity:
+            return
+        self.capacity = max(rows, self.capacity + max(self.block, self.capacity // 2))
+        for ds in (self.step, self.time, self.value):
+            ds.resize(self.capacity, axis=0)
 
     def mark_committed(self) -> None:
         self.group.attrs[COMMITTED] = self.count
 
     def trim(self) -> None:
-        for ds in (self.step, self.time, self.value):
-            if ds.shape[0] != self.count:
+        self.write_pending()
+        if self.capacity != self.count:
+            for ds in (self.step, self.time, self.value):
                 ds.resize(self.count, axis=0)
+            self.capacity = self.count
 
     def keep(self, mask_fn) -> None:
         """Keep only the committed leading records whose steps satisfy ``mask_fn``."""
@@ -262,9 +320,11 @@ class H5MDWriter:
                 checkpoint.write_checkpoint(self.path, step, description, state)
             except OSError as exc:
                 self._failure = self._failure or "checkpoint"
+                problem = _short(exc)
                 raise FastwalkError(
-                    f"cannot write checkpoint {checkpoint.checkpoint_path(self.path)}: {exc}; "
-                    f"frames committed up to step {step} are intact in {self.path}"
+                    f"cannot write checkpoint {checkpoint.checkpoint_path(self.path)} ({problem}); "
+                    f"{self.path} holds everything up to step {step} — {_remedy(problem)}, then "
+                    f"`fastwalk resume {self.path}` goes on from the last checkpoint written"
                 ) from None
 
     def finish(self, result) -> None:
@@ -286,9 +346,9 @@ class H5MDWriter:
         except (OSError, RuntimeError, ValueError):
             self._abandon()  # the committed state on disk stays valid
             return
-        if self._space is not None:
-            self._space.release()
         self._close_quietly()
+        if self._space is not None:
+            self._space.release(self.path)
 
     # ------------------------------------------------------------------ helpers
     def _create(self, simulation) -> None:
@@ -397,7 +457,7 @@ class H5MDWriter:
             element = _Element(group, value.shape, value.dtype, self.compression)
             self._elements[path] = element
             self._space.add_chunks(element.chunk_bytes())
-        self._space.before_write(value.nbytes + 16)
+        self._space.before_write(element.stored_row_bytes)
         element.append(step, time, value)
 
     def _commit_file(self, step, state) -> None:
@@ -414,6 +474,8 @@ class H5MDWriter:
                         del acc[name]
                     acc.create_dataset(name, data=value)
                 acc[name].attrs["step"] = step
+        for element in self._elements.values():
+            element.write_pending()
         # rows, shapes and chunk index reach the disk before any count that points at them
         f.flush()
         for element in self._elements.values():
@@ -439,8 +501,7 @@ class H5MDWriter:
 
     def _salvage(self, problem: str) -> str:
         """Say what survives a write error and what to do next."""
-        remedy = ("raise the file-size limit (ulimit -f)" if "limit" in problem
-                  else "free disk space")
+        remedy = _remedy(problem)
         try:
             meta = self.file["fastwalk"]
             commits, step = int(meta.attrs.get("commits", 0)), int(meta.attrs["committed_step"])
@@ -502,6 +563,10 @@ def _short(exc: BaseException) -> str:
     if "File too large" in text or "errno = 27" in text or "file-size limit" in text:
         return "file size limit reached"
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _remedy(problem: str) -> str:
+    return "raise the file-size limit (ulimit -f)" if "limit" in problem else "free disk space"
 
 
 def _user_name() -> str:
