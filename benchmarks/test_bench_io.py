@@ -99,6 +99,31 @@ def test_recording_every_100_steps_costs_little(benchmark, ratio_report, tmp_pat
                  WALKERS * STEPS / best[recorded] / 1e6, "")
 
 
+def test_recording_overhead_for_the_seed_potential(ratio_report, tmp_path):
+    """The same schedule on the seed's 2-D valleys, a model with a realistic step cost."""
+    from fastwalk.crossing import Crossing
+    from fastwalk.models.potential import PotentialBrownian
+
+    valleys = PotentialBrownian(Crossing.lines(2), a=1.0, center=0.5, box=1.0,
+                                temperature=0.05, dt=1e-3)
+    steps = 10_000
+    out = tmp_path / "valleys.h5"
+
+    def bare():
+        simulate(valleys, WALKERS, steps, seed=1, progress=False, every=0, observe_every=steps)
+
+    def recorded():
+        simulate(valleys, WALKERS, steps, seed=1, progress=False, every=EVERY,
+                 observe_every=EVERY, out=out, overwrite=True)
+
+    best = {bare: float("inf"), recorded: float("inf")}
+    for _ in range(3):
+        for variant in best:
+            best[variant] = min(best[variant], best_time(variant, repeat=2))
+    ratio_report("io", "seed potential: record every 100 steps / no recording",
+                 best[recorded] / best[bare], "<= 1.05")
+
+
 def _frames():
     return np.random.default_rng(1).standard_normal((WALKERS, 2))
 
