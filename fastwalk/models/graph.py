@@ -37,7 +37,7 @@ from numba import prange
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.models.base import Model
-from fastwalk.models.lattice import MAX_RECORDED_NODES, new_visit_slices, total_visits
+from fastwalk.models.lattice import NodeWalkRecords, new_visit_slices
 
 __all__ = ["GraphWalk"]
 
@@ -106,7 +106,7 @@ def _integer_array(name: str, value) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
-class GraphWalk(Model):
+class GraphWalk(NodeWalkRecords, Model):
     """Random walk on a graph given in CSR form (module docstring).
 
     Parameters
@@ -499,28 +499,6 @@ class GraphWalk(Model):
                       state["walker_centre_visits"], steps, bool(accumulate), self.lazy,
                       self.start, self.indptr, self.indices, self._cumulative,
                       self.weights is not None)
-
-    def frame(self, state: dict) -> np.ndarray:
-        """Return the walkers' nodes ``[N]`` int64."""
-        return state["node"]
-
-    def observe(self, state: dict) -> dict:
-        """Return the cumulative ``visit_counts`` (additive over walkers), on small graphs."""
-        if self.nodes > MAX_RECORDED_NODES:
-            return {}
-        return {"visit_counts": total_visits(state["visit_slices"], self.nodes)}
-
-    def accumulators(self, state: dict) -> dict:
-        """Return the final counts and the per-walker arrays the stationary report needs.
-
-        ``visit_counts`` adds over walker subsets; ``walker_centre_visits`` and
-        ``walker_node`` are per walker: concatenate them, in walker order.
-        """
-        return {
-            "visit_counts": total_visits(state["visit_slices"], self.nodes),
-            "walker_centre_visits": state["walker_centre_visits"].copy(),
-            "walker_node": state["node"].copy(),
-        }
 
 
 def _parse_edge(fields: list[str], name: str, number: int) -> tuple[str, str, float]:

@@ -221,7 +221,38 @@ def total_visits(slices: np.ndarray, nodes: int) -> np.ndarray:
     return slices[:, :nodes].sum(axis=0)
 
 
-class LatticeWalk(Model):
+class NodeWalkRecords:
+    """What lattice and graph walks record: nodes, visit counts, per-walker samples.
+
+    Needs ``self.nodes`` and a state with ``node``, ``visit_slices`` and
+    ``walker_centre_visits``.
+    """
+
+    def frame(self, state: dict) -> np.ndarray:
+        """Return the walkers' nodes ``[N]`` int64."""
+        return state["node"]
+
+    def observe(self, state: dict) -> dict:
+        """Return the cumulative ``visit_counts`` (additive over walkers), on small lattices."""
+        if self.nodes > MAX_RECORDED_NODES:
+            return {}
+        return {"visit_counts": total_visits(state["visit_slices"], self.nodes)}
+
+    def accumulators(self, state: dict) -> dict:
+        """Return the final counts and the per-walker arrays the stationary report needs.
+
+        ``visit_counts`` adds over walker subsets; ``walker_centre_visits`` and
+        ``walker_node`` (each walker's current node, an independent sample per
+        walker) are per walker: concatenate them, in walker order, across subsets.
+        """
+        return {
+            "visit_counts": total_visits(state["visit_slices"], self.nodes),
+            "walker_centre_visits": state["walker_centre_visits"].copy(),
+            "walker_node": state["node"].copy(),
+        }
+
+
+class LatticeWalk(NodeWalkRecords, Model):
     """Simple (optionally lazy) random walk on a crossing's lattice.
 
     Parameters
@@ -370,25 +401,3 @@ class LatticeWalk(Model):
                          self.layout.block_mask.size, self.layout.axis_bit,
                          self.layout.block_of_mask)
 
-    def frame(self, state: dict) -> np.ndarray:
-        """Return the walkers' nodes ``[N]`` int64."""
-        return state["node"]
-
-    def observe(self, state: dict) -> dict:
-        """Return the cumulative ``visit_counts`` (additive over walkers), on small lattices."""
-        if self.nodes > MAX_RECORDED_NODES:
-            return {}
-        return {"visit_counts": total_visits(state["visit_slices"], self.nodes)}
-
-    def accumulators(self, state: dict) -> dict:
-        """Return the final counts and the per-walker arrays the stationary report needs.
-
-        ``visit_counts`` adds over walker subsets; ``walker_centre_visits`` and
-        ``walker_node`` (each walker's current node, an independent sample per
-        walker) are per walker: concatenate them, in walker order, across subsets.
-        """
-        return {
-            "visit_counts": total_visits(state["visit_slices"], self.nodes),
-            "walker_centre_visits": state["walker_centre_visits"].copy(),
-            "walker_node": state["node"].copy(),
-        }
