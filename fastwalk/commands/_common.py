@@ -45,7 +45,9 @@ def _load_config(ctx: click.Context, param, value):
             continue
         name = aliases.get(key.replace("-", "_"), key.replace("-", "_"))
         if name not in known or name == "config":
-            options = ", ".join(sorted(k.replace("_", "-") for k in known if k != "config"))
+            shown = {"json_output": "json"}
+            options = ", ".join(sorted(shown.get(k, k).replace("_", "-")
+                                       for k in known if k != "config"))
             raise click.BadParameter(
                 f"config file {path} sets unknown option {key!r}; known options: {options}",
                 param=param,

@@ -10,9 +10,15 @@ from fastwalk.commands._common import print_json_or_text
 def fit_file(path) -> dict:
     """Fit exp(−rate·t) to FILE's ``mean_cos_theta`` and return the report."""
     from fastwalk.analysis.decay import fit_report
+    from fastwalk.errors import MissingDataError
     from fastwalk.io.reader import Run
 
     with Run(path) as run:
+        if not run.has_observable("mean_cos_theta"):
+            raise MissingDataError(
+                f"{path} is a {run.kind} run without mean_cos_theta; `fastwalk fit` fits sphere "
+                "runs (for lattice, graph and potential runs use `fastwalk stationary`)"
+            )
         mean = run.observable("mean_cos_theta")
         sem = run.observable("sem_cos_theta")
         report = fit_report(mean.time, mean.value, sem.value, run.parameters)

@@ -506,7 +506,7 @@ def _parse_edge(fields: list[str], name: str, number: int) -> tuple[str, str, fl
     if len(fields) not in (2, 3):
         raise ValueError(
             f"{name}, line {number}: expected 'u v' or 'u v weight', got {len(fields)} "
-            f"fields: {' '.join(fields)!r}"
+            f"field{'s' if len(fields) != 1 else ''}: {' '.join(fields)!r}"
         )
     if len(fields) == 2:
         return fields[0], fields[1], 1.0
