@@ -168,3 +168,19 @@ def test_step_factors():
     assert step_cos_factor("exact", 3, 2.0, 0.1, 0.1) == pytest.approx(math.exp(-0.0075))
     assert walk_rate("ring", 3, 1.0, 0.1, 0.1, chord=1.9) is None  # factor < 0
     assert walk_rate("exact", 3, 2.0, 0.1, 0.1) == pytest.approx(0.075)
+
+
+def test_records_with_rounding_level_sem_do_not_pin_the_fit():
+    """The ring walk's first step has cos θ = cos φ for every walker (sem ~ 1e-12)."""
+    from fastwalk.analysis.decay import fit_decay
+
+    t = np.linspace(0.0, 2.0, 21)
+    rng_ = np.random.default_rng(5)
+    sem = np.full(t.size, 0.004)
+    mean = np.exp(-1.0 * t) + sem * rng_.standard_normal(t.size)
+    mean[0], sem[0] = 1.0, 0.0  # every walker starts at cos θ = 1
+    honest = fit_decay(t[2:], mean[2:], sem[2:], correlated=False)
+    mean[1], sem[1] = np.exp(-1.3 * t[1]), 1e-12 * np.exp(-1.3 * t[1])  # a deterministic, off-law point
+    fit = fit_decay(t, mean, sem, correlated=False)
+    assert fit.points_used == t.size - 2  # t = 0 and the deterministic record are not used
+    assert abs(fit.rate - honest.rate) < 1e-12 and fit.rate_stderr > 1e-3

@@ -310,6 +310,10 @@ class DecayFit:
         return out
 
 
+#: standard errors below this fraction of |mean| are rounding noise, not statistics
+_SEM_RELATIVE_FLOOR = 1e-9
+
+
 def _usable_points(t, mean, sem):
     arrays = []
     for name, values in (("t", t), ("mean", mean), ("sem", sem)):
@@ -327,12 +331,16 @@ def _usable_points(t, mean, sem):
         )
     if np.any(t[np.isfinite(t)] < 0.0):
         raise ValueError("times must be >= 0 (measured from the walkers' start)")
-    usable = np.isfinite(t) & np.isfinite(mean) & np.isfinite(sem) & (sem > 0.0)
+    # A standard error that is zero to rounding marks a deterministic record (t = 0, or
+    # the ring walk's first step where every walker has cos θ = cos φ); as a weight it
+    # would decide the fit alone, so such records are not used.
+    resolvable = sem > _SEM_RELATIVE_FLOOR * np.abs(mean)
+    usable = np.isfinite(t) & np.isfinite(mean) & np.isfinite(sem) & (sem > 0.0) & resolvable
     count = int(usable.sum())
     if count < 3:
         raise MissingDataError(
             f"the decay fit needs at least three usable points (finite time and mean, "
-            f"0 < sem < inf); got {count} of {t.size}"
+            f"{_SEM_RELATIVE_FLOOR:g}·|mean| < sem < inf); got {count} of {t.size}"
         )
     order = np.argsort(t[usable], kind="stable")
     return t[usable][order], mean[usable][order], sem[usable][order]

@@ -174,13 +174,13 @@ def run_command(kind: str, build_model, options: dict) -> None:
 
             resolve_seed(run["seed"])
         check_threads(run["threads"])
+        model = build_model(**model_options)
         if out.exists() and not run["overwrite"]:
             raise click.UsageError(
                 f"output file {out} already exists; choose another --out or pass --overwrite"
             )
         if not out.parent.exists():
             raise click.UsageError(f"directory {out.parent} for --out does not exist; create it first")
-        model = build_model(**model_options)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
 

@@ -9,24 +9,44 @@ import click
 
 @click.command("plot", epilog=(
     "Example:\n\n  fastwalk plot lines.h5 -o lines.png\n\n"
-    "Lattices: circles sized by visits on the crossing's lines; graphs: empirical vs exact "
-    "stationary law; potentials: landscape, empirical, Boltzmann and regular densities; "
-    "spheres: ⟨cos θ⟩ with the fitted and exact laws, and the chordal displacements. "
+    "Lattices: the seed's drawing, each line of the crossing through the centre with circles "
+    "of area proportional to visits (other crossings: visits over the degree law against the "
+    "distance from the centre); graphs: empirical vs exact stationary law per node; "
+    "potentials: landscape, empirical, Boltzmann and regular densities of (x0, x1); spheres: "
+    "⟨cos θ⟩ with the fitted and exact laws, and the mean and RMS chordal displacement with "
+    "their stationary limits; other runs: observables against time. "
     "Needs the plot extra: pip install 'fastwalk[plot]'."))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True,
-              help="Picture to write (PNG).")
+              help="Picture to write; its suffix picks the format (.png; .svg and .pdf work too).")
 @click.option("--dpi", type=click.IntRange(20, 1200), default=120, show_default=True,
               help="Resolution in dots per inch.")
 def command(file, output, dpi):
-    """Draw FILE in the way that suits its model and write a PNG."""
+    """Draw FILE in the way that suits its model and write the picture."""
     if not Path(file).exists():
         raise click.UsageError(f"file {file} does not exist")
-    if not Path(output).parent.exists():
-        raise click.UsageError(f"directory {Path(output).parent} for -o does not exist; create it first")
+    if Path(file).is_dir():
+        raise click.UsageError(f"{file} is a directory, not a fastwalk file")
+    out = Path(output)
+    if not out.parent.exists():
+        raise click.UsageError(f"directory {out.parent} for -o does not exist; create it first")
+    from fastwalk.analysis.plots import MISSING_MATPLOTLIB
+    from fastwalk.errors import FastwalkError
+
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:
+        raise FastwalkError(MISSING_MATPLOTLIB) from None
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise click.UsageError(
+            f"cannot write a picture named {out.name}: give -o a name ending in .png "
+            f"(or one of: {', '.join('.' + f for f in sorted(formats))})"
+        )
     from fastwalk.analysis.plots import plot_run
     from fastwalk.io.reader import Run
 
     with Run(file) as run:
-        written = plot_run(run, output, dpi=dpi)
+        written = plot_run(run, out, dpi=dpi)
     click.echo(f"wrote {written}")
