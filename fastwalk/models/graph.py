@@ -37,7 +37,7 @@ from numba import prange
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.models.base import Model
-from fastwalk.models.lattice import NodeWalkRecords, new_visit_slices
+from fastwalk.models.lattice import NodeWalkRecords
 
 __all__ = ["GraphWalk"]
 
@@ -482,16 +482,6 @@ class GraphWalk(NodeWalkRecords, Model):
         return np.bincount(rows, weights=self.weights, minlength=self.nodes)
 
     # ------------------------------------------------------------------ dynamics
-    def initial_state(self, rng_states: np.ndarray) -> dict:
-        """Put every walker on the start node with empty counts."""
-        walkers = rng_states.shape[0]
-        return {
-            "rng": rng_states,
-            "node": np.full(walkers, self.start, dtype=np.int64),
-            "visit_slices": new_visit_slices(walkers, self.nodes),
-            "walker_centre_visits": np.zeros(walkers, dtype=np.int64),
-        }
-
     def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
         """Advance every walker ``steps`` steps; count visits when ``accumulate``."""
         steps = validate.integer("steps", steps, minimum=0)

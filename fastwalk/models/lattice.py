@@ -224,9 +224,18 @@ def total_visits(slices: np.ndarray, nodes: int) -> np.ndarray:
 class NodeWalkRecords:
     """What lattice and graph walks record: nodes, visit counts, per-walker samples.
 
-    Needs ``self.nodes`` and a state with ``node``, ``visit_slices`` and
-    ``walker_centre_visits``.
+    Needs ``self.nodes`` and ``self.start`` (the start node).
     """
+
+    def initial_state(self, rng_states: np.ndarray) -> dict:
+        """Put every walker on the start node with empty counts."""
+        walkers = rng_states.shape[0]
+        return {
+            "rng": rng_states,
+            "node": np.full(walkers, self.start, dtype=np.int64),
+            "visit_slices": new_visit_slices(walkers, self.nodes),
+            "walker_centre_visits": np.zeros(walkers, dtype=np.int64),
+        }
 
     def frame(self, state: dict) -> np.ndarray:
         """Return the walkers' nodes ``[N]`` int64."""
@@ -377,16 +386,6 @@ class LatticeWalk(NodeWalkRecords, Model):
         return self.layout.degrees()
 
     # ------------------------------------------------------------------ dynamics
-    def initial_state(self, rng_states: np.ndarray) -> dict:
-        """Put every walker on the start node with empty counts."""
-        walkers = rng_states.shape[0]
-        return {
-            "rng": rng_states,
-            "node": np.full(walkers, self.start, dtype=np.int64),
-            "visit_slices": new_visit_slices(walkers, self.nodes),
-            "walker_centre_visits": np.zeros(walkers, dtype=np.int64),
-        }
-
     def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
         """Advance every walker ``steps`` steps; count visits when ``accumulate``."""
         steps = validate.integer("steps", steps, minimum=0)
