@@ -95,6 +95,7 @@ from numba import prange
 
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
+from fastwalk.analysis.decay import rms_chord_law
 from fastwalk.errors import SimulationError
 from fastwalk.models.base import Model
 from fastwalk.perturb import move_on_sphere
@@ -140,8 +141,8 @@ def default_chord(dim: int, radius: float, diffusion: float, dt: float) -> float
         ``δ = R·sqrt(2(1 − exp(−n D dt/R²)))``, so that
         ``1 − δ²/(2R²) = exp(−n D dt/R²)``; in ``[0, √2·R)``.
     """
-    rate_dt = dim * diffusion * dt / radius**2
-    return radius * math.sqrt(-2.0 * math.expm1(-rate_dt))
+    # one ring step of this chord has the RMS displacement Brownian motion has at dt
+    return float(rms_chord_law(dt, dim, radius, diffusion))
 
 
 # ----------------------------------------------------------------------------
