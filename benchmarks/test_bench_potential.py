@@ -9,6 +9,10 @@ thread unless said otherwise), for U = a·min((x0 − b)², (x1 − b)²) on a b
 - ``step / two normal draws``: over two ``rng.normal(s)`` in a jitted
   ``prange`` loop over the same walkers (the floor: a step needs two normals);
   target <= 1.5;
+- ``step / two normals in lanes``: over the same two draws made the way the
+  2-D kernel makes them, vectorised across walkers (``rng.normal_pairs``:
+  the fast path in SIMD lanes, misses rewound and redrawn): the floor of
+  this kernel's design;
 - ``numpy / step``: a vectorised NumPy Euler–Maruyama over all walkers
   (``Generator.normal`` for the noise, ``np.bincount`` for the histogram)
   over our walker-step; target >= 5;
@@ -48,6 +52,27 @@ def _normal_floor(states, draws):
             acc += rng.normal(s)
         total[w] = acc
     return total.sum()
+
+
+@pjit(cache=False)
+def _lane_normal_floor(states, draws, blocks):
+    totals = np.zeros(blocks)
+    for block in prange(blocks):
+        lanes = np.empty((4, rng.LANES), dtype=np.uint64)
+        sums = np.zeros(rng.LANES)
+        z0, z1 = np.empty(rng.LANES), np.empty(rng.LANES)
+        missed = np.empty(rng.LANES, dtype=np.bool_)
+        lo, hi = block * states.shape[0] // blocks, (block + 1) * states.shape[0] // blocks
+        for first in range(lo, hi, rng.LANES):
+            count = min(rng.LANES, hi - first)
+            rng.load_lanes(states, first, count, lanes)
+            for _ in range(draws // 2):
+                rng.normal_pairs(lanes, count, states, first, z0, z1, missed)
+                for i in range(count):
+                    sums[i] += z0[i] + z1[i]
+            rng.store_lanes(lanes, count, states, first)
+        totals[block] = sums.sum()
+    return totals.sum()
 
 
 def make(crossing):
@@ -111,6 +136,9 @@ def test_potential_step_cost(benchmark, ratio_report):
     step = per_step(model)
     states = rng.seed_states(2, 0, WALKERS)
     normals = best_time(lambda: _normal_floor(states, 2 * STEPS)) / (WALKERS * STEPS)
+    blocks = numba.get_num_threads()
+    lane_normals = best_time(lambda: _lane_normal_floor(states, 2 * STEPS, blocks)) / (
+        WALKERS * STEPS)
 
     generator = np.random.default_rng(3)
     start = np.random.default_rng(4).uniform(0, 10.0, size=(WALKERS, 2))
@@ -134,6 +162,8 @@ def test_potential_step_cost(benchmark, ratio_report):
     ratio_report(GROUP, "2-D lines: ns per two normal draws (floor)", normals * 1e9)
     ratio_report(GROUP, "2-D lines: step / two normal draws", step / normals, "target <= 1.5")
     ratio_report(GROUP, "2-D lines: step without histogram / two normals", bare / normals)
+    ratio_report(GROUP, "2-D lines: ns per two normals drawn in SIMD lanes", lane_normals * 1e9)
+    ratio_report(GROUP, "2-D lines: step / two normals drawn in SIMD lanes", step / lane_normals)
     ratio_report(GROUP, "2-D lines: numpy vectorised / step (speed-up)", numpy / step,
                  "target >= 5")
     ratio_report(GROUP, "2-D lines: python notebook / step (speed-up)", python / step,

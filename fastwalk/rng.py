@@ -31,6 +31,15 @@ Draws, all jitted and taking the walker's state record ``s`` (advanced in place)
 ``integer(s, m)``
     unbiased integer in [0, m) for any ``m >= 1`` (Lemire's multiply-and-
     reject for ``m <= 2**32``, bit-mask rejection above).
+
+Lanes, for kernels that SIMD-vectorise across walkers: ``load_lanes`` copies
+up to :data:`LANES` walkers' states into a ``(4, LANES)`` word array,
+``normal_fast`` takes the ziggurat's branch-free fast path on one lane's
+words, ``rewind_lane`` steps a lane back (xoshiro's state update is
+invertible) so that a miss is redrawn by ``normal`` from where it started,
+and ``store_lane``/``store_lanes`` write back; ``normal_pairs`` draws two
+normals in every lane that way. A walker's numbers are the same as by the
+scalar draws.
 """
 
 from __future__ import annotations
@@ -57,6 +66,13 @@ __all__ = [
     "normal",
     "exponential",
     "integer",
+    "LANES",
+    "load_lanes",
+    "store_lanes",
+    "normal_fast",
+    "rewind_lane",
+    "store_lane",
+    "normal_pairs",
 ]
 
 #: size of a run seed in bits
@@ -195,16 +211,22 @@ def _rotl(x, k):
 
 
 @jit(inline="always")
+def _xoshiro(s0, s1, s2, s3):
+    """One xoshiro256++ step: return (64 random bits, s0, s1, s2, s3 advanced)."""
+    result = _rotl(s0 + s3, 23) + s0
+    t = s1 << _U64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    return result, s0, s1, s2, _rotl(s3, 45)
+
+
+@jit(inline="always")
 def next_u64(s):
     """Advance a xoshiro256++ state record and return 64 random bits."""
-    result = _rotl(s.s0 + s.s3, 23) + s.s0
-    t = s.s1 << _U64(17)
-    s.s2 ^= s.s0
-    s.s3 ^= s.s1
-    s.s1 ^= s.s2
-    s.s0 ^= s.s3
-    s.s2 ^= t
-    s.s3 = _rotl(s.s3, 45)
+    result, s.s0, s.s1, s.s2, s.s3 = _xoshiro(s.s0, s.s1, s.s2, s.s3)
     return result
 
 
@@ -319,6 +341,112 @@ def normal(s):
     if not accepted:
         x = _normal_slow(s, layer, x)
     return x
+
+
+# --------------------------------------------------------------------------
+# Lanes: the streams of up to LANES walkers held side by side as four word
+# arrays, so that a kernel looping over walkers in its innermost loop can be
+# SIMD-vectorised by LLVM (AVX-512: eight walkers per instruction). A walker's
+# numbers are exactly those of the scalar draws above, in the same order.
+
+#: walkers held at once by a lane kernel (a few AVX-512 vectors, all in L1)
+LANES = 64
+
+
+@jit(inline="always")
+def load_lanes(states, first, count, lanes):
+    """Copy the states of walkers ``first .. first + count - 1`` into ``lanes[:, :count]``.
+
+    ``lanes`` is a ``(4, LANES)`` ``uint64`` work array; while a tile is
+    loaded the records in ``states`` are stale until :func:`store_lanes`.
+    """
+    for i in range(count):
+        s = states[first + i]
+        lanes[0, i] = s.s0
+        lanes[1, i] = s.s1
+        lanes[2, i] = s.s2
+        lanes[3, i] = s.s3
+
+
+@jit(inline="always")
+def store_lanes(lanes, count, states, first):
+    """Write ``lanes[:, :count]`` back to the records of walkers ``first ..``."""
+    for i in range(count):
+        s = states[first + i]
+        s.s0 = lanes[0, i]
+        s.s1 = lanes[1, i]
+        s.s2 = lanes[2, i]
+        s.s3 = lanes[3, i]
+
+
+@jit(inline="always")
+def normal_fast(s0, s1, s2, s3):
+    """Take the one-draw fast path of :func:`normal` on a stream's state words.
+
+    Returns ``(x, accepted, s0, s1, s2, s3)``: when ``accepted`` (~99% of
+    draws) ``x`` is the normal :func:`normal` would return and the words are
+    advanced past it; otherwise ``x`` is meaningless and the caller must
+    rewind the lane (:func:`rewind_lane`) and draw with :func:`normal`.
+    Branch-free, so a loop of it over lanes vectorises.
+    """
+    bits, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
+    layer, x, accepted = _ziggurat_candidate(bits)
+    return x, accepted, s0, s1, s2, s3
+
+
+@jit(inline="always")
+def _xoshiro_back(s0, s1, s2, s3):
+    """Undo one xoshiro256++ step (the inverse of :func:`_xoshiro`'s state update)."""
+    s3 = _rotl(s3, 19)  # rotate right by 45; now s3_old ^ s1_old
+    s0 ^= s3
+    x = s1 ^ s2  # s1_old ^ (s1_old << 17)
+    s1 = x ^ (x << _U64(17)) ^ (x << _U64(34)) ^ (x << _U64(51))
+    s2 ^= s0 ^ (s1 << _U64(17))
+    s3 ^= s1
+    return s0, s1, s2, s3
+
+
+@jit(inline="always")
+def rewind_lane(lanes, i, draws, s):
+    """Set record ``s`` to lane ``i``'s state as it was ``draws`` raw draws ago."""
+    s0, s1, s2, s3 = lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i]
+    for _ in range(draws):
+        s0, s1, s2, s3 = _xoshiro_back(s0, s1, s2, s3)
+    s.s0, s.s1, s.s2, s.s3 = s0, s1, s2, s3
+
+
+@jit(inline="always")
+def store_lane(s, lanes, i):
+    """Copy record ``s`` into lane ``i``."""
+    lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i] = s.s0, s.s1, s.s2, s.s3
+
+
+@jit(inline="always")
+def normal_pairs(lanes, count, states, first, z0, z1, missed):
+    """Draw each lane's next two normals into ``z0[i]`` and ``z1[i]``.
+
+    Lane ``i`` holds walker ``first + i`` (``states[first + i]`` serves as
+    scratch for the few lanes that miss the fast path, which are rewound
+    and redrawn by :func:`normal`); ``missed`` is a ``(LANES,)`` bool work
+    array. The values equal two calls of :func:`normal` on the walker's
+    state, and the lane ends advanced past them.
+    """
+    misses = 0
+    for i in range(count):
+        n0, ok0, s0, s1, s2, s3 = normal_fast(lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i])
+        n1, ok1, s0, s1, s2, s3 = normal_fast(s0, s1, s2, s3)
+        lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i] = s0, s1, s2, s3
+        z0[i], z1[i] = n0, n1
+        missed[i] = not (ok0 & ok1)
+        misses += 1 if missed[i] else 0
+    if misses:
+        for i in range(count):
+            if missed[i]:
+                s = states[first + i]
+                rewind_lane(lanes, i, 2, s)
+                z0[i] = normal(s)
+                z1[i] = normal(s)
+                store_lane(s, lanes, i)
 
 
 # --------------------------------------------------------------------------

@@ -82,6 +82,25 @@ def test_trajectory_matches_numpy_reference(crossing, confine, start):
     np.testing.assert_allclose(model.energy(state["position"]), expected_energy, rtol=1e-12)
 
 
+@pytest.mark.parametrize("walkers", [1, 130])
+def test_lane_kernel_matches_reference_with_moves_longer_than_the_box(walkers):
+    # noise √(2T·dt) = 4.5 boxes: most steps leave the box by more than a side and go
+    # through the kernel's far-wrap path; many steps in one call, tiles cut mid-block
+    model = make(temperature=100.0, dt=0.1, box=2.0, center=[0.5, 1.5], bins=8, start="uniform")
+    state = model.initial_state(rng.seed_states(5, 0, walkers))
+    start_positions = state["position"].copy()
+    streams = rng.seed_states(5, 0, walkers)
+    rng.draws(streams, 2, "uniform")
+    steps = 50
+    normals = rng.draws(streams, steps * 2).reshape(walkers, steps, 2)
+    trajectory, histogram, _ = reference_run(start_positions, normals, model.crossing.pins,
+                                             model.center, 2.0, 1.0, 0.0, 0.1, 100.0, 8)
+    model.advance(state, 0, steps, True)
+    np.testing.assert_allclose(state["position"], trajectory[-1], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(state["histogram_2d"], histogram)
+    np.testing.assert_array_equal(rng.state_words(state["rng"]), rng.state_words(streams))
+
+
 def test_multi_step_calls_equal_single_steps():
     model = make(Crossing.lines(3), center=[0.5, 1.0, 3.9], temperature=2.0, dt=0.1)
     one = advance(model, 101, 30)

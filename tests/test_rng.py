@@ -225,6 +225,80 @@ def test_draws_identical_for_any_split_into_chunks(split, kind):
     np.testing.assert_array_equal(whole, np.concatenate(parts))
 
 
+@jit(cache=False)
+def _lane_normals(states, count):
+    """Draw ``count`` normals per walker the way lane kernels do: fast path, then rewind."""
+    out = np.empty((states.shape[0], count))
+    lanes = np.empty((4, rng.LANES), dtype=np.uint64)
+    accepted = np.empty(rng.LANES, dtype=np.bool_)
+    for first in range(0, states.shape[0], rng.LANES):
+        width = min(rng.LANES, states.shape[0] - first)
+        rng.load_lanes(states, first, width, lanes)
+        for j in range(count):
+            for i in range(width):
+                x, ok, s0, s1, s2, s3 = rng.normal_fast(lanes[0, i], lanes[1, i], lanes[2, i],
+                                                        lanes[3, i])
+                lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i] = s0, s1, s2, s3
+                out[first + i, j] = x
+                accepted[i] = ok
+            for i in range(width):
+                if not accepted[i]:
+                    s = states[first + i]
+                    rng.rewind_lane(lanes, i, 1, s)
+                    out[first + i, j] = rng.normal(s)
+                    rng.store_lane(s, lanes, i)
+        rng.store_lanes(lanes, width, states, first)
+    return out
+
+
+@jit(cache=False)
+def _lane_normal_pairs(states, pairs):
+    out = np.empty((states.shape[0], 2 * pairs))
+    lanes = np.empty((4, rng.LANES), dtype=np.uint64)
+    z0, z1 = np.empty(rng.LANES), np.empty(rng.LANES)
+    missed = np.empty(rng.LANES, dtype=np.bool_)
+    for first in range(0, states.shape[0], rng.LANES):
+        width = min(rng.LANES, states.shape[0] - first)
+        rng.load_lanes(states, first, width, lanes)
+        for j in range(pairs):
+            rng.normal_pairs(lanes, width, states, first, z0, z1, missed)
+            for i in range(width):
+                out[first + i, 2 * j] = z0[i]
+                out[first + i, 2 * j + 1] = z1[i]
+        rng.store_lanes(lanes, width, states, first)
+    return out
+
+
+@jit(cache=False)
+def _rewound_words(states, draws):
+    """Advance each state ``draws`` raw draws, then rewind it as lane kernels do."""
+    lanes = np.empty((4, states.shape[0]), dtype=np.uint64)
+    for w in range(states.shape[0]):
+        s = states[w]
+        for _ in range(draws):
+            rng.next_u64(s)
+        rng.store_lane(s, lanes, w)
+        rng.rewind_lane(lanes, w, draws, s)
+    return states
+
+
+@pytest.mark.parametrize("draws", [1, 2, 5])
+def test_rewinding_a_lane_undoes_its_draws(draws):
+    states = rng.seed_states(SEED, 0, 300)
+    before = rng.state_words(states).copy()
+    np.testing.assert_array_equal(rng.state_words(_rewound_words(states, draws)), before)
+
+
+@pytest.mark.parametrize("walkers", [1, 63, 64, 150])
+def test_lane_normals_equal_the_scalar_stream(walkers):
+    # 150 walkers x 60 normals: ~100 fast-path misses, each finished by rewind + normal
+    lane_states, scalar_states = rng.seed_states(SEED, 0, walkers), rng.seed_states(SEED, 0, walkers)
+    np.testing.assert_array_equal(_lane_normals(lane_states, 60), rng.draws(scalar_states, 60))
+    np.testing.assert_array_equal(rng.state_words(lane_states), rng.state_words(scalar_states))
+    np.testing.assert_array_equal(_lane_normal_pairs(lane_states, 30), rng.draws(scalar_states, 60))
+    np.testing.assert_array_equal(rng.state_words(lane_states), rng.state_words(scalar_states))
+
+
 def test_states_round_trip_through_words_continue_the_stream():
     states = rng.seed_states(SEED, 0, 64)
     straight = rng.draws(states.copy(), 200, "normal")

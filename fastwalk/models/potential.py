@@ -25,8 +25,9 @@ draws its D normals per step with :func:`fastwalk.rng.normal` in coordinate
 order j = 0 .. D−1 from its own stream.
 
 A crossing has D >= 2 (each valley pins a coordinate and leaves one free).
-D = 2 runs a kernel specialised to two coordinates, D >= 3 the general one;
-both do the same floating-point operations, which the pure-NumPy reference
+D = 2 runs a kernel specialised to two coordinates and vectorised across
+walkers (SIMD lanes), D >= 3 the general one; both do the same
+floating-point operations on the same numbers of each walker's stream, which the pure-NumPy reference
 in ``tests/naive_potential.py`` repeats to 1e-12. The minimum image makes U
 periodic but not smooth at d_j = ±Λ/2 (a ridge far from the valleys when
 Λ ≫ √(T/a)); the min makes it non-smooth where two valleys tie.
@@ -80,23 +81,35 @@ def _minimum_image(x, b, box, half):
 
 
 @jit(inline="always")
-def _wrap(x, box):
-    """Map x into [0, box); a non-finite x comes back as NaN.
-
-    A finite x always lands in [0, box), so after wrapping "not finite" and
-    "NaN" are the same test.
-    """
+def _wrap_near(x, box):
+    """Map x into [0, box) when it lies within one box side of it (every usual step)."""
     if x < 0.0:
         x += box
     elif x >= box:
         x -= box
-    if not (0.0 <= x < box):  # a step longer than the box, or not finite
+    return x
+
+
+@jit(inline="always")
+def _wrap_far(x, box):
+    """Finish wrapping an x that :func:`_wrap_near` left outside [0, box).
+
+    A step longer than the box lands in [0, box); a non-finite x comes back
+    as NaN, so after wrapping "not finite" and "NaN" are the same test.
+    """
+    if not (0.0 <= x < box):
         x = x - box * np.floor(x / box)  # np.floor stays float (math.floor gives int64)
         if x < 0.0:  # box * floor(x / box) rounded above x
             x += box
         if x >= box:  # x was within rounding of a multiple of box
             x = 0.0
     return x
+
+
+@jit(inline="always")
+def _wrap(x, box):
+    """Map x into [0, box); a non-finite x comes back as NaN."""
+    return _wrap_far(_wrap_near(x, box), box)
 
 
 @jit(inline="always")
@@ -114,9 +127,33 @@ def _best_valley(d, pin_ptr, pin_idx):
     return best
 
 
-#: walkers stepped in lockstep by one thread in the 2-D kernel: their independent
-#: dependency chains overlap in the CPU pipeline (~20% faster than one at a time)
-_GROUP = 4
+@jit(inline="always")
+def _bin_2d(x0, x1, to_bin, bins):
+    """Return the flat index i0·bins + i1 of (x0, x1)'s histogram bin (x in [0, box))."""
+    return min(int(x0 * to_bin), bins - 1) * bins + min(int(x1 * to_bin), bins - 1)
+
+
+@jit(inline="always")
+def _step_2d(x0, x1, n0, n1, b0, b1, w0, w1, tie_to_x0, box, a, confine, dt, noise):
+    """One D = 2 Euler–Maruyama step from (x0, x1) with normals (n0, n1), wrapped once.
+
+    The result is in [0, box) unless the step was longer than the box or
+    not finite; :func:`_wrap_far` finishes those.
+    """
+    half = 0.5 * box
+    d0 = _minimum_image(x0, b0, box, half)
+    d1 = _minimum_image(x1, b1, box, half)
+    q0 = w0 * (d0 * d0)
+    q1 = w1 * (d1 * d1)
+    pin_x0 = not (q1 < q0) if tie_to_x0 else q0 < q1
+    f0 = 2.0 * a * d0 if pin_x0 else 0.0
+    f1 = 0.0 if pin_x0 else 2.0 * a * d1
+    if confine is not None:
+        wave = 2.0 * math.pi / box
+        f0 += confine * box / math.pi * math.sin(wave * d0)
+        f1 += confine * box / math.pi * math.sin(wave * d1)
+    return (_wrap_near(x0 - dt * f0 + noise * n0, box),
+            _wrap_near(x1 - dt * f1 + noise * n1, box))
 
 
 @pjit
@@ -125,65 +162,79 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
     """Advance every walker of a D = 2 crossing ``steps`` steps in place.
 
     The arithmetic of :func:`_advance_nd`, specialised to two coordinates
-    held in registers, with ``_GROUP`` walkers stepped in lockstep. The
-    valley pinning x0 wins when w0·d0² < w1·d1², or on equality when
-    ``weights[2]`` is 1 (see :func:`_weights_2d`: this reproduces
-    :func:`_best_valley` and its tie rule for every 2-D crossing, without a
-    loop). ``confine`` is None when the confining term is off (numba then
-    compiles it out). Block b of ``blocks`` contiguous walker blocks counts
-    its steps in ``histogram[b, halves[w]]``. Returns the first step
-    (relative to this call) after which a walker was not finite, or -1.
+    and laid out for SIMD: each thread holds ``rng.LANES`` walkers at a time
+    (:func:`fastwalk.rng.load_lanes`), and each stage of a step is a
+    branch-free loop over those lanes, which LLVM vectorises (AVX-512: eight
+    walkers per instruction): both normals by the ziggurat's fast path
+    (:func:`fastwalk.rng.normal_fast`), then the move and its histogram
+    bin, then the counts. The rare lanes that need more are finished one by
+    one between the stages: a ziggurat miss (~2% of walker-steps) is rewound
+    and redrawn by :func:`fastwalk.rng.normal`, a move longer than the box
+    or a non-finite one goes through :func:`_wrap_far`. So every walker
+    draws and computes exactly what the scalar code would. The valley
+    pinning x0 wins when
+    w0·d0² < w1·d1², or on equality when ``weights[2]`` is 1 (see
+    :func:`_weights_2d`: this reproduces :func:`_best_valley` and its tie
+    rule for every 2-D crossing, without a loop). ``confine`` is None when
+    the confining term is off (numba then compiles it out). Block b of
+    ``blocks`` contiguous walker blocks counts its steps in
+    ``histogram[b, halves[w]]``. Returns the first step (relative to this
+    call) after which a walker was not finite, or -1.
     """
     walkers = positions.shape[0]
     bins = histogram.shape[2]
-    b0 = center[0]
-    b1 = center[1]
-    w0 = weights[0]
-    w1 = weights[1]
+    cells = histogram.reshape((histogram.shape[0], 2 * bins * bins))
+    b0, b1 = center[0], center[1]
+    w0, w1 = weights[0], weights[1]
     tie_to_x0 = weights[2] == 1.0
-    half = 0.5 * box
-    two_a = 2.0 * a
-    wave = 2.0 * math.pi / box
     to_bin = bins / box
     bad = np.full(walkers, -1, dtype=np.int64)
     for block in prange(blocks):
+        lanes = np.empty((4, rng.LANES), dtype=np.uint64)
+        x0, x1 = np.empty(rng.LANES), np.empty(rng.LANES)
+        z0, z1 = np.empty(rng.LANES), np.empty(rng.LANES)  # the step's normals
+        first_cell = np.empty(rng.LANES, dtype=np.intp)  # of the walker's half
+        cell = np.empty(rng.LANES, dtype=np.intp)
+        flagged = np.empty(rng.LANES, dtype=np.bool_)
+        counts = cells[block]
         lo = block * walkers // blocks
         hi = (block + 1) * walkers // blocks
-        for g0 in range(lo, hi, _GROUP):
-            g1 = min(g0 + _GROUP, hi)
+        for first in range(lo, hi, rng.LANES):
+            count = min(rng.LANES, hi - first)
+            rng.load_lanes(states, first, count, lanes)
+            for i in range(count):
+                x0[i] = positions[first + i, 0]
+                x1[i] = positions[first + i, 1]
+                first_cell[i] = halves[first + i] * bins * bins
             for step in range(steps):
+                rng.normal_pairs(lanes, count, states, first, z0, z1, flagged)
+                far = 0
+                for i in range(count):
+                    u0, u1 = _step_2d(x0[i], x1[i], z0[i], z1[i], b0, b1, w0, w1, tie_to_x0, box,
+                                      a, confine, dt, noise)
+                    x0[i], x1[i] = u0, u1
+                    flagged[i] = not ((0.0 <= u0) & (u0 < box) & (0.0 <= u1) & (u1 < box))
+                    far += 1 if flagged[i] else 0
+                    cell[i] = first_cell[i] + _bin_2d(u0, u1, to_bin, bins)
                 finite = True
-                for w in range(g0, g1):
-                    s = states[w]
-                    x0 = positions[w, 0]
-                    x1 = positions[w, 1]
-                    d0 = _minimum_image(x0, b0, box, half)
-                    d1 = _minimum_image(x1, b1, box, half)
-                    q0 = w0 * (d0 * d0)
-                    q1 = w1 * (d1 * d1)
-                    pin_x0 = not (q1 < q0) if tie_to_x0 else q0 < q1
-                    f0 = 0.0
-                    f1 = 0.0
-                    if pin_x0:
-                        f0 = two_a * d0
-                    else:
-                        f1 = two_a * d1
-                    if confine is not None:
-                        f0 += confine * box / math.pi * math.sin(wave * d0)
-                        f1 += confine * box / math.pi * math.sin(wave * d1)
-                    x0 = _wrap(x0 - dt * f0 + noise * rng.normal(s), box)
-                    x1 = _wrap(x1 - dt * f1 + noise * rng.normal(s), box)
-                    positions[w, 0] = x0
-                    positions[w, 1] = x1
-                    if math.isnan(x0 + x1):
-                        bad[w] = step
-                        finite = False
-                    elif accumulate:
-                        i0 = min(int(x0 * to_bin), bins - 1)
-                        i1 = min(int(x1 * to_bin), bins - 1)
-                        histogram[block, halves[w], i0, i1] += 1
+                if far:
+                    for i in range(count):
+                        if flagged[i]:
+                            x0[i], x1[i] = _wrap_far(x0[i], box), _wrap_far(x1[i], box)
+                            if math.isnan(x0[i] + x1[i]):
+                                bad[first + i] = step
+                                finite = False
+                            else:
+                                cell[i] = first_cell[i] + _bin_2d(x0[i], x1[i], to_bin, bins)
                 if not finite:
                     break
+                if accumulate:
+                    for i in range(count):
+                        counts[cell[i]] += 1
+            rng.store_lanes(lanes, count, states, first)
+            for i in range(count):
+                positions[first + i, 0] = x0[i]
+                positions[first + i, 1] = x1[i]
     return _first_bad(bad)
 
 
