@@ -15,11 +15,19 @@ import pytest
 _ROWS: list[tuple[str, str, float, str]] = []
 
 
-def best_time(fn, *, repeat: int = 5, number: int = 1) -> float:
-    """Return the best wall time of ``number`` calls of ``fn`` over ``repeat`` tries (s)."""
+def best_time(fn, *, repeat: int = 5, number: int = 1, setup=None) -> float:
+    """Return the best wall time of ``number`` calls of ``fn`` over ``repeat`` tries (s).
+
+    ``setup``, if given, is called untimed before each try (e.g. to delete an
+    output file, whose removal is not part of what is measured).
+    """
+    if setup is not None:
+        setup()
     fn()  # warm-up: JIT compilation and caches
     best = float("inf")
     for _ in range(repeat):
+        if setup is not None:
+            setup()
         t0 = time.perf_counter()
         for _ in range(number):
             fn()

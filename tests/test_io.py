@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -17,8 +18,9 @@ import pytest
 import fastwalk
 from fastwalk.api import COMMIT_SECONDS_ENV, resume, simulate
 from fastwalk.engine import MemorySink, Simulation, schedule_size
-from fastwalk.errors import FileFormatError, MissingDataError
+from fastwalk.errors import FastwalkError, FileFormatError, MissingDataError
 from fastwalk.io import checkpoint
+from fastwalk.io import h5md as h5md_module
 from fastwalk.io.h5md import CHUNK_MAX, CHUNK_MIN, H5MDWriter, chunk_shape
 from fastwalk.models.base import Model
 from fastwalk.models.free import FreeBrownian
@@ -328,7 +330,10 @@ def test_reader_sees_only_committed_records(tmp_path):
         writer.observables(step, 0.1 * step, {"msd": np.array(float(step))})
         if step == 4:
             writer.commit(step, None)
-    writer.file.close()  # like a kill: rows 5..7 reached the file but were never committed
+    # like a kill: rows 5..7 reached the file but were never committed (a kill also ends the
+    # background fsync, which would otherwise hold HDF5's file lock a moment longer)
+    writer._sync.close()
+    writer.file.close()
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(f["particles/walkers/position/value"][7], 7.0)
     with fastwalk.open(path) as run:
@@ -491,3 +496,51 @@ def _assert_same_records(a, b):
         assert x.accumulators.keys() == y.accumulators.keys()
         for name in x.accumulators:
             np.testing.assert_array_equal(x.accumulators[name], y.accumulators[name])
+
+
+# ---------------------------------------------------------------------- background durability
+def test_background_sync_publishes_the_staged_checkpoint(tmp_path):
+    out = tmp_path / "run.h5"
+    out.write_bytes(b"data")
+    state = {"rng": fastwalk.rng.seed_states(1, 0, 3), "position": np.arange(6.0).reshape(3, 2)}
+    staged = checkpoint.stage_checkpoint(out, 7, {"k": 1}, state)
+    assert staged.exists() and not checkpoint.checkpoint_path(out).exists()  # staged, not yet visible
+    fd = os.open(out, os.O_RDWR)
+    try:
+        sync = h5md_module._BackgroundSync(fd, out)
+        sync.submit(7, staged)
+        sync.close()
+    finally:
+        os.close(fd)
+    assert not staged.exists()
+    step, settings, restored = checkpoint.read_checkpoint(out)
+    assert (step, settings) == (7, {"k": 1})
+    np.testing.assert_array_equal(restored["position"], state["position"])
+
+
+def test_background_sync_failure_is_raised_and_drops_the_staged_checkpoint(tmp_path):
+    out = tmp_path / "run.h5"
+    out.write_bytes(b"data")
+    staged = checkpoint.stage_checkpoint(out, 3, {}, {"rng": fastwalk.rng.seed_states(1, 0, 2)})
+    fd = os.open(out, os.O_RDWR)
+    os.close(fd)  # fsync on a closed descriptor fails for real (EBADF)
+    sync = h5md_module._BackgroundSync(fd, out)
+    sync.submit(3, staged)
+    with pytest.raises(FastwalkError, match=rf"cannot write {re.escape(str(out))} .*step 3"):
+        sync.close()
+    assert not staged.exists() and not checkpoint.checkpoint_path(out).exists()
+
+
+def test_frames_are_fsynced_in_the_background_between_commits(tmp_path, monkeypatch):
+    # 10^4 1-D walkers: 80 kB frames; a 200 kB writeback threshold queues an fsync every 3 frames
+    monkeypatch.setattr(h5md_module, "WRITEBACK_BYTES", 200_000)
+    queued = []
+    original = h5md_module._BackgroundSync.submit
+    monkeypatch.setattr(h5md_module._BackgroundSync, "submit",
+                        lambda self, step, staged: (queued.append(staged), original(self, step, staged)))
+    path = tmp_path / "wb.h5"
+    simulate(FreeBrownian(1, 1.0, 0.01), 10_000, 300, seed=1, every=10, out=path, progress=False)
+    assert queued.count(None) >= 3  # writeback-only jobs, besides the commits' checkpoints
+    assert queued[-1] is not None  # the final commit publishes a checkpoint
+    with fastwalk.open(path) as run:
+        assert run.frames.shape[0] == 31 and run.status == "completed"

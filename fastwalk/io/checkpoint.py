@@ -48,6 +48,22 @@ def write_checkpoint(output, step: int, settings: dict, state: dict[str, np.ndar
     pathlib.Path
         The checkpoint path.
     """
+    return publish_checkpoint(stage_checkpoint(output, step, settings, state), output)
+
+
+def stage_checkpoint(output, step: int, settings: dict, state: dict[str, np.ndarray]) -> Path:
+    """Write the checkpoint to a temporary file beside ``output``; :func:`publish_checkpoint` it.
+
+    The two halves of :func:`write_checkpoint`: staging copies the state (so
+    the caller may go on changing it at once), publishing makes it durable
+    and visible, and may run later on another thread. Parameters as for
+    :func:`write_checkpoint`.
+
+    Returns
+    -------
+    pathlib.Path
+        The temporary file (removed again if writing it failed).
+    """
     target = checkpoint_path(output)
     arrays = {f"state/{k}": (rng.state_words(v) if k == "rng" else v) for k, v in state.items()}
     meta = {"format": _FORMAT, "step": int(step), "settings": settings}
@@ -56,11 +72,40 @@ def write_checkpoint(output, step: int, settings: dict, state: dict[str, np.ndar
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def publish_checkpoint(staged: Path, output) -> Path:
+    """Make a staged checkpoint durable and replace ``output``'s checkpoint with it.
+
+    fsync the staged file, rename it over ``<output>.ckpt``, fsync the
+    directory: a kill at any moment leaves the old or the new checkpoint.
+
+    Parameters
+    ----------
+    staged : pathlib.Path
+        The file :func:`stage_checkpoint` returned (removed if this fails).
+    output : path-like
+        The run's HDF5 file.
+
+    Returns
+    -------
+    pathlib.Path
+        The checkpoint path.
+    """
+    target = checkpoint_path(output)
+    try:
+        fd = os.open(staged, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(staged, target)
+    except BaseException:
+        Path(staged).unlink(missing_ok=True)
         raise
     fsync_directory(target.parent)
     return target

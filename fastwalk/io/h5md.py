@@ -12,9 +12,13 @@ Layout (see DESIGN.md)::
 Durability: rows are written as they come; at a *commit* the file is first
 flushed with the old counts (so rows, chunk index and shapes are on disk), then
 the per-element ``committed`` attribute (the count a reader trusts) is advanced
-and the file flushed and fsynced again, and only then is the checkpoint
-replaced atomically. A kill at any moment therefore leaves a file whose
-committed rows are complete, and a checkpoint no newer than them. A new file is
+and the file flushed again; the checkpoint is staged in a temporary file. A
+background thread then fsyncs the HDF5 file and only after that publishes the
+checkpoint (fsync, atomic rename), so the run computes on while the disk
+catches up; the next commit and the end of the run wait for it. The thread
+also fsyncs after every :data:`WRITEBACK_BYTES` of frames, so that a commit
+never waits for much. A kill (or a power cut) at any moment therefore leaves a
+file whose committed rows are complete, and a checkpoint no newer than them. A new file is
 built under a temporary name and renamed into place once its description is on
 disk, so a run killed during start-up leaves either no file or a valid one with
 nothing committed (and an existing file it overwrites stays intact until
@@ -40,6 +44,7 @@ import json
 import math
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -59,6 +64,8 @@ SMALL_CHUNK = 16 * 1024
 CHUNK_MIN = 10 * 1024
 CHUNK_MAX = 1024 * 1024
 COMMITTED = "committed"
+#: bytes of frames after which the background thread fsyncs the file between commits
+WRITEBACK_BYTES = 8 * 1024 * 1024
 #: rows of small records held in memory before they are written (and at most 1 MiB of them)
 PENDING_ROWS = 4096
 MODULE_VERSION = [1, 0]
@@ -224,6 +231,74 @@ class _Element:
         self.mark_committed()
 
 
+class _BackgroundSync:
+    """One thread that makes commits durable while the run goes on (see the module notes).
+
+    Jobs run one at a time in order: fsync the HDF5 file's descriptor, then
+    publish a staged checkpoint if there is one. A failed job is raised, as
+    :class:`~fastwalk.errors.FastwalkError`, by the next :meth:`wait`.
+    """
+
+    def __init__(self, fd: int, output: Path):
+        self.fd = fd
+        self.output = output
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastwalk-sync")
+        self._job = None
+
+    def idle(self) -> bool:
+        """Whether no job is pending."""
+        return self._job is None or self._job.done()
+
+    def submit(self, step: int, staged: Path | None) -> None:
+        """Queue: fsync the file, then publish ``staged`` (the checkpoint at ``step``)."""
+        self.wait()
+        self._job = self._pool.submit(self._run, step, staged)
+
+    def wait(self) -> None:
+        """Wait for the pending job; raise its failure."""
+        job, self._job = self._job, None
+        if job is not None:
+            job.result()
+
+    def abandon(self) -> None:
+        """Stop taking jobs; a pending one finishes on its own."""
+        self._job = None
+        self._pool.shutdown(wait=False)
+
+    def close(self) -> None:
+        """Wait for the pending job (raising its failure) and stop the thread."""
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def _run(self, step: int, staged: Path | None) -> None:
+        try:
+            os.fsync(self.fd)
+        except OSError as exc:
+            if staged is not None:
+                staged.unlink(missing_ok=True)
+            raise FastwalkError(
+                f"cannot write {self.output} ({_short(exc)}); the data written up to step {step} "
+                "did not reach the disk"
+            ) from None
+        if staged is None:
+            return
+        try:
+            checkpoint.publish_checkpoint(staged, self.output)
+        except OSError as exc:
+            problem = _short(exc)
+            raise FastwalkError(_checkpoint_failure(self.output, step, problem)) from None
+
+
+def _checkpoint_failure(output: Path, step: int, problem: str) -> str:
+    return (
+        f"cannot write checkpoint {checkpoint.checkpoint_path(output)} ({problem}); "
+        f"{output} holds everything up to step {step} — {_remedy(problem)}, then "
+        f"`fastwalk resume {output}` goes on from the last checkpoint written"
+    )
+
+
 class H5MDWriter:
     """Sink that streams a run to an H5MD file and checkpoints it.
 
@@ -257,6 +332,8 @@ class H5MDWriter:
         self._settings: dict = {}
         self._failure: str | None = None
         self._space: SpaceGuard | None = None
+        self._sync: _BackgroundSync | None = None
+        self._unsynced = 0  # frame bytes written since the last fsync was queued
         if self.path.exists() and not overwrite:
             raise FileExistsError(
                 f"output file {self.path} already exists; choose another --out or pass --overwrite"
@@ -281,6 +358,8 @@ class H5MDWriter:
         writer._settings = {}
         writer._failure = None
         writer._space = None
+        writer._sync = None
+        writer._unsynced = 0
         return writer
 
     # ------------------------------------------------------------------ sink protocol
@@ -304,6 +383,11 @@ class H5MDWriter:
         """Append one frame of positions or nodes."""
         self._guarded(self._append, f"particles/walkers/{self.model.frame_name}", step, time,
                       values)
+        self._unsynced += values.nbytes
+        if self._unsynced >= WRITEBACK_BYTES and self._sync.idle():
+            self._wait_sync()
+            self._sync.submit(step, None)
+            self._unsynced = 0
 
     def observables(self, step: int, time: float, values: dict) -> None:
         """Append one record of every observable."""
@@ -311,26 +395,47 @@ class H5MDWriter:
             self._guarded(self._append, f"observables/{name}", step, time, value)
 
     def commit(self, step: int, state) -> None:
-        """Make everything so far durable, then checkpoint ``state`` (if given)."""
+        """Commit everything so far, checkpoint ``state`` (if given); fsync in the background."""
         self._guarded(self._commit_file, step, state)
+        self._wait_sync()
+        staged = None
         if state is not None and self.checkpoints:
             description = {"model": self.model.parameters(), "run": self._settings,
                            "config": self.extra_config}
             try:
-                checkpoint.write_checkpoint(self.path, step, description, state)
+                staged = checkpoint.stage_checkpoint(self.path, step, description, state)
             except OSError as exc:
                 self._failure = self._failure or "checkpoint"
-                problem = _short(exc)
-                raise FastwalkError(
-                    f"cannot write checkpoint {checkpoint.checkpoint_path(self.path)} ({problem}); "
-                    f"{self.path} holds everything up to step {step} — {_remedy(problem)}, then "
-                    f"`fastwalk resume {self.path}` goes on from the last checkpoint written"
-                ) from None
+                raise FastwalkError(_checkpoint_failure(self.path, step, _short(exc))) from None
+        self._sync.submit(step, staged)
+        self._unsynced = 0
+
+    def _wait_sync(self) -> None:
+        """Wait for the background job; its failure stops the run like a failed write."""
+        if self._sync is None:
+            return
+        try:
+            self._sync.wait()
+        except FastwalkError:
+            self._failure = self._failure or "checkpoint"
+            raise
 
     def finish(self, result) -> None:
-        """Record the exit reason, trim datasets to their committed length, close."""
+        """Wait for the last commit to be durable; record the exit reason, trim, close.
+
+        Raises
+        ------
+        fastwalk.errors.FastwalkError
+            If the last commit's fsync or checkpoint failed (the file is then
+            closed with status ``error``).
+        """
         if self.file is None:
             return
+        earlier, late = self._failure, None
+        try:
+            self._wait_sync()
+        except FastwalkError as exc:
+            late = exc if earlier is None else None  # else the first failure is the one to tell
         if self._failure == "hdf5":
             self._abandon()
             return
@@ -349,6 +454,8 @@ class H5MDWriter:
         self._close_quietly()
         if self._space is not None:
             self._space.release(self.path)
+        if late is not None:
+            raise late
 
     # ------------------------------------------------------------------ helpers
     def _create(self, simulation) -> None:
@@ -357,6 +464,7 @@ class H5MDWriter:
         try:
             self.file = h5py.File(tmp, "x", libver=LIBVER)
             self._space = _guard(self.file)
+            self._sync = _BackgroundSync(self.file.id.get_vfd_handle(), self.path)
             self._describe(simulation)
             self._space.after_flush()
             _fsync_h5(self.file)
@@ -405,6 +513,7 @@ class H5MDWriter:
     def _reopen(self, simulation) -> None:
         self.file = h5py.File(self.path, "r+", libver=LIBVER)
         self._space = _guard(self.file)
+        self._sync = _BackgroundSync(self.file.id.get_vfd_handle(), self.path)
         step = self._resume_step
         every, observe_every, total = simulation.every, simulation.observe_every, simulation.steps
 
@@ -484,7 +593,6 @@ class H5MDWriter:
         meta.attrs["committed_step"] = step
         meta.attrs["commits"] = int(meta.attrs.get("commits", 0)) + 1
         f.flush()
-        _fsync_h5(f)
         self._space.after_flush()
 
     def _guarded(self, fn, *args):
@@ -524,6 +632,9 @@ class H5MDWriter:
             return
         if self._space is not None:
             self._space.release()
+        if self._sync is not None:
+            self._sync.abandon()
+            self._sync = None
         held = [self.file, *(ds for element in self._elements.values()
                              for ds in (element.group, element.step, element.time, element.value))]
         for obj in held:
@@ -532,6 +643,12 @@ class H5MDWriter:
         self.file = None
 
     def _close_quietly(self) -> None:
+        if self._sync is not None:
+            try:
+                self._sync.close()  # it fsyncs through the file's descriptor
+            except FastwalkError:
+                pass
+            self._sync = None
         if self.file is not None:
             try:
                 self.file.close()

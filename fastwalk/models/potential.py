@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 from collections.abc import Sequence
 
 import numba
@@ -134,6 +135,14 @@ def _bin_2d(x0, x1, to_bin, bins):
 
 
 @jit(inline="always")
+def _pins_x0(d0, d1, w0, w1, tie_to_x0):
+    """Whether the valley pinning x0 wins at (d0, d1) (see :func:`_weights_2d`)."""
+    q0 = w0 * (d0 * d0)
+    q1 = w1 * (d1 * d1)
+    return not (q1 < q0) if tie_to_x0 else q0 < q1
+
+
+@jit(inline="always")
 def _step_2d(x0, x1, n0, n1, b0, b1, w0, w1, tie_to_x0, box, a, confine, dt, noise):
     """One D = 2 Euler–Maruyama step from (x0, x1) with normals (n0, n1), wrapped once.
 
@@ -143,9 +152,7 @@ def _step_2d(x0, x1, n0, n1, b0, b1, w0, w1, tie_to_x0, box, a, confine, dt, noi
     half = 0.5 * box
     d0 = _minimum_image(x0, b0, box, half)
     d1 = _minimum_image(x1, b1, box, half)
-    q0 = w0 * (d0 * d0)
-    q1 = w1 * (d1 * d1)
-    pin_x0 = not (q1 < q0) if tie_to_x0 else q0 < q1
+    pin_x0 = _pins_x0(d0, d1, w0, w1, tie_to_x0)
     f0 = 2.0 * a * d0 if pin_x0 else 0.0
     f1 = 0.0 if pin_x0 else 2.0 * a * d1
     if confine is not None:
@@ -188,7 +195,7 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
     w0, w1 = weights[0], weights[1]
     tie_to_x0 = weights[2] == 1.0
     to_bin = bins / box
-    bad = np.full(walkers, -1, dtype=np.int64)
+    bad = np.full(blocks, -1, dtype=np.int64)  # first non-finite step of each block
     for block in prange(blocks):
         lanes = np.empty((4, rng.LANES), dtype=np.uint64)
         x0, x1 = np.empty(rng.LANES), np.empty(rng.LANES)
@@ -197,6 +204,7 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
         cell = np.empty(rng.LANES, dtype=np.intp)
         flagged = np.empty(rng.LANES, dtype=np.bool_)
         counts = cells[block]
+        block_bad = -1
         lo = block * walkers // blocks
         hi = (block + 1) * walkers // blocks
         for first in range(lo, hi, rng.LANES):
@@ -222,7 +230,7 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
                         if flagged[i]:
                             x0[i], x1[i] = _wrap_far(x0[i], box), _wrap_far(x1[i], box)
                             if math.isnan(x0[i] + x1[i]):
-                                bad[first + i] = step
+                                block_bad = step if block_bad < 0 else min(block_bad, step)
                                 finite = False
                             else:
                                 cell[i] = first_cell[i] + _bin_2d(x0[i], x1[i], to_bin, bins)
@@ -235,6 +243,7 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
             for i in range(count):
                 positions[first + i, 0] = x0[i]
                 positions[first + i, 1] = x1[i]
+        bad[block] = block_bad
     return _first_bad(bad)
 
 
@@ -311,13 +320,29 @@ def _first_bad(bad):
 
 
 @pjit
-def _energy_kernel(positions, pin_ptr, pin_idx, center, box, a, confine):
-    """Return U(x) of every walker (``(walkers,)`` float64)."""
+def _energy_2d(positions, weights, center, box, a, confine, energy):
+    """Write U(x) of every walker of a D = 2 crossing to ``energy`` (as :func:`_energy_nd`)."""
+    half = 0.5 * box
+    wave = 2.0 * math.pi / box
+    confine_energy = confine * box * box / (2.0 * math.pi * math.pi)
+    tie_to_x0 = weights[2] == 1.0
+    for w in prange(positions.shape[0]):
+        d0 = _minimum_image(positions[w, 0], center[0], box, half)
+        d1 = _minimum_image(positions[w, 1], center[1], box, half)
+        pinned = d0 if _pins_x0(d0, d1, weights[0], weights[1], tie_to_x0) else d1
+        total = a * (pinned * pinned)
+        if confine > 0.0:
+            total += confine_energy * ((1.0 - math.cos(wave * d0)) + (1.0 - math.cos(wave * d1)))
+        energy[w] = total
+
+
+@pjit
+def _energy_nd(positions, pin_ptr, pin_idx, center, box, a, confine, energy):
+    """Write U(x) of every walker to ``energy`` (``(walkers,)`` float64)."""
     walkers, dim = positions.shape
     half = 0.5 * box
     wave = 2.0 * math.pi / box
     confine_energy = confine * box * box / (2.0 * math.pi * math.pi)
-    energy = np.empty(walkers)
     for w in prange(walkers):
         best_q = math.inf
         for k in range(pin_ptr.shape[0] - 1):
@@ -334,7 +359,75 @@ def _energy_kernel(positions, pin_ptr, pin_idx, center, box, a, confine):
                 ripple += 1.0 - math.cos(wave * dj)
             total += confine_energy * ripple
         energy[w] = total
-    return energy
+
+
+@jit
+def _sums(values):
+    """Return (Σ v, Σ v²) in a fixed order (four interleaved partial sums)."""
+    s = np.zeros(4)
+    s2 = np.zeros(4)
+    n = values.shape[0]
+    for i in range(0, n - n % 4, 4):
+        for k in range(4):
+            s[k] += values[i + k]
+            s2[k] += values[i + k] * values[i + k]
+    for i in range(n - n % 4, n):
+        s[0] += values[i]
+        s2[0] += values[i] * values[i]
+    return (s[0] + s[1]) + (s[2] + s[3]), (s2[0] + s2[1]) + (s2[2] + s2[3])
+
+
+@jit
+def _fold_counts(histogram, marginals, histogram_2d, histogram_2d_half, totals):
+    """Add the kernels' per-block counts to the run's accumulators (integers: any order).
+
+    ``histogram[b, h]`` counts coordinates (0, 1) of block b's walkers of
+    half h, and gives the marginals of 0 and 1; ``marginals[b, j]`` counts
+    coordinate j >= 2.
+    """
+    blocks, _, bins, _ = histogram.shape
+    for b in range(blocks):
+        for h in range(2):
+            for i in range(bins):
+                for j in range(bins):
+                    count = histogram[b, h, i, j]
+                    histogram_2d[i, j] += count
+                    totals[0, i] += count
+                    totals[1, j] += count
+                    if h == 1:
+                        histogram_2d_half[i, j] += count
+        for j in range(2, marginals.shape[1]):
+            for i in range(bins):
+                totals[j, i] += marginals[b, j, i]
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """Return a work array of ``shape``, reused by this thread from call to call.
+
+    Kernels run as often as every 100 steps, and a fresh array of 100 kB or
+    more costs page faults at every call.
+    """
+    cache = _SCRATCH.__dict__.setdefault("arrays", {})
+    key = (shape, np.dtype(dtype).char)
+    array = cache.get(key)
+    if array is None:
+        array = cache[key] = np.empty(shape, dtype=dtype)
+    return array
+
+
+def _zeroed_scratch(shape: tuple[int, ...]) -> np.ndarray:
+    """Return a zeroed int64 work array of ``shape`` (see :func:`_scratch`)."""
+    array = _scratch(shape, np.int64)
+    array.fill(0)
+    return array
+
+
+def _scratch_floats(size: int) -> np.ndarray:
+    """Return a float64 work array of ``size`` (see :func:`_scratch`)."""
+    return _scratch((size,), np.float64)
 
 
 # ---------------------------------------------------------------------- model
@@ -540,8 +633,9 @@ class PotentialBrownian(Model):
         positions = state["position"]
         walkers = positions.shape[0]
         blocks = max(1, min(numba.get_num_threads(), walkers))
-        shape = (blocks, self.bins) if accumulate else (1, 1)
-        histogram = np.zeros((shape[0], 2, shape[1], shape[1]), dtype=np.int64)
+        bins = self.bins if accumulate else 1
+        histogram = _zeroed_scratch((blocks, 2, bins, bins))
+        marginals = _zeroed_scratch((blocks, self.dim if accumulate and self.dim > 2 else 1, bins))
         noise = math.sqrt(2.0 * self.temperature * self.dt)
         confine = self.confine if self.confine > 0.0 else None
         if self.dim == 2:
@@ -549,24 +643,15 @@ class PotentialBrownian(Model):
                 positions, state["rng"], state["half"], steps, self._weights_2d, self.center,
                 self.box_side, self.a, confine, self.dt, noise, blocks, accumulate, histogram,
             )
-            marginals = None
         else:
-            marginals = np.zeros((shape[0], self.dim if accumulate else 1, shape[1]),
-                                 dtype=np.int64)
             bad = _advance_nd(
                 positions, state["rng"], state["half"], steps, self._pin_ptr, self._pin_idx,
                 self._pinned_mask, self.center, self.box_side, self.a, confine, self.dt, noise,
                 blocks, accumulate, histogram, marginals,
             )
         if accumulate:
-            by_half = histogram.sum(axis=0)
-            counts = by_half.sum(axis=0)
-            state["histogram_2d"] += counts
-            state["histogram_2d_half"] += by_half[1]
-            state["marginals"][0] += counts.sum(axis=1)
-            state["marginals"][1] += counts.sum(axis=0)
-            if marginals is not None:
-                state["marginals"][2:] += marginals.sum(axis=0)[2:]
+            _fold_counts(histogram, marginals, state["histogram_2d"], state["histogram_2d_half"],
+                         state["marginals"])
         if bad >= 0:
             raise SimulationError(
                 f"a walker's position became non-finite at step {first_step + bad + 1}"
@@ -590,14 +675,23 @@ class PotentialBrownian(Model):
             ``(N,)`` potential energies.
         """
         positions = validate.finite_array("positions", positions, shape=(None, self.dim))
-        return _energy_kernel(positions, self._pin_ptr, self._pin_idx, self.center,
-                              self.box_side, self.a, self.confine)
+        return self._energy(positions, np.empty(positions.shape[0]))
+
+    def _energy(self, positions: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if self.dim == 2:
+            _energy_2d(positions, self._weights_2d, self.center, self.box_side, self.a,
+                       self.confine, out)
+        else:
+            _energy_nd(positions, self._pin_ptr, self._pin_idx, self.center, self.box_side,
+                       self.a, self.confine, out)
+        return out
 
     def observe(self, state: dict) -> dict:
         """Return the sums of U and U² over these walkers."""
-        energy = _energy_kernel(state["position"], self._pin_ptr, self._pin_idx, self.center,
-                                self.box_side, self.a, self.confine)
-        return {"energy_sum": np.array(energy.sum()), "energy_sq_sum": np.array((energy**2).sum())}
+        positions = state["position"]
+        energy = self._energy(positions, _scratch_floats(positions.shape[0]))
+        total, squares = _sums(energy)
+        return {"energy_sum": np.array(total), "energy_sq_sum": np.array(squares)}
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``mean_energy`` and its standard error ``sem_energy`` across walkers."""
