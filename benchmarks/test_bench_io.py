@@ -95,8 +95,10 @@ def test_recording_every_100_steps_costs_little(ratio_report, tmp_path, name, ma
     def schedule_only():  # frames due every 100 steps, nothing written
         run(every=EVERY, sinks=[RawSink(None)])
 
+    raw = tmp_path / "raw.bin"
+
     def floor():  # the same schedule, frames appended to a flat file
-        run(every=EVERY, sinks=[RawSink(tmp_path / "raw.bin")])
+        run(every=EVERY, sinks=[RawSink(raw)])
 
     def recorded():  # frames every 100 steps, observables at their default cadence
         run(every=EVERY, out=out)
@@ -104,16 +106,15 @@ def test_recording_every_100_steps_costs_little(ratio_report, tmp_path, name, ma
     def recorded_with_observables():  # frames and observables every 100 steps
         run(every=EVERY, observe_every=EVERY, out=out)
 
-    def no_output():  # a new file every time: replacing the last one is not recording
-        out.unlink(missing_ok=True)
-        checkpoint_path(out).unlink(missing_ok=True)
+    def no_output():  # new files every time: deleting the last ones is not recording
+        for path in (out, checkpoint_path(out), raw):
+            path.unlink(missing_ok=True)
 
     variants = (bare, schedule_only, floor, recorded, recorded_with_observables)
     best = dict.fromkeys(variants, float("inf"))
     for _ in range(3):
         for variant in variants:
-            setup = no_output if variant in (recorded, recorded_with_observables) else None
-            best[variant] = min(best[variant], best_time(variant, repeat=2, setup=setup))
+            best[variant] = min(best[variant], best_time(variant, repeat=2, setup=no_output))
     megabytes = out.stat().st_size / 1e6
     ratio_report("io", f"{name}: record every {EVERY} steps / no recording ({megabytes:.0f} MB)",
                  best[recorded] / best[bare], "<= 1.05")
