@@ -404,30 +404,25 @@ def _fold_counts(histogram, marginals, histogram_2d, histogram_2d_half, totals):
 _SCRATCH = threading.local()
 
 
-def _scratch(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """Return a work array of ``shape``, reused by this thread from call to call.
+def _scratch(slot: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """Return a work array of ``shape`` for ``slot``, reused by this thread from call to call.
 
     Kernels run as often as every 100 steps, and a fresh array of 100 kB or
-    more costs page faults at every call.
+    more costs page faults at every call. One array per slot and thread is
+    kept (replaced when the shape changes).
     """
     cache = _SCRATCH.__dict__.setdefault("arrays", {})
-    key = (shape, np.dtype(dtype).char)
-    array = cache.get(key)
-    if array is None:
-        array = cache[key] = np.empty(shape, dtype=dtype)
+    array = cache.get(slot)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = cache[slot] = np.empty(shape, dtype=dtype)
     return array
 
 
-def _zeroed_scratch(shape: tuple[int, ...]) -> np.ndarray:
-    """Return a zeroed int64 work array of ``shape`` (see :func:`_scratch`)."""
-    array = _scratch(shape, np.int64)
+def _zeroed_counts(slot: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Return a zeroed int64 work array (see :func:`_scratch`)."""
+    array = _scratch(slot, shape, np.int64)
     array.fill(0)
     return array
-
-
-def _scratch_floats(size: int) -> np.ndarray:
-    """Return a float64 work array of ``size`` (see :func:`_scratch`)."""
-    return _scratch((size,), np.float64)
 
 
 # ---------------------------------------------------------------------- model
@@ -634,8 +629,9 @@ class PotentialBrownian(Model):
         walkers = positions.shape[0]
         blocks = max(1, min(numba.get_num_threads(), walkers))
         bins = self.bins if accumulate else 1
-        histogram = _zeroed_scratch((blocks, 2, bins, bins))
-        marginals = _zeroed_scratch((blocks, self.dim if accumulate and self.dim > 2 else 1, bins))
+        histogram = _zeroed_counts("histogram", (blocks, 2, bins, bins))
+        marginals = _zeroed_counts("marginals",
+                                   (blocks, self.dim if accumulate and self.dim > 2 else 1, bins))
         noise = math.sqrt(2.0 * self.temperature * self.dt)
         confine = self.confine if self.confine > 0.0 else None
         if self.dim == 2:
@@ -689,7 +685,7 @@ class PotentialBrownian(Model):
     def observe(self, state: dict) -> dict:
         """Return the sums of U and U² over these walkers."""
         positions = state["position"]
-        energy = self._energy(positions, _scratch_floats(positions.shape[0]))
+        energy = self._energy(positions, _scratch("energy", (positions.shape[0],), np.float64))
         total, squares = _sums(energy)
         return {"energy_sum": np.array(total), "energy_sq_sum": np.array(squares)}
 
