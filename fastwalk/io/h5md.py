@@ -135,10 +135,12 @@ class _Element:
         self.row_shape = self.value.shape[1:]
         self.capacity = self.value.shape[0]
         # small rows (steps, times, scalars) wait in memory and are written in one slice at
-        # the next commit (or when PENDING_ROWS gather): an h5py call costs tens of µs
+        # the next commit (or when PENDING_ROWS gather, or 1 MiB of buffered values): an
+        # h5py call costs tens of µs; large values go to the file at once, their steps wait
         row_bytes = self.value.dtype.itemsize * math.prod(self.row_shape)
         self._buffer_values = row_bytes < CHUNK_MIN
-        self._pending_limit = max(1, min(PENDING_ROWS, CHUNK_MAX // max(row_bytes, 1)))
+        self._pending_limit = (max(1, min(PENDING_ROWS, CHUNK_MAX // max(row_bytes, 1)))
+                               if self._buffer_values else PENDING_ROWS)
         # a record that is exactly one unfiltered chunk goes straight to disk, skipping
         # HDF5's chunk cache (one copy instead of two)
         self._direct = (not self._buffer_values and self.value.chunks == (1, *self.row_shape)
