@@ -14,6 +14,8 @@ machine hits every variant alike:
   scale, the floor any recorder pays: the same schedule with nothing written
   (the run stops every 100 steps), and each frame appended to a flat file by one
   ``os.write`` (the copy into the page cache);
+- the same for the seed potential over 2·10^5 steps (4.5 s), where the per-run
+  costs (creating the file, the final fsync and checkpoint) fade;
 - writer throughput: the same 160 kB frames appended through :class:`H5MDWriter`
   (step and time datasets, a commit with fsync at the end) against one
   preallocated h5py dataset written frame by frame, with and without an fsync.
@@ -128,6 +130,39 @@ def test_recording_every_100_steps_costs_little(ratio_report, tmp_path, name, ma
                  best[recorded] / best[floor], "")
     ratio_report("io", f"{name}: ns per walker-step, no recording",
                  best[bare] / (WALKERS * steps) * 1e9, "")
+
+
+def test_recording_overhead_in_a_long_run(ratio_report, tmp_path):
+    """The seed potential for 2·10^5 steps (4.5 s): the per-run costs (creating the file,
+    the final fsync and checkpoint) fade, what remains is the cost per record."""
+    model, steps = _seed_potential(), 200_000
+    out, raw = tmp_path / "long.h5", tmp_path / "long.bin"
+
+    def run(**options):
+        simulate(model, WALKERS, steps, seed=1, progress=False, **options)
+
+    def bare():
+        run(every=0, observe_every=steps)
+
+    def floor():
+        run(every=EVERY, sinks=[RawSink(raw)])
+
+    def recorded():
+        run(every=EVERY, out=out)
+
+    def no_output():
+        for path in (out, checkpoint_path(out), raw):
+            path.unlink(missing_ok=True)
+
+    variants = (bare, floor, recorded)
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(3):
+        for variant in variants:
+            best[variant] = min(best[variant], best_time(variant, repeat=1, setup=no_output))
+    ratio_report("io", f"seed potential, {steps} steps: record every {EVERY} / no recording",
+                 best[recorded] / best[bare], "<= 1.05")
+    ratio_report("io", f"seed potential, {steps} steps: raw os.write floor / no recording",
+                 best[floor] / best[bare], "")
 
 
 def _frames():
