@@ -544,3 +544,16 @@ def test_frames_are_fsynced_in_the_background_between_commits(tmp_path, monkeypa
     assert queued[-1] is not None  # the final commit publishes a checkpoint
     with fastwalk.open(path) as run:
         assert run.frames.shape[0] == 31 and run.status == "completed"
+
+
+def test_resume_removes_checkpoints_a_kill_left_staged(tmp_path):
+    path = tmp_path / "staged.h5"
+    _free_run(path, steps=40)
+    stale = checkpoint.checkpoint_path(path).with_name(
+        checkpoint.checkpoint_path(path).name + ".k1ll3d.tmp")
+    stale.write_bytes(b"half a checkpoint")
+    other = tmp_path / "other.h5.ckpt.k1ll3d.tmp"  # another run's: not ours to delete
+    other.write_bytes(b"x")
+    resume(path, 60, progress=False)
+    assert not stale.exists() and other.exists()
+    assert checkpoint.read_checkpoint(path)[0] == 60

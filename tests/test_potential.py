@@ -217,6 +217,17 @@ def test_observe_sums_are_additive():
         np.testing.assert_allclose(whole[key], halves[0][key] + halves[1][key], rtol=1e-12)
 
 
+@pytest.mark.parametrize("crossing", [Crossing.lines(2), Crossing(2, [(1,)]), Crossing.lines(3)])
+@pytest.mark.parametrize("walkers", [1, 7, 501])
+def test_observed_sums_are_those_of_the_reference_energies(crossing, walkers):
+    model = make(crossing, center=1.0, start="uniform", confine=0.3)
+    state = advance(model, walkers, 5)
+    energy = reference_energy(state["position"], crossing.pins, model.center, 4.0, 1.0, 0.3)
+    sums = model.observe(state)
+    np.testing.assert_allclose(sums["energy_sum"], energy.sum(), rtol=1e-12)
+    np.testing.assert_allclose(sums["energy_sq_sum"], (energy**2).sum(), rtol=1e-12)
+
+
 # ---------------------------------------------------------------------- reproducibility
 @pytest.mark.parametrize("crossing", [Crossing.lines(2), Crossing.lines(4)])
 def test_same_result_for_any_thread_count_and_chunking(crossing):

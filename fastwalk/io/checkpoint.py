@@ -9,6 +9,7 @@ at any moment leaves either the old or the new checkpoint, never a mix.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -76,6 +77,22 @@ def stage_checkpoint(output, step: int, settings: dict, state: dict[str, np.ndar
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+def remove_staged(output) -> None:
+    """Delete staged checkpoints of ``output`` that a killed run left unpublished.
+
+    Call only while holding ``output`` open for writing (HDF5 locks it, so
+    no other run of it can be staging one).
+
+    Parameters
+    ----------
+    output : path-like
+        The run's HDF5 file.
+    """
+    target = checkpoint_path(output)
+    for stale in target.parent.glob(glob.escape(target.name) + ".*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def publish_checkpoint(staged: Path, output) -> Path:

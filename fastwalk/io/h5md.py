@@ -17,9 +17,9 @@ background thread then fsyncs the HDF5 file and only after that publishes the
 checkpoint (fsync, atomic rename), so the run computes on while the disk
 catches up; the next commit and the end of the run wait for it. The thread
 also fsyncs after every :data:`WRITEBACK_BYTES` of frames, so that a commit
-never waits for much. A kill (or a power cut) at any moment therefore leaves a
-file whose committed rows are complete, and a checkpoint no newer than them. A new file is
-built under a temporary name and renamed into place once its description is on
+never waits for much. A kill (or a power cut) at any moment therefore leaves
+a file whose committed rows are complete, and a checkpoint no newer than
+them. A new file is built under a temporary name and renamed into place once its description is on
 disk, so a run killed during start-up leaves either no file or a valid one with
 nothing committed (and an existing file it overwrites stays intact until
 then). Datasets grow in blocks and are trimmed to their committed length when
@@ -472,6 +472,7 @@ class H5MDWriter:
             _fsync_h5(self.file)
             # a checkpoint left by an earlier run of this name belongs to another file
             checkpoint.checkpoint_path(self.path).unlink(missing_ok=True)
+            checkpoint.remove_staged(self.path)
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -516,6 +517,7 @@ class H5MDWriter:
         self.file = h5py.File(self.path, "r+", libver=LIBVER)
         self._space = _guard(self.file)
         self._sync = _BackgroundSync(self.file.id.get_vfd_handle(), self.path)
+        checkpoint.remove_staged(self.path)  # left by a run killed while publishing one
         step = self._resume_step
         every, observe_every, total = simulation.every, simulation.observe_every, simulation.steps
 

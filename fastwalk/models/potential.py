@@ -179,10 +179,9 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
     and redrawn by :func:`fastwalk.rng.normal`, a move longer than the box
     or a non-finite one goes through :func:`_wrap_far`. So every walker
     draws and computes exactly what the scalar code would. The valley
-    pinning x0 wins when
-    w0·d0² < w1·d1², or on equality when ``weights[2]`` is 1 (see
-    :func:`_weights_2d`: this reproduces :func:`_best_valley` and its tie
-    rule for every 2-D crossing, without a loop). ``confine`` is None when
+    pinning x0 wins when w0·d0² < w1·d1², or on equality when ``weights[2]``
+    is 1 (see :func:`_weights_2d`: this reproduces :func:`_best_valley` and
+    its tie rule for every 2-D crossing, without a loop). ``confine`` is None when
     the confining term is off (numba then compiles it out). Block b of
     ``blocks`` contiguous walker blocks counts its steps in
     ``histogram[b, halves[w]]``. Returns the first step (relative to this
