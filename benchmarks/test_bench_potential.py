@@ -82,7 +82,7 @@ def make(crossing):
 def per_step(model, threads=None, walkers=WALKERS, steps=STEPS):
     """Best seconds per walker-step of ``model.advance`` (histograms counted)."""
     state = model.initial_state(rng.seed_states(1, 0, walkers))
-    model.advance(state, -50, 50, False)  # compile, and leave the centre
+    model.advance(state, -50, 50, False)  # compile, and leave the center
     before = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(threads)

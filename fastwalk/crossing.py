@@ -1,6 +1,6 @@
-"""Crossings: unions of coordinate subspaces of the D-torus through one centre.
+"""Crossings: unions of coordinate subspaces of the D-torus through one center.
 
-Subspace k pins the coordinates in a set S_k to the centre; the others are
+Subspace k pins the coordinates in a set S_k to the center; the others are
 free. The same :class:`Crossing` defines the lattice model (the points of
 (Z_L)^D on the crossing) and the potential model
 U(x) = a · min_k Σ_{j∈S_k} (x_j − b_j)².
@@ -17,7 +17,7 @@ The lattice
 -----------
 For a lattice length L >= 3 the crossing's lattice is the set of points of
 (Z_L)^D lying on at least one subspace, with coordinates in 0..L-1 and the
-centre at 0 on every axis, joined by nearest-neighbour edges (the induced
+center at 0 on every axis, joined by nearest-neighbour edges (the induced
 subgraph, which is exactly the sublattices glued along their intersections).
 :meth:`Crossing.layout` numbers its nodes arithmetically, without storing
 any adjacency:
@@ -31,8 +31,8 @@ any adjacency:
   set and a node's rank in it is a mixed-radix number (lowest axis fastest).
 - Blocks are ordered by decreasing size of Z, then by decreasing bit mask of
   Z (bit i is the i-th axis of P). The first block is Z = P, whose first node
-  is the centre: **the centre is node 0**. For the seed's K lines this gives
-  node 0 = centre, then line 0's nodes x_0 = 1..L-1, then line 1's, ...
+  is the center: **the center is node 0**. For the seed's K lines this gives
+  node 0 = center, then line 0's nodes x_0 = 1..L-1, then line 1's, ...
 - At a node whose subspaces have free axes A (sorted), the neighbours are,
   in this order, ``+1`` then ``-1`` along A[0], then along A[1], ...: the
   degree is 2|A| (L >= 3 keeps the two directions distinct). The implicit
@@ -53,7 +53,7 @@ from fastwalk import validate
 
 __all__ = ["Crossing", "LatticeLayout", "parse_pin", "CENTRE_NODE", "MAX_PINNED_AXES"]
 
-#: node index of the crossing's centre in every lattice layout
+#: node index of the crossing's center in every lattice layout
 CENTRE_NODE = 0
 #: most distinct pinned axes a lattice layout supports (its tables hold 2**|P| entries)
 MAX_PINNED_AXES = 20
@@ -89,7 +89,7 @@ def parse_pin(text: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Crossing:
-    """K coordinate subspaces of the D-torus meeting at one centre.
+    """K coordinate subspaces of the D-torus meeting at one center.
 
     Parameters
     ----------
@@ -296,8 +296,8 @@ class LatticeLayout:
         L.
     nodes : int
         Number of lattice points on the crossing.
-    centre : int
-        The centre's node index (always :data:`CENTRE_NODE` = 0).
+    center : int
+        The center's node index (always :data:`CENTRE_NODE` = 0).
     pinned_axes : tuple of int
         P, the axes some subspace pins, ascending (bit i of a mask is P[i]).
     axis_bit : numpy.ndarray
@@ -324,7 +324,7 @@ class LatticeLayout:
             raise TypeError(f"crossing must be a Crossing, got {type(crossing).__name__}")
         self.crossing = crossing
         self.length = validate.integer("lattice length L", length, minimum=3)
-        self.centre = CENTRE_NODE
+        self.center = CENTRE_NODE
         dim = crossing.dim
         pinned = sorted(set().union(*crossing.pins))
         if len(pinned) > MAX_PINNED_AXES:
@@ -404,7 +404,7 @@ class LatticeLayout:
         Returns
         -------
         numpy.ndarray
-            ``[n][D]`` int64 coordinates in 0..L-1 (the centre is all zeros).
+            ``[n][D]`` int64 coordinates in 0..L-1 (the center is all zeros).
         """
         if nodes is None:
             nodes = np.arange(self.nodes, dtype=np.int64)

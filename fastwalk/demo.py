@@ -6,10 +6,10 @@ measured figure, its standard error, the prediction, and whether they agree
 within the stated tolerance.
 
 1. **Intersecting lattices** (K = 2, 3, 4, 10 lines of length 9): the
-   centre/other visit ratio against K, its standard error from the
-   walker-to-walker spread of centre visits.
+   center/other visit ratio against K, its standard error from the
+   walker-to-walker spread of center visits.
 2. **Crossing valleys** U = a·min((x0−b)², (x1−b)²): the probability mass
-   near the centre against the exact Boltzmann law, and how far the
+   near the center against the exact Boltzmann law, and how far the
    "regular" prediction (each valley on its own) is from it — it counts the
    crossing once per valley, so it over-predicts the central mass.
 3. **Diffusion on S^99**: the fitted diffusion constant against the one
@@ -83,8 +83,8 @@ def _lattice_rows(out: Path, seed: int, lines=(2, 3, 4, 10)) -> list[Row]:
                  burn_in=200, overwrite=True, progress=False)
         with Run(path) as run:
             report = walk_report(run.model, run.accumulators)
-        rows.append(_agree("lattice", f"centre/other visits, K={k} lines, L=9",
-                           report["centre_ratio"], report["centre_ratio_se"], k))
+        rows.append(_agree("lattice", f"center/other visits, K={k} lines, L=9",
+                           report["center_ratio"], report["center_ratio_se"], k))
     return rows
 
 

@@ -28,7 +28,7 @@ def bin_integrals(density, box, bins, center):
     edges = np.linspace(0, box, bins + 1)
     values = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        # every bin here lies on one side of the centre and of the wrap point (centre at box/2)
+        # every bin here lies on one side of the center and of the wrap point (center at box/2)
         values.append(integrate.quad(lambda x: density(x - center), lo, hi, epsabs=1e-13)[0])
     values = np.array(values)
     return values / values.sum()
@@ -144,8 +144,8 @@ def test_zero_temperature_is_refused():
 
 
 # ---------------------------------------------------------------------- helpers
-def test_mass_within_radius_counts_bins_by_their_centre():
-    model = make(Crossing.lines(2), box=4.0, center=2.0, bins=4)  # bin centres 0.5, 1.5, ...
+def test_mass_within_radius_counts_bins_by_their_center():
+    model = make(Crossing.lines(2), box=4.0, center=2.0, bins=4)  # bin centers 0.5, 1.5, ...
     uniform = np.full((4, 4), 1 / 16)
     assert boltzmann.mass_within(uniform, model, 0.0) == 0.0
     assert boltzmann.mass_within(uniform, model, math.sqrt(0.5)) == pytest.approx(4 / 16)
@@ -238,7 +238,7 @@ def test_euler_maruyama_converges_to_boltzmann_linearly_in_dt():
     assert np.all(distances > 4 * floors)  # a bias, well above the sampling noise
     ratios = distances[:-1] / distances[1:]
     assert np.all((ratios > 1.6) & (ratios < 2.5)), ratios  # halving dt halves the bias
-    # the mass near the centre converges to Boltzmann's, and not to the regular prediction
+    # the mass near the center converges to Boltzmann's, and not to the regular prediction
     exact_mass = masses[0]["boltzmann"]
     errors = [abs(m["empirical"] - exact_mass) for m in masses]
     assert errors[2] < 0.5 * errors[0]

@@ -53,7 +53,7 @@ SPECS = {
     "planes": Spec(("lattice", "--dim", 3, "--pin", 0, "--pin", 1, "--length", 5), "lattice", 600,
                    4000, 102),
     "graph": Spec(("graph", EDGE_LIST), "graph", 300, 2000, 103),
-    # a burn-in of 3 time units: the walkers spread from the centre along the valleys first
+    # a burn-in of 3 time units: the walkers spread from the center along the valleys first
     "potential": Spec(("potential", "--lines", 2, "--a", 1, "--center", 0.5, "--box", 1,
                        "--temperature", 0.05, "--dt", 2e-3, "--bins", 16), "potential", 500, 4000,
                       104, burn_in=1500),
@@ -224,14 +224,14 @@ def test_lattice_of_k_lines_stores_its_nodes_and_visits(runs):
         steps = f["observables/visit_counts/step"][()]
         frame_steps = f["particles/walkers/node/step"][()]
         frames = f["particles/walkers/node/value"][()]
-    # K lines through the centre 0 of (Z_L)^K: at most one non-zero coordinate per node
+    # K lines through the center 0 of (Z_L)^K: at most one non-zero coordinate per node
     assert coords.shape == (1 + lines * (length - 1), lines)
     assert ((coords != 0).sum(axis=1) <= 1).all() and len({tuple(c) for c in coords}) == len(coords)
     assert coords.min() >= 0 and coords.max() < length
     assert visits.shape == (steps.size, coords.shape[0]) and steps[0] == 0 and steps[-1] == spec.steps
     # one visit per walker per step, counted cumulatively
     assert visits[-1].sum() == spec.walkers * spec.steps and (np.diff(visits, axis=0) >= 0).all()
-    # --every 1000: the nodes at steps 0, 1000, …, 4000, first frame at step 0 on the centre
+    # --every 1000: the nodes at steps 0, 1000, …, 4000, first frame at step 0 on the center
     np.testing.assert_array_equal(frame_steps, [0, 1000, 2000, 3000, 4000])
     assert frames.shape == (5, spec.walkers) and frames.dtype == np.int64
     assert (frames[0] == 0).all() and (frames >= 0).all() and (frames < coords.shape[0]).all()
@@ -275,7 +275,7 @@ def test_potential_run_records_its_energy(runs):
         histogram = f["fastwalk/accumulators/histogram_2d"][()]
     assert steps[0] == 0 and steps[-1] == spec.steps and energy.shape == steps.shape
     np.testing.assert_allclose(times, steps * 2e-3)  # continuous time = steps × dt
-    assert np.isfinite(energy).all() and (energy > 0).all()  # the burn-in left the centre
+    assert np.isfinite(energy).all() and (energy > 0).all()  # the burn-in left the center
     assert histogram.shape == (16, 16) and histogram.sum() == spec.walkers * spec.steps
 
 
@@ -298,19 +298,19 @@ def test_sphere_run_records_the_cosine_decay(runs, method):
 
 # ---------------------------------------------------------------------------- analysis commands
 @pytest.mark.parametrize("name", ["lines", "planes"])
-def test_stationary_centre_ratio_of_lattices_follows_the_degree_law(fastwalk_cli, runs, name):
+def test_stationary_center_ratio_of_lattices_follows_the_degree_law(fastwalk_cli, runs, name):
     path = runs[name].path
     report = _json(fastwalk_cli, "stationary", path)
     with h5py.File(path, "r") as f:
         coords = f["parameters/lattice/coords"][()]
     length = runs[name].summary["parameters"]["length"]
     degrees = _torus_degrees(coords, length)
-    centre = int(np.flatnonzero((coords == 0).all(axis=1))[0])
-    expected = degrees[centre] / np.delete(degrees, centre).mean()
+    center = int(np.flatnonzero((coords == 0).all(axis=1))[0])
+    expected = degrees[center] / np.delete(degrees, center).mean()
     if name == "lines":
-        assert expected == 3  # the centre of K lines is visited K times as often
-    assert report["kind"] == "lattice" and report["expected_centre_ratio"] == pytest.approx(expected)
-    ratio, se = report["centre_ratio"], report["centre_ratio_se"]
+        assert expected == 3  # the center of K lines is visited K times as often
+    assert report["kind"] == "lattice" and report["expected_center_ratio"] == pytest.approx(expected)
+    ratio, se = report["center_ratio"], report["center_ratio_se"]
     assert 0 < se < 0.05 * expected
     assert abs(ratio - expected) < SIGMAS * se, report
     assert abs(ratio - 1.05 * expected) > SIGMAS * se, report  # a 5 % wrong law is rejected
@@ -318,19 +318,19 @@ def test_stationary_centre_ratio_of_lattices_follows_the_degree_law(fastwalk_cli
     assert report["walkers"] == SPECS[name].walkers
     assert report["steps_per_walker"] == SPECS[name].steps
     text = _succeeds(fastwalk_cli, "stationary", path).stdout
-    assert "centre_ratio" in text and not text.startswith("{")
+    assert "center_ratio" in text and not text.startswith("{")
 
 
 def test_stationary_of_a_graph_follows_the_strength_law(fastwalk_cli, runs):
     report = _json(fastwalk_cli, "stationary", runs["graph"].path)
     labels, strength = _edge_list(EDGE_LIST)
-    start = labels[0]  # the walk starts on the edge list's first node, the ratio's centre
+    start = labels[0]  # the walk starts on the edge list's first node, the ratio's center
     others = [strength[label] for label in labels if label != start]
     expected = strength[start] / np.mean(others)
-    assert report["kind"] == "graph" and report["centre_label"] == start
+    assert report["kind"] == "graph" and report["center_label"] == start
     assert report["law"] == "strength-proportional"
-    assert report["expected_centre_ratio"] == pytest.approx(expected)
-    ratio, se = report["centre_ratio"], report["centre_ratio_se"]
+    assert report["expected_center_ratio"] == pytest.approx(expected)
+    ratio, se = report["center_ratio"], report["center_ratio_se"]
     assert abs(ratio - expected) < SIGMAS * se, report
     assert abs(ratio - 1.05 * expected) > SIGMAS * se, report
     assert 0 <= report["total_variation"] < 1 and 0 <= report["pvalue"] <= 1
@@ -469,7 +469,7 @@ def test_frames_start_at_step_zero_and_burn_in_is_not_recorded(fastwalk_cli, tmp
         # a burn-in of 100 steps is the first 100 steps of the same walk, unrecorded
         np.testing.assert_array_equal(b["particles/walkers/node/value"][()],
                                       p["particles/walkers/node/value"][2:])
-        assert (p["particles/walkers/node/value"][0] == 0).all()  # no burn-in: all at the centre
+        assert (p["particles/walkers/node/value"][0] == 0).all()  # no burn-in: all at the center
         plain_steps = p["observables/visit_counts/step"][()]
         plain_visits = p["observables/visit_counts/value"][()]
         burnt_visits = b["observables/visit_counts/value"][()]
@@ -517,7 +517,7 @@ USAGE_ERRORS = {
                          ("pins coordinate 5", "0..1")),
     "lines and pin": (("lattice", "--lines", 2, "--pin", 0, "--length", 5), ("--lines", "--pin", "not both")),
     "unstable dt": (("potential", "--lines", 2, "--a", 4, "--dt", 0.5), ("unstable", "dt < 1/a = 0.25")),
-    "centre outside box": (("potential", "--lines", 2, "--center", 2),
+    "center outside box": (("potential", "--lines", 2, "--center", 2),
                            ("center coordinate 0 = 2 lies outside the box",)),
     "negative temperature": (("potential", "--lines", 2, "--temperature", -1),
                              ("temperature must be >= 0",)),

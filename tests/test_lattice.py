@@ -70,7 +70,7 @@ def test_lines_kernel_equals_the_general_kernel(lazy):
     general._lines = False  # force the general kernel on the same lattice
     states = [run(m, 200, 500, burn_in=50, every=100) for m in (fast, general)]
     np.testing.assert_array_equal(frames(states[0][0]), frames(states[1][0]))
-    for key in ("visit_counts", "walker_centre_visits", "walker_node"):
+    for key in ("visit_counts", "walker_center_visits", "walker_node"):
         np.testing.assert_array_equal(states[0][1][key], states[1][1][key])
 
 
@@ -81,12 +81,12 @@ def test_lines_kernel_equals_the_general_kernel(lazy):
 @pytest.mark.parametrize("lazy", [0.0, 0.25])
 def test_implicit_and_csr_walkers_are_bit_identical(crossing, length, lazy):
     implicit = LatticeWalk(crossing, length, lazy=lazy)
-    explicit = GraphWalk(*crossing.to_csr(length), lazy=lazy, start=implicit.centre)
+    explicit = GraphWalk(*crossing.to_csr(length), lazy=lazy, start=implicit.center)
     (sink_a, state_a), (sink_b, state_b) = (run(m, 300, 400, burn_in=30, every=7)
                                             for m in (implicit, explicit))
     np.testing.assert_array_equal(frames(sink_a), frames(sink_b))
     np.testing.assert_array_equal(sink_a.series("visit_counts"), sink_b.series("visit_counts"))
-    for key in ("visit_counts", "walker_centre_visits", "walker_node"):
+    for key in ("visit_counts", "walker_center_visits", "walker_node"):
         np.testing.assert_array_equal(state_a[key], state_b[key])
     np.testing.assert_array_equal(rng.state_words(state_a["rng"]), rng.state_words(state_b["rng"]))
 
@@ -98,12 +98,12 @@ def test_counts_cover_counted_steps_only():
     sink, state = run(model, walkers, steps, burn_in=123)
     counts = state["visit_counts"]
     assert counts.sum() == walkers * steps  # burn-in moved walkers but counted nothing
-    assert state["walker_centre_visits"].sum() == counts[model.centre]
+    assert state["walker_center_visits"].sum() == counts[model.center]
     series = sink.series("visit_counts")
     assert series[0].sum() == 0  # step 0 is after burn-in
     np.testing.assert_array_equal(series[-1], counts)
     assert np.all(np.diff(series.sum(axis=1)) >= 0)
-    assert set(state) - {"rng", "node"} == {"visit_counts", "walker_centre_visits", "walker_node"}
+    assert set(state) - {"rng", "node"} == {"visit_counts", "walker_center_visits", "walker_node"}
     np.testing.assert_array_equal(state["walker_node"], state["node"])
 
 
@@ -112,7 +112,7 @@ def test_burn_in_does_not_change_trajectories_only_what_is_counted():
     state = model.initial_state(rng.seed_states(SEED, 0, 50))
     model.advance(state, -40, 40, False)
     counts = model.accumulators(state)["visit_counts"]
-    assert counts.sum() == 0 and state["walker_centre_visits"].sum() == 0
+    assert counts.sum() == 0 and state["walker_center_visits"].sum() == 0
     moved = state["node"].copy()
     other = model.initial_state(rng.seed_states(SEED, 0, 50))
     model.advance(other, -40, 40, True)
@@ -141,7 +141,7 @@ def test_one_and_two_threads_are_bit_identical(crossing, length):
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(frames(one[0]), frames(two[0]))
-    for key in ("visit_counts", "walker_centre_visits", "walker_node"):
+    for key in ("visit_counts", "walker_center_visits", "walker_node"):
         np.testing.assert_array_equal(one[1][key], two[1][key])
 
 
@@ -152,7 +152,7 @@ def test_walker_chunks_combine_to_the_whole_run():
     rest = run(model, 187, 400, burn_in=10, first_walker=113)[1]
     combined = first["visit_counts"] + rest["visit_counts"]
     np.testing.assert_array_equal(whole["visit_counts"], combined)
-    for key in ("walker_centre_visits", "walker_node"):
+    for key in ("walker_center_visits", "walker_node"):
         np.testing.assert_array_equal(whole[key], np.concatenate([first[key], rest[key]]))
 
 
@@ -188,7 +188,7 @@ def test_ten_lines_of_a_million_nodes():
     assert state["node"].min() >= 0 and state["node"].max() < model.nodes
     assert sink.observed == {}  # too many nodes to record counts at every record
     assert "lattice/coords" not in model.parameter_arrays()
-    # a walker 2000 steps from the centre is within 2000 of it along its line
+    # a walker 2000 steps from the center is within 2000 of it along its line
     coords = model.layout.coords(state["node"])
     distance = np.minimum(coords, 10**6 - coords).max(axis=1)
     assert distance.max() <= 2000

@@ -92,32 +92,32 @@ def test_a_run_with_no_counted_steps_still_draws(tmp_path):
     simulate(MODELS["lattice"](), 8, 0, out=path, seed=3, progress=False)
     with fastwalk.open(path) as run:
         figure = run_figure(run)
-        assert "centre/other visits n/a" in figure.axes[0].get_title()
+        assert "center/other visits n/a" in figure.axes[0].get_title()
         assert_png(plot_run(run, tmp_path / "empty.png", dpi=40))
 
 
 # ---------------------------------------------------------------------- lattice geometry
 @pytest.mark.parametrize("lines", [1, 2, 4, 10])
 @pytest.mark.parametrize("length", [9, 10])
-def test_lattice_layout_puts_lines_through_the_centre_at_their_angles(lines, length):
+def test_lattice_layout_puts_lines_through_the_center_at_their_angles(lines, length):
     model = LatticeWalk(Crossing.lines(lines), length)
     xy, line = lattice_layout(model)
     coords = model.coords()
-    centre = model.centre
-    assert line[centre] == -1 and np.all(xy[centre] == 0.0)
-    others = np.arange(model.nodes) != centre
+    center = model.center
+    assert line[center] == -1 and np.all(xy[center] == 0.0)
+    others = np.arange(model.nodes) != center
     # line k is free along axis crossing.free(k) (axis k for K >= 2 lines)
     axis = np.array([model.crossing.free(k)[0] for k in range(lines)])[line[others]]
     position = signed(coords[others], length)[np.arange(others.sum()), axis]
     angle = math.pi * line[others] / lines
     expected = np.column_stack([position * np.cos(angle), position * np.sin(angle)])
     np.testing.assert_allclose(xy[others], expected, atol=1e-12)
-    # every line holds L − 1 nodes besides the centre: ⌈L/2⌉ − 1 on the negative side
+    # every line holds L − 1 nodes besides the center: ⌈L/2⌉ − 1 on the negative side
     assert np.all(np.bincount(line[others], minlength=lines) == length - 1)
     for k in range(lines):
         on = position[line[others] == k]
         assert sorted(on) == [p for p in range(-((length - 1) // 2), length // 2 + 1) if p != 0]
-    # minimum image: no node is farther than L/2 from the centre
+    # minimum image: no node is farther than L/2 from the center
     assert np.max(np.hypot(*xy.T)) <= length / 2 + 1e-12
 
 
@@ -137,7 +137,7 @@ def test_non_line_crossings_have_no_seed_layout():
 
 
 def _drawn_circles(figure):
-    """Return (offsets, areas) of all circles of the lattice drawing, centre last."""
+    """Return (offsets, areas) of all circles of the lattice drawing, center last."""
     ax = figure.axes[0]
     offsets = np.concatenate([c.get_offsets() for c in ax.collections])
     sizes = np.concatenate([np.broadcast_to(c.get_sizes(), (len(c.get_offsets()),))
@@ -148,7 +148,7 @@ def _drawn_circles(figure):
 def test_circle_areas_are_proportional_to_visits_and_sit_on_the_nodes():
     model = LatticeWalk(Crossing.lines(4), 9)
     counts = np.random.default_rng(5).integers(50, 500, size=model.nodes)
-    counts[model.centre] = 4 * 300
+    counts[model.center] = 4 * 300
     figure = lattice_figure(model, counts)
     offsets, areas = _drawn_circles(figure)
     xy, _ = lattice_layout(model)
@@ -159,23 +159,23 @@ def test_circle_areas_are_proportional_to_visits_and_sit_on_the_nodes():
     np.testing.assert_allclose(offsets, xy[order], atol=1e-12)
     per_visit = areas / counts[order]
     np.testing.assert_allclose(per_visit, per_visit[0], rtol=1e-12)
-    # the centre is drawn last, on its own, at the origin
-    assert np.all(offsets[-1] == 0.0) and order[-1] == model.centre
+    # the center is drawn last, on its own, at the origin
+    assert np.all(offsets[-1] == 0.0) and order[-1] == model.center
 
 
 def test_title_gives_the_measured_ratio_with_its_error_against_k():
     model = LatticeWalk(Crossing.lines(4), 9)
     counts = model.degrees() * 250  # exactly the degree law: ratio K
-    visits = np.array([240, 260, 250, 250])  # per-walker centre visits, 4 walkers
-    counts[model.centre] = visits.sum()
-    counts[model.centre + 1:] = (counts.sum() - visits.sum()) // (model.nodes - 1)
-    title = lattice_figure(model, counts, walker_centre_visits=visits).axes[0].get_title()
+    visits = np.array([240, 260, 250, 250])  # per-walker center visits, 4 walkers
+    counts[model.center] = visits.sum()
+    counts[model.center + 1:] = (counts.sum() - visits.sum()) // (model.nodes - 1)
+    title = lattice_figure(model, counts, walker_center_visits=visits).axes[0].get_title()
     steps = counts.sum() / 4
     mean = visits.mean()
     se = (model.nodes - 1) * steps * visits.std(ddof=1) / 2 / (steps - mean) ** 2  # delta method
-    ratio = counts[model.centre] * (model.nodes - 1) / (counts.sum() - counts[model.centre])
+    ratio = counts[model.center] * (model.nodes - 1) / (counts.sum() - counts[model.center])
     digits = max(0, 1 - math.floor(math.log10(se)))
-    assert f"K = 4 lines, L = 9: centre/other visits {ratio:.{digits}f} ± {se:.{digits}f}" in title
+    assert f"K = 4 lines, L = 9: center/other visits {ratio:.{digits}f} ± {se:.{digits}f}" in title
     assert "degree law: K = 4" in title
 
 
@@ -186,11 +186,11 @@ def test_huge_lattices_are_drawn_with_grouped_nodes_and_nothing_lost():
     groups = lattice_groups(model, counts, max_nodes=61)  # 10 groups per side of 3 lines
     assert groups["width"] == 5 and len(groups["size"]) <= 61
     assert groups["size"].sum() == model.nodes
-    centre = groups["centre"]
-    assert groups["size"][centre] == 1 and groups["line"][centre] == -1
+    center = groups["center"]
+    assert groups["size"][center] == 1 and groups["line"][center] == -1
     frequency = counts / counts.sum()
     assert math.isclose((groups["frequency"] * groups["size"]).sum(), 1.0, rel_tol=1e-12)
-    assert math.isclose(groups["frequency"][centre], frequency[model.centre], rel_tol=1e-12)
+    assert math.isclose(groups["frequency"][center], frequency[model.center], rel_tol=1e-12)
     # brute force: group g > 0 of line k holds positions (g−1)·w+1 .. g·w, mirrored for g < 0
     xy, line = lattice_layout(model)
     position = np.rint(np.hypot(*xy.T)) * np.sign(xy[:, 0] + 1e-9 * xy[:, 1])
@@ -255,8 +255,8 @@ def test_potential_panels_are_landscape_empirical_boltzmann_and_regular():
     figure = potential_figure(model, counts)
     images = [ax.get_images()[0].get_array() for ax in figure.axes if ax.get_images()]
     assert len(images) == 4
-    centres = (np.arange(16) + 0.5) / 16
-    d0, d1 = np.meshgrid(centres - 0.5, centres - 0.5, indexing="ij")
+    centers = (np.arange(16) + 0.5) / 16
+    d0, d1 = np.meshgrid(centers - 0.5, centers - 0.5, indexing="ij")
     np.testing.assert_allclose(images[0].T, np.minimum(d0**2, d1**2), atol=1e-12)  # a = 1
     np.testing.assert_allclose(images[1].T, counts / counts.sum(), rtol=1e-12)
     np.testing.assert_allclose(images[2].T, boltzmann_reference(model)["histogram_2d"])

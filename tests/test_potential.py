@@ -134,7 +134,7 @@ def test_ties_go_to_the_lowest_valley(crossing, moved):
 
 # ---------------------------------------------------------------------- closed-form laws
 def stationary_variance_sample(model, walkers, steps, seed):
-    """Variance of x0 − b0 over independent walkers after ``steps`` steps from the centre."""
+    """Variance of x0 − b0 over independent walkers after ``steps`` steps from the center."""
     state = advance(model, walkers, steps, seed=seed, accumulate=False)
     d = state["position"][:, 0] - model.center[0]
     variance = d.var()
@@ -146,7 +146,7 @@ def stationary_variance_sample(model, walkers, steps, seed):
 def test_euler_maruyama_stationary_variance():
     a, temperature, dt = 1.0, 0.5, 0.2
     model = make(ONE_VALLEY, a=a, temperature=temperature, dt=dt, box=20.0, center=10.0)
-    # from the centre, var_n = var_inf (1 - (1 - 2a dt)^(2n)); 0.6^120 is negligible
+    # from the center, var_n = var_inf (1 - (1 - 2a dt)^(2n)); 0.6^120 is negligible
     variance, se = stationary_variance_sample(model, 200_000, 60, seed=3)
     exact_chain = 2 * temperature * dt / (1 - (1 - 2 * a * dt) ** 2)  # 0.3125
     continuum = temperature / (2 * a)  # 0.25: 25% away, about 40 standard errors

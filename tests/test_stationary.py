@@ -55,12 +55,12 @@ def dense_stationary(indptr, indices, weights=None):
 
 # ---------------------------------------------------------------------- the seed's table
 @pytest.mark.parametrize("lines", [2, 3, 4, 10])
-def test_centre_is_visited_k_times_as_often(lines):
-    """The seed's table: K lines of length L = 9, centre/other visit ratio = K."""
+def test_center_is_visited_k_times_as_often(lines):
+    """The seed's table: K lines of length L = 9, center/other visit ratio = K."""
     model = LatticeWalk(Crossing.lines(lines), 9)
     report = stationary.walk_report(model, run(model, 1000, 20_000, burn_in=1000))
-    ratio, se = report["centre_ratio"], report["centre_ratio_se"]
-    assert report["expected_centre_ratio"] == pytest.approx(lines, rel=1e-12)
+    ratio, se = report["center_ratio"], report["center_ratio_se"]
+    assert report["expected_center_ratio"] == pytest.approx(lines, rel=1e-12)
     assert abs(ratio - lines) < Z_MAX * se
     assert abs(ratio - 1.05 * lines) > Z_MAX * se  # a law 5% off is rejected
     assert report["pvalue"] > ALPHA
@@ -72,22 +72,22 @@ def test_ratio_standard_error_is_calibrated_and_the_naive_one_is_not():
 
     Σ z² over 40 runs is χ²(40); the naive error (all N·T visits treated as
     independent draws) makes it far too large, which the same check rejects.
-    L = 25 makes excursions from the centre long, hence visits correlated.
+    L = 25 makes excursions from the center long, hence visits correlated.
     """
     length = 25
     model = LatticeWalk(Crossing.lines(3), length)
     honest, naive = [], []
     for replica in range(40):
         acc = run(model, 100, 10_000, burn_in=3000, seed=SEED + 1000 + replica)
-        result = stationary.centre_ratio(acc["visit_counts"], stationary.model_law(model)[0],
-                                         model.centre, acc["walker_centre_visits"])
+        result = stationary.center_ratio(acc["visit_counts"], stationary.model_law(model)[0],
+                                         model.center, acc["walker_center_visits"])
         honest.append(result["z"])
         visits = acc["visit_counts"].sum()
-        steps, centre = visits / 100, acc["visit_counts"][0] / 100
-        share = centre / steps
-        # naive: the centre's visits as a binomial over N·T independent visits
+        steps, center = visits / 100, acc["visit_counts"][0] / 100
+        share = center / steps
+        # naive: the center's visits as a binomial over N·T independent visits
         naive_se_mean = math.sqrt(visits * share * (1 - share)) / 100
-        naive_se = (model.nodes - 1) * steps * naive_se_mean / (steps - centre) ** 2
+        naive_se = (model.nodes - 1) * steps * naive_se_mean / (steps - center) ** 2
         naive.append((result["ratio"] - 3.0) / naive_se)
     honest_sum, naive_sum = np.sum(np.square(honest)), np.sum(np.square(naive))
     assert stats.chi2.sf(honest_sum, 40) > ALPHA and stats.chi2.cdf(honest_sum, 40) > ALPHA
@@ -109,7 +109,7 @@ def test_periodic_lattice_compares_final_nodes_within_their_class():
     report = stationary.walk_report(model, acc)
     assert report["period"] == 2 and "cyclic class" in report["pvalue_method"]
     assert report["pvalue"] > ALPHA
-    assert abs(report["centre_ratio_z"]) < Z_MAX
+    assert abs(report["center_ratio_z"]) < Z_MAX
     histogram = np.bincount(acc["walker_node"], minlength=model.nodes)
     ignoring_period = stationary.chi_square(histogram, stationary.model_law(model)[0])
     assert ignoring_period["pvalue"] < REJECT
@@ -161,7 +161,7 @@ def test_degree_law_on_graphs(name):
     acc = run(model, 20_000, 200, burn_in=3000)
     report = stationary.walk_report(model, acc)
     assert report["pvalue"] > ALPHA, report
-    assert abs(report["centre_ratio_z"]) < Z_MAX
+    assert abs(report["center_ratio_z"]) < Z_MAX
     histogram = np.bincount(acc["walker_node"], minlength=model.nodes)
     assert stationary.chi_square(histogram, wrong_law(name, model))["pvalue"] < REJECT
 
@@ -170,9 +170,9 @@ def test_graph_report_names_the_start_node_and_is_json():
     model = GraphWalk.from_edgelist(EXAMPLE)
     report = stationary.walk_report(model, run(model, 500, 500, burn_in=100))
     json.dumps(report, allow_nan=False)
-    assert report["centre_label"] == "hub" and report["centre_is"] == "the start node"
+    assert report["center_label"] == "hub" and report["center_is"] == "the start node"
     assert report["law"] == "strength-proportional"
-    for key in ("total_variation", "centre_ratio", "centre_ratio_se", "expected_centre_ratio",
+    for key in ("total_variation", "center_ratio", "center_ratio_se", "expected_center_ratio",
                 "chi2", "chi2_dof", "pvalue", "pvalue_method", "ratio_se_method", "walkers",
                 "steps_per_walker"):
         assert key in report
@@ -184,7 +184,7 @@ def test_report_needs_the_accumulators_and_flags_empty_runs():
     with pytest.raises(MissingDataError, match="visit_counts"):
         stationary.walk_report(model, {})
     report = stationary.walk_report(model, run(model, 10, 0, burn_in=0))
-    assert report["centre_ratio"] is None and "no counted steps" in report["warning"]
+    assert report["center_ratio"] is None and "no counted steps" in report["warning"]
     json.dumps(report, allow_nan=False)
     short = stationary.walk_report(model, run(model, 10, 5, burn_in=0))
     assert "may not have mixed" in short["warning"]
@@ -251,10 +251,10 @@ def test_pooled_bins_each_expect_enough():
     assert ids.tolist() == [0, 0, 1, 1, 1, 1, 2, 2, 2, 2]  # the short last bin joins bin 2
 
 
-def test_centre_ratio_and_its_walker_standard_error():
+def test_center_ratio_and_its_walker_standard_error():
     counts = np.array([30, 10, 10, 10])
     law = np.array([0.5, 1 / 6, 1 / 6, 1 / 6])
-    result = stationary.centre_ratio(counts, law, 0, walker_centre_visits=[14, 16])
+    result = stationary.center_ratio(counts, law, 0, walker_center_visits=[14, 16])
     # R = 30 / (30 / 3) = 3; T = 30 steps a walker; se(c̄) = 1; se = 3·30·1 / 15²
     assert result["ratio"] == pytest.approx(3.0)
     assert result["expected"] == pytest.approx(3.0)
@@ -264,7 +264,7 @@ def test_centre_ratio_and_its_walker_standard_error():
 
 def test_compare_visits_figures_and_bad_input():
     law = np.array([0.4, 0.3, 0.2, 0.1])
-    exact = stationary.compare_visits(np.round(law * 1000).astype(int), law, centre=0)
+    exact = stationary.compare_visits(np.round(law * 1000).astype(int), law, center=0)
     assert exact["total_variation"] == pytest.approx(0.0, abs=1e-12)
     assert exact["chi2"] == pytest.approx(0.0, abs=1e-12)
     assert exact["ratio"] == pytest.approx(exact["ratio_expected"])

@@ -323,7 +323,7 @@ def boltzmann_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str,
     Parameters
     ----------
     model : fastwalk.models.potential.PotentialBrownian
-        The model (its crossing, a, centre, box, temperature > 0, confine, bins).
+        The model (its crossing, a, center, box, temperature > 0, confine, bins).
     nodes_per_bin : int, optional
         Gauss–Legendre nodes per bin and coordinate (the tensor fallback may
         use fewer, see the module docstring).
@@ -421,9 +421,9 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def mass_within(probabilities_2d: np.ndarray, model, radius: float) -> float:
-    """Return the probability of the bins of (x0, x1) within ``radius`` of the centre.
+    """Return the probability of the bins of (x0, x1) within ``radius`` of the center.
 
-    A bin counts when its centre's minimum-image distance to (b0, b1) is at
+    A bin counts when its center's minimum-image distance to (b0, b1) is at
     most ``radius``; using whole bins keeps empirical and exact masses
     comparable.
 
@@ -432,7 +432,7 @@ def mass_within(probabilities_2d: np.ndarray, model, radius: float) -> float:
     probabilities_2d : numpy.ndarray
         ``[bins][bins]`` bin probabilities (empirical or exact).
     model : fastwalk.models.potential.PotentialBrownian
-        Gives the box, the centre and the bins.
+        Gives the box, the center and the bins.
     radius : float
         Radius r (>= 0).
 
@@ -443,9 +443,9 @@ def mass_within(probabilities_2d: np.ndarray, model, radius: float) -> float:
     """
     radius = validate.real("radius", radius, minimum=0.0)
     width = model.box_side / model.bins
-    centres = (np.arange(model.bins) + 0.5) * width
-    d0 = _minimum_image(centres - model.center[0], model.box_side)
-    d1 = _minimum_image(centres - model.center[1], model.box_side)
+    centers = (np.arange(model.bins) + 0.5) * width
+    d0 = _minimum_image(centers - model.center[0], model.box_side)
+    d1 = _minimum_image(centers - model.center[1], model.box_side)
     inside = d0[:, None] ** 2 + d1[None, :] ** 2 <= radius**2
     return float(np.asarray(probabilities_2d)[inside].sum())
 

@@ -226,8 +226,8 @@ def _geodesic_factor(dim: int, tau: float) -> float:
     if dim == 1:
         return math.exp(-0.5 * tau)
     chi = stats.chi(dim)
-    centre, spread = chi.mean(), chi.std()
-    low, high = max(0.0, centre - 40.0 * spread), centre + 40.0 * spread
+    center, spread = chi.mean(), chi.std()
+    low, high = max(0.0, center - 40.0 * spread), center + 40.0 * spread
     root = math.sqrt(tau)
     cycles = root * (high - low) / (2.0 * math.pi)
     value, _ = integrate.quad(lambda x: math.cos(root * x) * math.exp(chi.logpdf(x)), low, high,

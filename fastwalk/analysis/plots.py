@@ -14,20 +14,20 @@ Two layers:
 
 What is drawn
 -------------
-- **lattice** (lines crossings): line k of K drawn through the centre at angle
+- **lattice** (lines crossings): line k of K drawn through the center at angle
   π·k/K, each node at its signed minimum-image coordinate along its line, a
-  circle of area ∝ its visit frequency, the centre marked; the title gives the
-  measured centre/other visit ratio with its standard error against the
+  circle of area ∝ its visit frequency, the center marked; the title gives the
+  measured center/other visit ratio with its standard error against the
   degree law's K. Lattices with more than ``max_nodes`` nodes are drawn with
   neighbouring nodes of a line grouped into one circle (area ∝ their mean
   frequency per node). Other crossings (planes, hyperplanes): each node's
   visit frequency over the exact degree law against its lattice distance
-  from the centre, with the mean per distance.
+  from the center, with the mean per distance.
 - **graph**: empirical against exact stationary probability per node label.
 - **potential**: the landscape U over (x0, x1), the other coordinates at the
-  centre; the empirical 2-D density; the Boltzmann density; the regular
+  center; the empirical 2-D density; the Boltzmann density; the regular
   prediction; with the total variation distances and the masses near the
-  centre.
+  center.
 - **sphere**: ⟨cos θ⟩ against t with error bars, the fitted law and the exact
   exp(−nDt/R²); mean and RMS chordal displacement with the RMS law and the
   stationary limits (exact finite-n mean chord, RMS √2·R).
@@ -69,7 +69,7 @@ MAX_DRAWN_NODES = 4000
 _CHUNK = 1 << 18
 #: graph nodes shown in the bar chart (the most probable ones)
 _MAX_BARS = 40
-#: circle diameter of a node with the mean non-centre frequency, in node spacings
+#: circle diameter of a node with the mean non-center frequency, in node spacings
 _TYPICAL_DIAMETER = 0.7
 #: largest circle diameter, as a fraction of the axes' width
 _LARGEST_DIAMETER = 0.3
@@ -127,7 +127,7 @@ def _line_axes(crossing) -> list[int] | None:
 
 
 def _signed(coords: np.ndarray, length: int) -> np.ndarray:
-    """Return minimum-image coordinates in −⌈L/2⌉+1 .. ⌊L/2⌋ (the centre at 0)."""
+    """Return minimum-image coordinates in −⌈L/2⌉+1 .. ⌊L/2⌋ (the center at 0)."""
     return np.where(coords > length // 2, coords - length, coords)
 
 
@@ -147,7 +147,7 @@ def lattice_layout(model, nodes=None) -> tuple[np.ndarray, np.ndarray] | None:
     """Place a lines crossing's nodes in the plane, as the seed draws it.
 
     Line k of K is drawn through the origin at angle π·k/K; a node sits at
-    its signed minimum-image coordinate along its line (the centre at the
+    its signed minimum-image coordinate along its line (the center at the
     origin; for even L the node at L/2 on the positive side).
 
     Parameters
@@ -162,7 +162,7 @@ def lattice_layout(model, nodes=None) -> tuple[np.ndarray, np.ndarray] | None:
     xy : numpy.ndarray
         ``[n][2]`` positions in lattice units.
     line : numpy.ndarray
-        ``[n]`` index of the line each node lies on (−1 for the centre).
+        ``[n]`` index of the line each node lies on (−1 for the center).
 
     Or None when some subspace is not a line.
     """
@@ -181,7 +181,7 @@ def lattice_groups(model, counts, max_nodes: int = MAX_DRAWN_NODES) -> dict[str,
 
     With at most ``max_nodes`` nodes every node is its own group. Otherwise
     each line is cut into runs of ``width`` consecutive nodes on each side of
-    the centre; the centre always stays alone. Coordinates are computed in
+    the center; the center always stays alone. Coordinates are computed in
     chunks, so memory stays bounded on huge lattices (L = 10^6).
 
     Parameters
@@ -197,10 +197,10 @@ def lattice_groups(model, counts, max_nodes: int = MAX_DRAWN_NODES) -> dict[str,
     -------
     dict or None
         ``xy`` ``[G][2]`` mean position of each group (lattice units),
-        ``line`` ``[G]`` (−1 for the centre), ``frequency`` ``[G]`` mean visit
+        ``line`` ``[G]`` (−1 for the center), ``frequency`` ``[G]`` mean visit
         frequency per node of the group, ``law`` ``[G]`` mean degree-law
         probability per node, ``size`` ``[G]`` nodes per group, ``width``
-        (nodes per group along a line), ``centre`` (index of the centre's
+        (nodes per group along a line), ``center`` (index of the center's
         group); None when some subspace is not a line.
     """
     from fastwalk.analysis.stationary import model_law
@@ -214,8 +214,8 @@ def lattice_groups(model, counts, max_nodes: int = MAX_DRAWN_NODES) -> dict[str,
     per_side = max(1, (int(max_nodes) - 1) // (2 * count))
     width = max(1, math.ceil(half / per_side))
     side = math.ceil(half / width)
-    slots = 2 * side + 1  # group slot −side..side on each line, 0 unused except by the centre
-    sums = np.zeros((4, count * slots + 1))  # frequency, law, position, size; last slot: centre
+    slots = 2 * side + 1  # group slot −side..side on each line, 0 unused except by the center
+    sums = np.zeros((4, count * slots + 1))  # frequency, law, position, size; last slot: center
     for first in range(0, model.nodes, _CHUNK):
         nodes = np.arange(first, min(first + _CHUNK, model.nodes))
         line, position = _line_positions(model, nodes, axes)
@@ -235,7 +235,7 @@ def lattice_groups(model, counts, max_nodes: int = MAX_DRAWN_NODES) -> dict[str,
         "law": sums[1, used] / size,
         "size": size.astype(np.int64),
         "width": width,
-        "centre": int(np.flatnonzero(line < 0)[0]),
+        "center": int(np.flatnonzero(line < 0)[0]),
     }
 
 
@@ -249,7 +249,7 @@ def _ratio_title(model, ratio: dict) -> str:
         measured = f"{ratio['ratio']:.{digits}f} ± {ratio['se']:.{digits}f}"
     expected = ratio["expected"]
     law = "n/a" if expected is None else f"{expected:.4g}"
-    return (f"{what}, L = {model.length}: centre/other visits {measured}\n"
+    return (f"{what}, L = {model.length}: center/other visits {measured}\n"
             f"(degree law: {'K = ' if lines else ''}{law})")
 
 
@@ -263,26 +263,26 @@ def _draw_lines(ax, model, counts, max_nodes: int) -> None:
     ax.set_xlim(-reach - 0.5 * width, reach + 0.5 * width)
     ax.set_ylim(-reach - 0.5 * width, reach + 0.5 * width)
     ax.set_aspect("equal")
-    # area ∝ frequency; a node with the law's mean non-centre probability gets a circle
+    # area ∝ frequency; a node with the law's mean non-center probability gets a circle
     # _TYPICAL_DIAMETER node spacings across (the axes are about 330 points wide)
     spacing_points = 330.0 * width / (2 * reach + width)
-    others = np.delete(groups["law"], groups["centre"])
+    others = np.delete(groups["law"], groups["center"])
     typical = others.mean() if others.size and others.mean() > 0 else 1.0
     scale = (_TYPICAL_DIAMETER * spacing_points) ** 2 / typical
     largest = groups["frequency"].max()
-    if largest > 0:  # an unmixed run piles its visits on the centre: keep that circle in view
+    if largest > 0:  # an unmixed run piles its visits on the center: keep that circle in view
         scale = min(scale, (_LARGEST_DIAMETER * 330.0) ** 2 / largest)
-    centre = groups["centre"]
-    is_centre = np.arange(groups["line"].size) == centre
-    ax.scatter(*groups["xy"][~is_centre].T, s=scale * groups["frequency"][~is_centre],
+    center = groups["center"]
+    is_center = np.arange(groups["line"].size) == center
+    ax.scatter(*groups["xy"][~is_center].T, s=scale * groups["frequency"][~is_center],
                color="C0", alpha=0.65, edgecolors="C0")
-    ax.scatter(*groups["xy"][centre], s=scale * groups["frequency"][centre], color="C3",
+    ax.scatter(*groups["xy"][center], s=scale * groups["frequency"][center], color="C3",
                alpha=0.65, edgecolors="C3")
     ax.plot(0, 0, "k+", ms=10, mew=1.5, zorder=3)
     unit = "lattice units" if width == 1 else f"lattice units; {width} nodes per circle"
     ax.set_xlabel(f"position along each line ({unit})")
     ax.legend(handles=_legend_proxies([("C0", "node: area ∝ visit frequency"),
-                                       ("C3", "centre (+)")]), loc="upper right", fontsize=8)
+                                       ("C3", "center (+)")]), loc="upper right", fontsize=8)
 
 
 def _legend_proxies(entries):
@@ -321,19 +321,19 @@ def _draw_profile(ax, model, counts, max_nodes: int) -> None:
                 pick = degree == value
                 ax.scatter(distance[pick], relative[pick], s=10, alpha=0.5,
                            label=f"nodes of degree {value}")
-    centre_law = law[model.centre]
-    ax.plot(0, frequency[model.centre] / centre_law if centre_law > 0 else np.nan, "r*", ms=12,
-            label="centre", zorder=3)
+    center_law = law[model.center]
+    ax.plot(0, frequency[model.center] / center_law if center_law > 0 else np.nan, "r*", ms=12,
+            label="center", zorder=3)
     present = sums[1] > 0
     ax.plot(np.flatnonzero(present), sums[0, present] / sums[1, present], "k.-", lw=1, ms=3,
             label="mean over nodes at that distance")
     ax.axhline(1.0, color="C3", lw=1, ls="--", label="exact degree law")
-    ax.set_xlabel("lattice distance from the centre")
+    ax.set_xlabel("lattice distance from the center")
     ax.set_ylabel("visit frequency / exact degree law")
     ax.legend(fontsize=8)
 
 
-def lattice_figure(model, counts, *, walker_centre_visits=None, max_nodes: int = MAX_DRAWN_NODES):
+def lattice_figure(model, counts, *, walker_center_visits=None, max_nodes: int = MAX_DRAWN_NODES):
     """Draw visit frequencies on a crossing lattice.
 
     Parameters
@@ -342,8 +342,8 @@ def lattice_figure(model, counts, *, walker_centre_visits=None, max_nodes: int =
         The lattice.
     counts : array_like
         Visit counts per node (``visit_counts``).
-    walker_centre_visits : array_like, optional
-        Each walker's centre visits, for the ratio's standard error.
+    walker_center_visits : array_like, optional
+        Each walker's center visits, for the ratio's standard error.
     max_nodes : int, optional
         Most circles (lines) or scattered points (other crossings) to draw.
 
@@ -352,11 +352,11 @@ def lattice_figure(model, counts, *, walker_centre_visits=None, max_nodes: int =
     matplotlib.figure.Figure
         The figure (module docstring).
     """
-    from fastwalk.analysis.stationary import centre_ratio, model_law
+    from fastwalk.analysis.stationary import center_ratio, model_law
 
     counts = _counts_vector("visit counts", counts, model.nodes)
     law, _ = model_law(model)
-    ratio = centre_ratio(counts, law, model.centre, walker_centre_visits)
+    ratio = center_ratio(counts, law, model.center, walker_center_visits)
     figure = _new_figure((6.4, 6.4))
     ax = figure.subplots()
     if _line_axes(model.crossing) is not None:
@@ -367,7 +367,7 @@ def lattice_figure(model, counts, *, walker_centre_visits=None, max_nodes: int =
     return figure
 
 
-def plot_lattice(model, counts, path, *, walker_centre_visits=None,
+def plot_lattice(model, counts, path, *, walker_center_visits=None,
                  max_nodes: int = MAX_DRAWN_NODES, dpi: int = 120) -> Path:
     """Draw a lattice run with :func:`lattice_figure` and save it.
 
@@ -379,8 +379,8 @@ def plot_lattice(model, counts, path, *, walker_centre_visits=None,
         Visit counts per node.
     path : path-like
         Output picture (PNG by its suffix).
-    walker_centre_visits : array_like, optional
-        Each walker's centre visits, for the ratio's standard error.
+    walker_center_visits : array_like, optional
+        Each walker's center visits, for the ratio's standard error.
     max_nodes : int, optional
         Most circles or points to draw.
     dpi : int, optional
@@ -391,7 +391,7 @@ def plot_lattice(model, counts, path, *, walker_centre_visits=None,
     pathlib.Path
         The picture.
     """
-    figure = lattice_figure(model, counts, walker_centre_visits=walker_centre_visits,
+    figure = lattice_figure(model, counts, walker_center_visits=walker_center_visits,
                             max_nodes=max_nodes)
     return _save(figure, path, dpi)
 
@@ -459,11 +459,11 @@ def plot_graph(model, counts, path, *, dpi: int = 120) -> Path:
 
 # ---------------------------------------------------------------------- potentials
 def _landscape(model) -> np.ndarray:
-    """Return U at the bin centres of (x0, x1), the other coordinates at the centre."""
+    """Return U at the bin centers of (x0, x1), the other coordinates at the center."""
     bins = model.bins
-    centres = (np.arange(bins) + 0.5) * model.box_side / bins
+    centers = (np.arange(bins) + 0.5) * model.box_side / bins
     grid = np.tile(np.asarray(model.center, dtype=np.float64), (bins * bins, 1))
-    x0, x1 = np.meshgrid(centres, centres, indexing="ij")
+    x0, x1 = np.meshgrid(centers, centers, indexing="ij")
     grid[:, 0], grid[:, 1] = x0.ravel(), x1.ravel()
     return model.energy(grid).reshape(bins, bins)
 
@@ -488,7 +488,7 @@ def _potential_summary(model, empirical, references: dict, radius: float) -> str
         parts.append(f"TV(empirical, {names[title]}) = {total_variation(empirical, law):.3g}")
         masses.append(f"{names[title]} {mass_within(law, model, radius):.3f}")
     lines = ["; ".join(parts)] if parts else []
-    lines.append(f"mass within r = {radius:.3g} of the centre: " + ", ".join(masses))
+    lines.append(f"mass within r = {radius:.3g} of the center: " + ", ".join(masses))
     return "\n".join(lines)
 
 
@@ -554,10 +554,10 @@ def potential_figure(model, histogram_2d, *, radius: float | None = None):
     return figure
 
 
-def _circle(centre, radius):
+def _circle(center, radius):
     from matplotlib.patches import Circle
 
-    return Circle(centre, radius, fill=False, ls="--", lw=1, color="w", alpha=0.8)
+    return Circle(center, radius, fill=False, ls="--", lw=1, color="w", alpha=0.8)
 
 
 def plot_potential(model, histogram_2d, path, *, radius: float | None = None,
@@ -804,7 +804,7 @@ def run_figure(run):
                               "histogram_2d" if kind == "potential" else "visit_counts")
         if kind == "lattice":
             return lattice_figure(run.model, counts,
-                                  walker_centre_visits=accumulators.get("walker_centre_visits"))
+                                  walker_center_visits=accumulators.get("walker_center_visits"))
         if kind == "graph":
             return graph_figure(run.model, counts)
         return potential_figure(run.model, counts)

@@ -12,7 +12,7 @@ because π(u) P(u, v) = w_uv / Σ s is symmetric (detailed balance). A lazy
 walk (stay with probability p) has P' = p I + (1 - p) P and the same π.
 Self-loops and multi-edges enter through the CSR entries exactly as the
 walker uses them (:mod:`fastwalk.models.graph`: a self-loop is one entry).
-For the crossing's lattice this is the degree law: the centre of K lines has
+For the crossing's lattice this is the degree law: the center of K lines has
 degree 2K and every other node 2, so it is visited K times as often.
 A non-symmetric CSR (directed graph) has no closed form; its law is solved
 numerically (sparse LU) on the nodes reachable from the start, which must
@@ -30,8 +30,8 @@ rejects correct laws. :func:`walk_report` therefore uses
   or a lattice with even L, not lazy) all walkers sit in the same cyclic
   class at a given time, and the law of the final node is π restricted to
   that class, renormalised; the report says which was used;
-- for the centre-to-other visit ratio's standard error, the spread of the
-  per-walker centre visits c_w (independent across walkers; their variance
+- for the center-to-other visit ratio's standard error, the spread of the
+  per-walker center visits c_w (independent across walkers; their variance
   includes all the autocorrelation within a trajectory), propagated by the
   delta method;
 - the cumulative counts only for descriptive figures (total variation
@@ -55,7 +55,7 @@ __all__ = [
     "cyclic_classes",
     "total_variation",
     "chi_square",
-    "centre_ratio",
+    "center_ratio",
     "compare_visits",
     "walk_report",
 ]
@@ -70,7 +70,7 @@ _PVALUE_METHOD = (
     "(burn-in + steps well above the mixing time)"
 )
 _RATIO_METHOD = (
-    "delta method on the mean of the per-walker centre visits c_w, with the variance taken "
+    "delta method on the mean of the per-walker center visits c_w, with the variance taken "
     "from the walker-to-walker spread of c_w (walkers are independent; the spread includes "
     "the autocorrelation within each trajectory)"
 )
@@ -356,10 +356,10 @@ def chi_square(counts, law, *, min_expected: float = MIN_EXPECTED) -> dict[str, 
             "impossible": impossible}
 
 
-def centre_ratio(counts, law, centre: int, walker_centre_visits=None) -> dict[str, Any]:
-    """Compare the centre's visits with the mean visits of the other nodes.
+def center_ratio(counts, law, center: int, walker_center_visits=None) -> dict[str, Any]:
+    """Compare the center's visits with the mean visits of the other nodes.
 
-    The ratio R = c / (o / m), with c the centre's visits, o those of the m
+    The ratio R = c / (o / m), with c the center's visits, o those of the m
     other nodes the law gives positive probability. Its expectation under the
     law is π_c m / (1 − π_c) (K for the seed's K lines).
 
@@ -369,10 +369,10 @@ def centre_ratio(counts, law, centre: int, walker_centre_visits=None) -> dict[st
         Cumulative visits per node, summed over walkers.
     law : array_like of float
         The exact law.
-    centre : int
-        The centre (reference) node.
-    walker_centre_visits : array_like of int, optional
-        Each walker's own centre visits c_w (all walkers counted the same
+    center : int
+        The center (reference) node.
+    walker_center_visits : array_like of int, optional
+        Each walker's own center visits c_w (all walkers counted the same
         number of steps T = Σ counts / N). Gives the standard error from the
         walker-to-walker variance: with c̄ the mean of c_w,
         R = m c̄ / (T − c̄) and se(R) = m T se(c̄) / (T − c̄)².
@@ -386,15 +386,15 @@ def centre_ratio(counts, law, centre: int, walker_centre_visits=None) -> dict[st
     law = np.asarray(law, dtype=np.float64)
     support = law > 0
     others = int(support.sum()) - 1
-    expected = float(law[centre] * others / (1.0 - law[centre])) if others > 0 else None
-    other_visits = counts[support].sum() - counts[centre]
+    expected = float(law[center] * others / (1.0 - law[center])) if others > 0 else None
+    other_visits = counts[support].sum() - counts[center]
     result = {"ratio": None, "expected": expected, "se": None, "z": None}
     if others <= 0 or other_visits <= 0:
         return result
-    result["ratio"] = float(counts[centre] * others / other_visits)
-    if walker_centre_visits is None:
+    result["ratio"] = float(counts[center] * others / other_visits)
+    if walker_center_visits is None:
         return result
-    visits = np.asarray(walker_centre_visits, dtype=np.float64)
+    visits = np.asarray(walker_center_visits, dtype=np.float64)
     walkers = visits.size
     if walkers < 2:
         return result
@@ -408,9 +408,9 @@ def centre_ratio(counts, law, centre: int, walker_centre_visits=None) -> dict[st
     return result
 
 
-def compare_visits(counts, law, *, centre: int | None = None, walker_centre_visits=None,
+def compare_visits(counts, law, *, center: int | None = None, walker_center_visits=None,
                    min_expected: float = MIN_EXPECTED) -> dict[str, Any]:
-    """Compare counts per node with an exact law: TV distance, chi-square, centre ratio.
+    """Compare counts per node with an exact law: TV distance, chi-square, center ratio.
 
     Parameters
     ----------
@@ -418,13 +418,13 @@ def compare_visits(counts, law, *, centre: int | None = None, walker_centre_visi
         Counts per node. The chi-square p-value is calibrated only when these
         are independent draws (e.g. the walkers' final nodes); for cumulative
         visit counts along trajectories use the total variation and the
-        centre ratio only (module docstring).
+        center ratio only (module docstring).
     law : array_like of float
         The exact law (sums to 1).
-    centre : int, optional
+    center : int, optional
         Node whose visits are compared with the others' mean.
-    walker_centre_visits : array_like of int, optional
-        Per-walker centre visits, for the ratio's standard error.
+    walker_center_visits : array_like of int, optional
+        Per-walker center visits, for the ratio's standard error.
     min_expected : float, optional
         Smallest expected count per chi-square bin.
 
@@ -432,7 +432,7 @@ def compare_visits(counts, law, *, centre: int | None = None, walker_centre_visi
     -------
     dict
         ``total_variation``, ``chi2``, ``dof``, ``bins``, ``pvalue``,
-        ``impossible`` and, with ``centre``, ``ratio``, ``ratio_expected``,
+        ``impossible`` and, with ``center``, ``ratio``, ``ratio_expected``,
         ``ratio_se``, ``ratio_z``.
     """
     counts = np.asarray(counts)
@@ -447,8 +447,8 @@ def compare_visits(counts, law, *, centre: int | None = None, walker_centre_visi
         raise ValueError(f"law must be non-negative and sum to 1, sums to {law.sum()}")
     result: dict[str, Any] = {"total_variation": _finite(total_variation(counts, law))}
     result.update(chi_square(counts, law, min_expected=min_expected))
-    if centre is not None:
-        ratio = centre_ratio(counts, law, centre, walker_centre_visits)
+    if center is not None:
+        ratio = center_ratio(counts, law, center, walker_center_visits)
         result.update({f"ratio{'' if k == 'ratio' else '_' + k}": v for k, v in ratio.items()})
     return result
 
@@ -467,14 +467,14 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
         The run's model.
     accumulators : dict
         The run's accumulators: ``visit_counts`` ([nodes], cumulative),
-        ``walker_centre_visits`` ([N]) and ``walker_node`` ([N]).
+        ``walker_center_visits`` ([N]) and ``walker_node`` ([N]).
 
     Returns
     -------
     dict
         Flat JSON-able figures: the law and how it was obtained, node,
         walker and step counts, ``total_variation`` of the cumulative visits,
-        the centre ratio with its standard error and z-score, the final-node
+        the center ratio with its standard error and z-score, the final-node
         chi-square (``chi2``, ``chi2_dof``, ``pvalue``, ``final_total_variation``),
         the walk's period, and ``pvalue_method``/``ratio_se_method`` saying how
         they were computed. ``warning`` appears when the run looks too short.
@@ -484,7 +484,7 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
     fastwalk.errors.MissingDataError
         If the accumulators lack what the report needs.
     """
-    needed = ("visit_counts", "walker_centre_visits", "walker_node")
+    needed = ("visit_counts", "walker_center_visits", "walker_node")
     missing = [name for name in needed if name not in accumulators]
     if missing:
         raise MissingDataError(
@@ -492,7 +492,7 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
             f"{', '.join(needed)} (written at every commit of a lattice or graph run)"
         )
     counts = np.asarray(accumulators["visit_counts"])
-    centre_visits = np.asarray(accumulators["walker_centre_visits"])
+    center_visits = np.asarray(accumulators["walker_center_visits"])
     final = np.asarray(accumulators["walker_node"])
     if counts.shape != (model.nodes,):
         raise MissingDataError(f"visit_counts has shape {counts.shape}, the model has "
@@ -506,17 +506,17 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
         "support_nodes": int(np.count_nonzero(law)),
         "walkers": walkers,
         "steps_per_walker": steps,
-        "centre_node": int(model.centre),
-        "centre_is": "the crossing's centre" if model.kind == "lattice" else "the start node",
+        "center_node": int(model.center),
+        "center_is": "the crossing's center" if model.kind == "lattice" else "the start node",
     }
     if model.kind == "graph" and model.labels is not None:
-        report["centre_label"] = str(model.labels[model.centre])
+        report["center_label"] = str(model.labels[model.center])
     report["total_variation"] = _finite(total_variation(counts, law)) if steps else None
-    ratio = centre_ratio(counts, law, model.centre, centre_visits) if steps else {}
-    report["centre_ratio"] = ratio.get("ratio")
-    report["centre_ratio_se"] = ratio.get("se")
-    report["expected_centre_ratio"] = ratio.get("expected")
-    report["centre_ratio_z"] = ratio.get("z")
+    ratio = center_ratio(counts, law, model.center, center_visits) if steps else {}
+    report["center_ratio"] = ratio.get("ratio")
+    report["center_ratio_se"] = ratio.get("se")
+    report["expected_center_ratio"] = ratio.get("expected")
+    report["center_ratio_z"] = ratio.get("z")
     report["ratio_se_method"] = _RATIO_METHOD
     report.update(_final_node_test(model, law, final))
     warning = _warning(model, steps)

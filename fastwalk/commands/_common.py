@@ -96,11 +96,11 @@ def crossing_options(fn):
     """Add ``--lines K`` or ``--dim D --pin SPEC ...`` (the crossing of DESIGN.md)."""
     options = [
         click.option("--lines", "-K", type=int, default=None,
-                     help="The seed's crossing: K axes of a K-torus meeting at the centre."),
+                     help="The seed's crossing: K axes of a K-torus meeting at the center."),
         click.option("--dim", "-d", type=int, default=None,
                      help="Torus dimension D, with one --pin per subspace."),
         click.option("--pin", multiple=True,
-                     help="Coordinates one subspace pins to the centre, e.g. 0,2; repeat per subspace."),
+                     help="Coordinates one subspace pins to the center, e.g. 0,2; repeat per subspace."),
     ]
     for option in reversed(options):
         fn = option(fn)

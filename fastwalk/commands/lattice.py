@@ -15,18 +15,18 @@ from fastwalk.commands._common import crossing_options, run_command, run_options
     "/parameters/lattice/coords maps nodes to lattice coordinates."))
 @crossing_options
 @click.option("--length", "-L", type=int, required=True,
-              help="Lattice length L (>= 3): each axis is the cycle Z_L, the centre at 0.")
+              help="Lattice length L (>= 3): each axis is the cycle Z_L, the center at 0.")
 @click.option("--lazy", type=float, default=0.0, show_default=True,
               help="Probability of staying put at each step (lazy walk), in [0, 1).")
 @click.option("--start", type=int, default=None,
-              help="Start node index [default: the crossing's centre].")
+              help="Start node index [default: the crossing's center].")
 @run_options
 def command(**options):
     """Random walk on K periodic lattices glued at one point (or a --pin crossing).
 
     At a node the walker moves to one of its lattice neighbours on the crossing,
-    chosen uniformly; the centre of K lines has 2K neighbours. The stationary law
-    is proportional to degree, so the centre is visited K times as often as any
+    chosen uniformly; the center of K lines has 2K neighbours. The stationary law
+    is proportional to degree, so the center is visited K times as often as any
     other node.
     """
 

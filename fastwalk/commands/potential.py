@@ -19,7 +19,7 @@ from fastwalk.commands._common import crossing_options, parse_floats, run_comman
 @click.option("--a", "a", type=float, default=1.0, show_default=True,
               help="Valley stiffness a (> 0), energy per length².")
 @click.option("--center", type=str, default="0.5", show_default=True,
-              help="Centre b: one value for every coordinate, or D comma-separated values.")
+              help="Center b: one value for every coordinate, or D comma-separated values.")
 @click.option("--box", type=float, default=1.0, show_default=True,
               help="Side Λ of the periodic box [0, Λ)^D (length).")
 @click.option("--temperature", "-T", type=float, default=0.05, show_default=True,
@@ -29,7 +29,7 @@ from fastwalk.commands._common import crossing_options, parse_floats, run_comman
 @click.option("--confine", type=float, default=0.0, show_default=True,
               help="Strength of the optional periodic confining term (0 = off).")
 @click.option("--start", type=click.Choice(["center", "uniform"]), default="center",
-              show_default=True, help="Start at the centre b or uniformly in the box.")
+              show_default=True, help="Start at the center b or uniformly in the box.")
 @click.option("--bins", type=int, default=64, show_default=True,
               help="Histogram bins per coordinate.")
 @run_options

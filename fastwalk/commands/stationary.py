@@ -48,16 +48,16 @@ def _text(report: dict) -> str:
 @click.command("stationary", epilog="Example:\n\n  fastwalk stationary lines.h5 --json")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--radius", type=float, default=None,
-              help="potential runs: radius r around the centre for the probability masses "
+              help="potential runs: radius r around the center for the probability masses "
                    "[default: max(2·√(T/2a), 2 bin widths), twice a valley's thermal width].")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
 def command(file, radius, json_output):
     """Compare FILE's occupation with the exact stationary law.
 
     Lattice and graph runs: the degree (strength) law, total variation distance,
-    a chi-square p-value and the centre-to-other visit ratio with its standard
+    a chi-square p-value and the center-to-other visit ratio with its standard
     error. Potential runs: the Boltzmann law, the TV distance and its sampling
-    floor, and the mass near the centre (empirical, Boltzmann, regular).
+    floor, and the mass near the center (empirical, Boltzmann, regular).
     """
     report = stationary_report(file, radius)
     print_json_or_text(report, json_output, _text(report))

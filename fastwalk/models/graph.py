@@ -136,8 +136,8 @@ class GraphWalk(NodeWalkRecords, Model):
     State keys: ``rng``, ``node`` (int64 [N]), ``visit_slices`` (int64
     [parts][≥ nodes], visits after each counted step, one row per walker part;
     :meth:`accumulators` sums them into ``visit_counts``) and
-    ``walker_centre_visits`` (int64 [N], each walker's visits of the start
-    node, the graph's "centre" in the stationary report). ``visit_counts`` is
+    ``walker_center_visits`` (int64 [N], each walker's visits of the start
+    node, the graph's "center" in the stationary report). ``visit_counts`` is
     recorded at every record when the graph has at most
     :data:`fastwalk.models.lattice.MAX_RECORDED_NODES` nodes, otherwise only as
     a final accumulator.
@@ -427,7 +427,7 @@ class GraphWalk(NodeWalkRecords, Model):
         return self.weights is not None
 
     @property
-    def centre(self) -> int:
+    def center(self) -> int:
         """The reference node of the stationary report: the start node."""
         return self.start
 
@@ -486,7 +486,7 @@ class GraphWalk(NodeWalkRecords, Model):
         """Advance every walker ``steps`` steps; count visits when ``accumulate``."""
         steps = validate.integer("steps", steps, minimum=0)
         _graph_kernel(state["node"], state["rng"], state["visit_slices"],
-                      state["walker_centre_visits"], steps, bool(accumulate), self.lazy,
+                      state["walker_center_visits"], steps, bool(accumulate), self.lazy,
                       self.start, self.indptr, self.indices, self._cumulative,
                       self.weights is not None)
 

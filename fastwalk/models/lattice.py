@@ -24,7 +24,7 @@ The same draws in the same order are made by
 produce bit-identical trajectories.
 
 Memory is O(walkers + nodes): the node of each walker, its visits of the
-centre, and the visit counts, kept as one slice per walker part (the numba
+center, and the visit counts, kept as one slice per walker part (the numba
 thread count when the state is built): part p counts its walkers' visits in
 its own slice, so threads never write to the same memory, and the slices are
 summed when counts are read (integer sums: the totals do not depend on the
@@ -86,7 +86,7 @@ def _pack_tables(layout: LatticeLayout) -> tuple[np.ndarray, int]:
 
 
 def _is_lines(crossing: Crossing) -> bool:
-    """Whether every subspace is a line (one free axis): the seed's K cycles glued at the centre."""
+    """Whether every subspace is a line (one free axis): the seed's K cycles glued at the center."""
     return all(len(crossing.free(k)) == 1 for k in range(crossing.count))
 
 
@@ -108,8 +108,8 @@ def _decode(node, coords, table, width, blocks):
 
 
 @pjit
-def _walk_kernel(nodes, states, slices, centre_visits, steps, accumulate, lazy,
-                 centre, length, table, width, blocks, axis_bit, block_of_mask):
+def _walk_kernel(nodes, states, slices, center_visits, steps, accumulate, lazy,
+                 center, length, table, width, blocks, axis_bit, block_of_mask):
     """Advance every walker ``steps`` steps on any crossing (module docstring).
 
     Walkers are split into ``len(slices)`` contiguous parts; part p counts
@@ -157,19 +157,19 @@ def _walk_kernel(nodes, states, slices, centre_visits, steps, accumulate, lazy,
                         node += (xn - x) * table[_U(base + 2 + 4 * dim + a)]
                 if accumulate:
                     counts[_U(node)] += 1
-                    visits += node == centre
+                    visits += node == center
             nodes[w] = node
             if accumulate:
-                centre_visits[w] += visits
+                center_visits[w] += visits
 
 
 @pjit
-def _lines_kernel(nodes, states, slices, centre_visits, steps, accumulate, lazy,
+def _lines_kernel(nodes, states, slices, center_visits, steps, accumulate, lazy,
                   length, lines):
-    """:func:`_walk_kernel` specialised to K lines glued at the centre (node 0).
+    """:func:`_walk_kernel` specialised to K lines glued at the center (node 0).
 
     Node ``1 + r (L - 1) + (x - 1)`` is coordinate x in 1..L-1 of the r-th line
-    (lines in ascending order of their free axis); the centre's neighbour i is
+    (lines in ascending order of their free axis); the center's neighbour i is
     line ``i // 2`` at x = 1 (i even) or x = L - 1 (i odd). The same draws and
     the same numbering as the general kernel, so the trajectories are identical.
     """
@@ -201,7 +201,7 @@ def _lines_kernel(nodes, states, slices, centre_visits, steps, accumulate, lazy,
                     visits += node == 0
             nodes[w] = node
             if accumulate:
-                centre_visits[w] += visits
+                center_visits[w] += visits
 
 
 def new_visit_slices(walkers: int, nodes: int) -> np.ndarray:
@@ -234,7 +234,7 @@ class NodeWalkRecords:
             "rng": rng_states,
             "node": np.full(walkers, self.start, dtype=np.int64),
             "visit_slices": new_visit_slices(walkers, self.nodes),
-            "walker_centre_visits": np.zeros(walkers, dtype=np.int64),
+            "walker_center_visits": np.zeros(walkers, dtype=np.int64),
         }
 
     def frame(self, state: dict) -> np.ndarray:
@@ -250,13 +250,13 @@ class NodeWalkRecords:
     def accumulators(self, state: dict) -> dict:
         """Return the final counts and the per-walker arrays the stationary report needs.
 
-        ``visit_counts`` adds over walker subsets; ``walker_centre_visits`` and
+        ``visit_counts`` adds over walker subsets; ``walker_center_visits`` and
         ``walker_node`` (each walker's current node, an independent sample per
         walker) are per walker: concatenate them, in walker order, across subsets.
         """
         return {
             "visit_counts": total_visits(state["visit_slices"], self.nodes),
-            "walker_centre_visits": state["walker_centre_visits"].copy(),
+            "walker_center_visits": state["walker_center_visits"].copy(),
             "walker_node": state["node"].copy(),
         }
 
@@ -269,19 +269,19 @@ class LatticeWalk(NodeWalkRecords, Model):
     crossing : fastwalk.crossing.Crossing
         The subspaces (e.g. ``Crossing.lines(3)``).
     length : int
-        Lattice length L (>= 3); coordinates run over 0..L-1, the centre at 0.
+        Lattice length L (>= 3); coordinates run over 0..L-1, the center at 0.
     lazy : float, optional
         Probability in [0, 1) of staying put at each step.
     start : int or sequence of int, optional
         Start node index, or the start's D lattice coordinates; default the
-        centre (node 0). All walkers start there.
+        center (node 0). All walkers start there.
 
     Attributes
     ----------
     nodes : int
         Number of lattice nodes.
-    centre : int
-        The centre's node index (0).
+    center : int
+        The center's node index (0).
     start : int
         The start node index.
 
@@ -290,8 +290,8 @@ class LatticeWalk(NodeWalkRecords, Model):
     State keys: ``rng``, ``node`` (int64 [N]), ``visit_slices`` (int64
     [parts][≥ nodes], visits after each counted step, one row per walker part;
     :meth:`accumulators` sums them into ``visit_counts``) and
-    ``walker_centre_visits`` (int64 [N], each walker's own visits of the
-    centre, from which the centre/other ratio's standard error is computed
+    ``walker_center_visits`` (int64 [N], each walker's own visits of the
+    center, from which the center/other ratio's standard error is computed
     across independent walkers). Burn-in steps (``accumulate=False``) move
     walkers but count nothing.
 
@@ -322,7 +322,7 @@ class LatticeWalk(NodeWalkRecords, Model):
                 "visit counts fit in memory; use a smaller L"
             )
         self.nodes = self.layout.nodes
-        self.centre = self.layout.centre
+        self.center = self.layout.center
         self.start = self._resolve_start(start)
         self._coords = None
         self._table, self._width = _pack_tables(self.layout)
@@ -330,7 +330,7 @@ class LatticeWalk(NodeWalkRecords, Model):
 
     def _resolve_start(self, start) -> int:
         if start is None:
-            return self.centre
+            return self.center
         if isinstance(start, (list, tuple, np.ndarray)):
             point = np.asarray(start)
             if point.shape != (self.crossing.dim,) or point.dtype.kind not in "iu":
@@ -391,12 +391,12 @@ class LatticeWalk(NodeWalkRecords, Model):
         steps = validate.integer("steps", steps, minimum=0)
         if self._lines:
             _lines_kernel(state["node"], state["rng"], state["visit_slices"],
-                          state["walker_centre_visits"], steps, bool(accumulate), self.lazy,
+                          state["walker_center_visits"], steps, bool(accumulate), self.lazy,
                           self.length, self.crossing.count)
         else:
             _walk_kernel(state["node"], state["rng"], state["visit_slices"],
-                         state["walker_centre_visits"], steps, bool(accumulate), self.lazy,
-                         self.centre, self.length, self._table, self._width,
+                         state["walker_center_visits"], steps, bool(accumulate), self.lazy,
+                         self.center, self.length, self._table, self._width,
                          self.layout.block_mask.size, self.layout.axis_bit,
                          self.layout.block_of_mask)
 

@@ -1,14 +1,14 @@
 """Overdamped Brownian motion under a min-potential on a periodic box.
 
 The potential of a :class:`~fastwalk.crossing.Crossing` with subspaces
-S_0 .. S_{K-1}, strength ``a``, centre b and box side Λ is
+S_0 .. S_{K-1}, strength ``a``, center b and box side Λ is
 
     U(x) = a · min_k Σ_{j∈S_k} d_j(x)²  +  U_c(x),
     U_c(x) = c · (Λ² / 2π²) · Σ_j (1 − cos(2π d_j(x) / Λ)),
 
 where d_j(x) = x_j − b_j taken as the minimum image (in [−Λ/2, Λ/2]) and
 ``c = confine >= 0`` is the optional confining term. U_c is smooth and
-Λ-periodic and behaves like c·|d|² near the centre (curvature 2c along every
+Λ-periodic and behaves like c·|d|² near the center (curvature 2c along every
 coordinate), so it breaks the translation symmetry along the valleys (the
 seed notebook's "regularised" variant); ``confine=0`` is the pure
 min-potential.
@@ -33,7 +33,7 @@ periodic but not smooth at d_j = ±Λ/2 (a ridge far from the valleys when
 Λ ≫ √(T/a)); the min makes it non-smooth where two valleys tie.
 
 The pinned directions of a valley are an Euler–Maruyama Ornstein–Uhlenbeck
-chain x ← (1 − 2(a + c)·dt)·x + noise near the centre, stable only for
+chain x ← (1 − 2(a + c)·dt)·x + noise near the center, stable only for
 |1 − 2(a + c)·dt| < 1, i.e. dt < 1/(a + c) (dt < 1/a without confinement);
 larger steps are refused.
 
@@ -43,7 +43,7 @@ same for a fixed random half of the walkers (``histogram_2d_half``, to
 measure the sampling noise) and ``marginals`` [D][bins] of every
 coordinate, int64 counts over the bins
 [i·Λ/bins, (i+1)·Λ/bins) of the box (absolute coordinates, not relative to
-the centre). :mod:`fastwalk.analysis.boltzmann` bins its exact references the
+the center). :mod:`fastwalk.analysis.boltzmann` bins its exact references the
 same way.
 """
 
@@ -455,7 +455,7 @@ class PotentialBrownian(Model):
     a : float
         Valley strength (> 0): U = a · min_k Σ_{j∈S_k} d_j².
     center : float or sequence of float
-        Centre b, one value for every coordinate or D values, each in [0, box).
+        Center b, one value for every coordinate or D values, each in [0, box).
     box : float
         Side Λ (> 0) of the periodic box [0, Λ)^D.
     temperature : float
@@ -544,7 +544,7 @@ class PotentialBrownian(Model):
             j = outside[0]
             raise ValueError(
                 f"center coordinate {j} = {values[j]:g} lies outside the box "
-                f"[0, {self.box_side:g}); give a centre in [0, box) (the box is [0, Λ)^D)"
+                f"[0, {self.box_side:g}); give a center in [0, box) (the box is [0, Λ)^D)"
             )
         return values
 
@@ -599,7 +599,7 @@ class PotentialBrownian(Model):
 
     # ------------------------------------------------------------------ dynamics
     def initial_state(self, rng_states: np.ndarray) -> dict:
-        """Place the walkers at the centre, or uniformly in the box (``start``).
+        """Place the walkers at the center, or uniformly in the box (``start``).
 
         Each walker also gets its half (0 or 1, the lowest bit of its initial
         generator state: a fair coin fixed by seed and walker index alone);
