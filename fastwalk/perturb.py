@@ -7,7 +7,7 @@ a point uniformly from
 
     {w : |w| = |w0|, |w − w0| = ε},
 
-a (D−2)-sphere of radius ``ρ sin φ`` centerd at ``w0 cos φ``, where
+a (D−2)-sphere of radius ``ρ sin φ`` centered at ``w0 cos φ``, where
 ``ρ = |w0|`` and ``cos φ = 1 − ε²/(2ρ²)``.
 
 The one implementation of that move is :func:`move_on_sphere`, a kernel-level

@@ -514,9 +514,9 @@ def test_integer_chi_square_rejects_modulo_bias(uniforms):
 
 def _neighbour_correlations(rows):
     """Pearson correlation of each row with the next."""
-    centerd = rows - rows.mean(axis=1, keepdims=True)
-    centerd /= np.linalg.norm(centerd, axis=1, keepdims=True)
-    return np.sum(centerd[:-1] * centerd[1:], axis=1)
+    centered = rows - rows.mean(axis=1, keepdims=True)
+    centered /= np.linalg.norm(centered, axis=1, keepdims=True)
+    return np.sum(centered[:-1] * centered[1:], axis=1)
 
 
 def _correlation_z(rows):

@@ -297,7 +297,7 @@ def _digamma_minus_log(x: float) -> float:
         1 / 252 - square * (1 / 240 - square / 132))))
 
 
-def _centerd_log_cf(m: int, theta: int, u: np.ndarray, mean: float) -> np.ndarray:
+def _centered_log_cf(m: int, theta: int, u: np.ndarray, mean: float) -> np.ndarray:
     """Return log E[exp(iuT_m)] − iu·E[T_m] at the nodes ``u``.
 
     ``E[e^{iuT_m}] = Γ(m+1−r)Γ(m+n+r)/(Γ(m+1)Γ(m+n))`` and
@@ -396,13 +396,13 @@ def _lineage_table(theta: int, tau: float) -> tuple[int, np.ndarray]:
     period = 1.05 * max(right - tau, tau - left, 1e-300)
     h = 2.0 * math.pi / period
     count = 16
-    while _centerd_log_cf(last, theta, np.array([(count - 0.5) * h]),
+    while _centered_log_cf(last, theta, np.array([(count - 0.5) * h]),
                           mean_last)[0].real > -_PSI_LOG:
         count *= 2
     u = (np.arange(count) + 0.5) * h
-    centerd = _centerd_log_cf(last, theta, u, mean_last)
+    centered = _centered_log_cf(last, theta, u, mean_last)
     cdf = np.empty(size)
-    _gil_pelaez(first, a, tau, mean_last, h, centerd.real.copy(), centerd.imag.copy(), cdf)
+    _gil_pelaez(first, a, tau, mean_last, h, centered.real.copy(), centered.imag.copy(), cdf)
     return first, _tidy_cdf(cdf)
 
 
