@@ -233,7 +233,7 @@ def test_one_and_two_threads_are_bit_identical():
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(np.array(one[0].frames), np.array(two[0].frames))
-    for key in ("visit_counts", "walker_center_visits", "walker_node"):
+    for key in ("visit_counts", "walker_start_visits", "walker_node"):
         np.testing.assert_array_equal(one[1][key], two[1][key])
 
 
@@ -244,7 +244,7 @@ def test_walker_chunks_combine_to_the_whole_run():
     rest = run(model, 129, 300, first_walker=71)[1]
     combined = first["visit_counts"] + rest["visit_counts"]
     np.testing.assert_array_equal(whole["visit_counts"], combined)
-    for key in ("walker_center_visits", "walker_node"):
+    for key in ("walker_start_visits", "walker_node"):
         np.testing.assert_array_equal(whole[key], np.concatenate([first[key], rest[key]]))
 
 
@@ -267,5 +267,5 @@ def test_counts_cover_counted_steps_only():
     model = GraphWalk.from_edgelist(EXAMPLE)
     sink, state = run(model, 50, 200, burn_in=40)
     assert state["visit_counts"].sum() == 50 * 200
-    assert state["walker_center_visits"].sum() == state["visit_counts"][model.start]
+    assert state["walker_start_visits"].sum() == state["visit_counts"][model.start]
     np.testing.assert_array_equal(sink.series("visit_counts")[-1], state["visit_counts"])

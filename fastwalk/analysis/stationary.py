@@ -467,7 +467,9 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
         The run's model.
     accumulators : dict
         The run's accumulators: ``visit_counts`` ([nodes], cumulative),
-        ``walker_center_visits`` ([N]) and ``walker_node`` ([N]).
+        the per-walker visits of the center (``model.reference_visits``:
+        ``walker_center_visits`` of a lattice, ``walker_start_visits`` of a
+        graph, [N]) and ``walker_node`` ([N]).
 
     Returns
     -------
@@ -484,7 +486,7 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
     fastwalk.errors.MissingDataError
         If the accumulators lack what the report needs.
     """
-    needed = ("visit_counts", "walker_center_visits", "walker_node")
+    needed = ("visit_counts", model.reference_visits, "walker_node")
     missing = [name for name in needed if name not in accumulators]
     if missing:
         raise MissingDataError(
@@ -492,7 +494,7 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
             f"{', '.join(needed)} (written at every commit of a lattice or graph run)"
         )
     counts = np.asarray(accumulators["visit_counts"])
-    center_visits = np.asarray(accumulators["walker_center_visits"])
+    center_visits = np.asarray(accumulators[model.reference_visits])
     final = np.asarray(accumulators["walker_node"])
     if counts.shape != (model.nodes,):
         raise MissingDataError(f"visit_counts has shape {counts.shape}, the model has "

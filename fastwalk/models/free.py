@@ -14,7 +14,7 @@ from numba import prange
 
 from fastwalk import rng, validate
 from fastwalk._jit import pjit
-from fastwalk.errors import SimulationError
+from fastwalk.models._kernels import first_bad_step, mean_and_sem, raise_if_bad
 from fastwalk.models.base import Model
 
 
@@ -37,11 +37,7 @@ def _advance_kernel(positions, states, steps, scale):
             if not math.isfinite(check):
                 bad[w] = step
                 break
-    worst = -1
-    for w in range(walkers):
-        if bad[w] >= 0 and (worst < 0 or bad[w] < worst):
-            worst = bad[w]
-    return worst
+    return first_bad_step(bad)
 
 
 @pjit
@@ -102,11 +98,7 @@ class FreeBrownian(Model):
     def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
         """Advance all walkers by ``steps`` exact Gaussian steps."""
         scale = math.sqrt(2.0 * self.diffusion * self.dt)
-        bad = _advance_kernel(state["position"], state["rng"], steps, scale)
-        if bad >= 0:
-            raise SimulationError(
-                f"a walker's position became non-finite at step {first_step + bad + 1}"
-            )
+        raise_if_bad(_advance_kernel(state["position"], state["rng"], steps, scale), first_step)
 
     def frame(self, state: dict) -> np.ndarray:
         """Return positions ``[N][d]``."""
@@ -119,6 +111,5 @@ class FreeBrownian(Model):
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``msd`` (mean |x|²) and its standard error ``sem_msd``."""
-        mean = sums["msd_sum"] / walkers
-        var = np.maximum(sums["msd_sq_sum"] / walkers - mean**2, 0.0)
-        return {"msd": mean, "sem_msd": np.sqrt(var / max(walkers - 1, 1))}
+        mean, sem = mean_and_sem(sums["msd_sum"], sums["msd_sq_sum"], walkers)
+        return {"msd": mean, "sem_msd": sem}

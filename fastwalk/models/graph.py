@@ -36,12 +36,11 @@ from numba import prange
 
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
+from fastwalk.models._kernels import U as _U
 from fastwalk.models.base import Model
-from fastwalk.models.lattice import NodeWalkRecords
+from fastwalk.models.node_walk import NodeWalkRecords
 
 __all__ = ["GraphWalk"]
-
-_U = np.uintp
 
 
 @jit
@@ -136,15 +135,16 @@ class GraphWalk(NodeWalkRecords, Model):
     State keys: ``rng``, ``node`` (int64 [N]), ``visit_slices`` (int64
     [parts][≥ nodes], visits after each counted step, one row per walker part;
     :meth:`accumulators` sums them into ``visit_counts``) and
-    ``walker_center_visits`` (int64 [N], each walker's visits of the start
+    ``walker_start_visits`` (int64 [N], each walker's visits of the start
     node, the graph's "center" in the stationary report). ``visit_counts`` is
     recorded at every record when the graph has at most
-    :data:`fastwalk.models.lattice.MAX_RECORDED_NODES` nodes, otherwise only as
+    :data:`fastwalk.models.node_walk.MAX_RECORDED_NODES` nodes, otherwise only as
     a final accumulator.
     """
 
     kind = "graph"
     frame_name = "node"
+    reference_visits = "walker_start_visits"
 
     def __init__(self, indptr, indices, weights=None, *, lazy: float = 0.0, start=0,
                  labels=None):
@@ -486,7 +486,7 @@ class GraphWalk(NodeWalkRecords, Model):
         """Advance every walker ``steps`` steps; count visits when ``accumulate``."""
         steps = validate.integer("steps", steps, minimum=0)
         _graph_kernel(state["node"], state["rng"], state["visit_slices"],
-                      state["walker_center_visits"], steps, bool(accumulate), self.lazy,
+                      state[self.reference_visits], steps, bool(accumulate), self.lazy,
                       self.start, self.indptr, self.indices, self._cumulative,
                       self.weights is not None)
 

@@ -33,26 +33,23 @@ thread count or the split).
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.crossing import Crossing, LatticeLayout
+from fastwalk.models._kernels import U as _U
 from fastwalk.models.base import Model
+from fastwalk.models.node_walk import MAX_RECORDED_NODES, NodeWalkRecords
 
 __all__ = ["LatticeWalk", "MAX_NODES", "MAX_RECORDED_NODES", "MAX_STORED_COORDS"]
 
 #: largest lattice accepted (visit counts take 8 bytes per node, per thread)
 MAX_NODES = 200_000_000
-#: visit counts are recorded as an observable at every record up to this many nodes
-MAX_RECORDED_NODES = 100_000
 #: ``lattice/coords`` is stored in /parameters up to this many nodes
 MAX_STORED_COORDS = 1_000_000
 
-
-_U = np.uintp  # unsigned indices: numba emits no negative-index wraparound for them
 
 # Row layout of the packed per-block table (see _pack_tables); D = dimension.
 _DEGREE, _OFFSET, _SLOTS = 0, 1, 2  # slot axes at 2 .. 2+2D, leave flags at 2+2D .. 2+4D
@@ -202,63 +199,6 @@ def _lines_kernel(nodes, states, slices, center_visits, steps, accumulate, lazy,
             nodes[w] = node
             if accumulate:
                 center_visits[w] += visits
-
-
-def new_visit_slices(walkers: int, nodes: int) -> np.ndarray:
-    """Return zeroed per-part visit counts, one row per walker part.
-
-    There are as many parts as numba threads (at most one per walker). Rows
-    span whole 64-byte cache lines plus a spare one, so two threads never
-    write to the same line.
-    """
-    parts = max(1, min(numba.get_num_threads(), walkers))
-    width = -(-nodes // 8) * 8 + 8
-    return np.zeros((parts, width), dtype=np.int64)
-
-
-def total_visits(slices: np.ndarray, nodes: int) -> np.ndarray:
-    """Return the visit counts summed over the parts' slices, ``[nodes]`` int64."""
-    return slices[:, :nodes].sum(axis=0)
-
-
-class NodeWalkRecords:
-    """What lattice and graph walks record: nodes, visit counts, per-walker samples.
-
-    Needs ``self.nodes`` and ``self.start`` (the start node).
-    """
-
-    def initial_state(self, rng_states: np.ndarray) -> dict:
-        """Put every walker on the start node with empty counts."""
-        walkers = rng_states.shape[0]
-        return {
-            "rng": rng_states,
-            "node": np.full(walkers, self.start, dtype=np.int64),
-            "visit_slices": new_visit_slices(walkers, self.nodes),
-            "walker_center_visits": np.zeros(walkers, dtype=np.int64),
-        }
-
-    def frame(self, state: dict) -> np.ndarray:
-        """Return the walkers' nodes ``[N]`` int64."""
-        return state["node"]
-
-    def observe(self, state: dict) -> dict:
-        """Return the cumulative ``visit_counts`` (additive over walkers), on small lattices."""
-        if self.nodes > MAX_RECORDED_NODES:
-            return {}
-        return {"visit_counts": total_visits(state["visit_slices"], self.nodes)}
-
-    def accumulators(self, state: dict) -> dict:
-        """Return the final counts and the per-walker arrays the stationary report needs.
-
-        ``visit_counts`` adds over walker subsets; ``walker_center_visits`` and
-        ``walker_node`` (each walker's current node, an independent sample per
-        walker) are per walker: concatenate them, in walker order, across subsets.
-        """
-        return {
-            "visit_counts": total_visits(state["visit_slices"], self.nodes),
-            "walker_center_visits": state["walker_center_visits"].copy(),
-            "walker_node": state["node"].copy(),
-        }
 
 
 class LatticeWalk(NodeWalkRecords, Model):

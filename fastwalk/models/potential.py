@@ -61,7 +61,7 @@ from numba import prange
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.crossing import Crossing
-from fastwalk.errors import SimulationError
+from fastwalk.models._kernels import first_bad_step, mean_and_sem, raise_if_bad
 from fastwalk.models.base import Model
 
 __all__ = ["PotentialBrownian", "stable_dt_bound"]
@@ -243,7 +243,7 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
                 positions[first + i, 0] = x0[i]
                 positions[first + i, 1] = x1[i]
         bad[block] = block_bad
-    return _first_bad(bad)
+    return first_bad_step(bad)
 
 
 def _weights_2d(crossing: Crossing) -> np.ndarray:
@@ -305,17 +305,7 @@ def _advance_nd(positions, states, halves, steps, pin_ptr, pin_idx, pinned_mask,
                     histogram[block, halves[w], i0, i1] += 1
                     for j in range(2, dim):
                         marginals[block, j, min(int(positions[w, j] * to_bin), bins - 1)] += 1
-    return _first_bad(bad)
-
-
-@jit
-def _first_bad(bad):
-    """Return the smallest non-negative entry of ``bad``, or -1."""
-    worst = -1
-    for value in bad:
-        if value >= 0 and (worst < 0 or value < worst):
-            worst = value
-    return worst
+    return first_bad_step(bad)
 
 
 @pjit
@@ -647,10 +637,7 @@ class PotentialBrownian(Model):
         if accumulate:
             _fold_counts(histogram, marginals, state["histogram_2d"], state["histogram_2d_half"],
                          state["marginals"])
-        if bad >= 0:
-            raise SimulationError(
-                f"a walker's position became non-finite at step {first_step + bad + 1}"
-            )
+        raise_if_bad(bad, first_step)
 
     def frame(self, state: dict) -> np.ndarray:
         """Return positions ``[N][D]`` in the box [0, Λ)^D."""
@@ -690,9 +677,8 @@ class PotentialBrownian(Model):
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``mean_energy`` and its standard error ``sem_energy`` across walkers."""
-        mean = sums["energy_sum"] / walkers
-        var = np.maximum(sums["energy_sq_sum"] / walkers - mean**2, 0.0)
-        return {"mean_energy": mean, "sem_energy": np.sqrt(var / max(walkers - 1, 1))}
+        mean, sem = mean_and_sem(sums["energy_sum"], sums["energy_sq_sum"], walkers)
+        return {"mean_energy": mean, "sem_energy": sem}
 
     def accumulators(self, state: dict) -> dict:
         """Return the position histograms counted so far (additive over walkers).

@@ -96,7 +96,7 @@ from numba import prange
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.analysis.decay import rms_chord_law
-from fastwalk.errors import SimulationError
+from fastwalk.models._kernels import first_bad_step, mean_and_sem, raise_if_bad
 from fastwalk.models.base import Model
 from fastwalk.perturb import move_on_sphere
 
@@ -117,6 +117,8 @@ STARTS = ("pole", "uniform")
 _TAIL_LOG = 46.0
 #: the Gil-Pelaez sum stops where |characteristic function| < exp(-_PSI_LOG) (~1e-18)
 _PSI_LOG = 41.5
+#: the geodesic method's (empty) lineage table
+_NO_TABLE = np.zeros(0)
 #: refuse exact-method tables longer than this (n·D·dt/R² far too small)
 MAX_TABLE = 5_000_000
 
@@ -564,20 +566,14 @@ def _tangent(x, g, x_dot_g, g_sq, x_sq, radius):
 
 
 @jit(inline="always")
-def _geodesic_coefficients(x, g, x_dot_g, g_sq, x_sq, radius, root_tau):
-    """Return (a, b) of a geodesic step: angle sqrt(τ)|v| along v."""
+def _coefficients(x, g, x_dot_g, g_sq, x_sq, radius, root_tau, exact, cos_phi, sin_phi):
+    """Return (a, b) of a step along v: by the drawn angle φ (exact), else by sqrt(τ)|v|."""
     q, k, v_sq = _tangent(x, g, x_dot_g, g_sq, x_sq, radius)
     v_norm = math.sqrt(v_sq)
-    angle = root_tau * v_norm
-    b = radius * math.sin(angle) / v_norm if v_norm > 0.0 else 0.0
-    return (math.cos(angle) - b * k) * q, b
-
-
-@jit(inline="always")
-def _exact_coefficients(x, g, x_dot_g, g_sq, x_sq, radius, cos_phi, sin_phi):
-    """Return (a, b) of a step by the angle φ along v."""
-    q, k, v_sq = _tangent(x, g, x_dot_g, g_sq, x_sq, radius)
-    b = radius * sin_phi / math.sqrt(v_sq) if v_sq > 0.0 else 0.0
+    if not exact:  # geodesic: the angle is the tangent vector's length
+        angle = root_tau * v_norm
+        cos_phi, sin_phi = math.cos(angle), math.sin(angle)
+    b = radius * sin_phi / v_norm if v_norm > 0.0 else 0.0
     return (cos_phi - b * k) * q, b
 
 
@@ -608,67 +604,38 @@ def _apply_rescale(x, rescale):
         x[j] = x[j] - x[j] * rescale
 
 
-@jit(inline="always")
-def _worst(bad):
-    worst = -1
-    for w in range(bad.shape[0]):
-        if bad[w] >= 0 and (worst < 0 or bad[w] < worst):
-            worst = bad[w]
-    return worst
-
-
 @pjit
-def _advance_geodesic(positions, states, steps, root_tau, radius):
-    """Geodesic random walk: Gaussian tangent step of s.d. sqrt(τ)·R, exponential map.
+def _advance_tangent(positions, states, steps, radius, root_tau, half_dim, first, cdf):
+    """Geodesic or exact step of S^n, n >= 2, by n+1 normals and an angle along them.
 
+    Geodesic (``cdf`` empty): a Gaussian tangent step of s.d. sqrt(τ)·R mapped back by the
+    exponential map. Exact: each step first draws its angle (uniform, two gammas; a Beta
+    mixture over the lineage count of the table ``first, cdf``), then its n+1 normals.
     Returns the first (relative) step at which a walker became non-finite, or -1.
     """
     walkers, size = positions.shape
+    exact = cdf.shape[0] > 0
     bad = np.full(walkers, -1, dtype=np.int64)
     active = walkers if steps > 0 else 0  # no draws at all for zero steps
     for w in prange(active):
         s = states[w]
         x = positions[w]
         g = np.empty(size)
+        cos_phi, sin_phi = _exact_angle(s, half_dim, first, cdf) if exact else (1.0, 0.0)
         x_dot_g, g_sq, x_sq = _first_draw(s, x, g)
         for step in range(steps):
             if not math.isfinite(x_sq + x_dot_g):
                 bad[w] = step
                 break
-            a, b = _geodesic_coefficients(x, g, x_dot_g, g_sq, x_sq, radius, root_tau)
+            a, b = _coefficients(x, g, x_dot_g, g_sq, x_sq, radius, root_tau, exact,
+                                 cos_phi, sin_phi)
             if step + 1 < steps:
+                if exact:
+                    cos_phi, sin_phi = _exact_angle(s, half_dim, first, cdf)
                 x_dot_g, g_sq, x_sq = _step_and_draw(s, x, g, a, b)
             elif not math.isfinite(_last_step(x, g, a, b)):
                 bad[w] = step
-    return _worst(bad)
-
-
-@pjit
-def _advance_exact(positions, states, steps, radius, half_dim, first, cdf):
-    """Exact Brownian transition of S^n, n >= 2 (Beta mixture over the lineage count).
-
-    Each step draws its angle (uniform, two gammas) and then its n+1 normals.
-    """
-    walkers, size = positions.shape
-    bad = np.full(walkers, -1, dtype=np.int64)
-    active = walkers if steps > 0 else 0  # no draws at all for zero steps
-    for w in prange(active):
-        s = states[w]
-        x = positions[w]
-        g = np.empty(size)
-        cos_phi, sin_phi = _exact_angle(s, half_dim, first, cdf)
-        x_dot_g, g_sq, x_sq = _first_draw(s, x, g)
-        for step in range(steps):
-            if not math.isfinite(x_sq + x_dot_g):
-                bad[w] = step
-                break
-            a, b = _exact_coefficients(x, g, x_dot_g, g_sq, x_sq, radius, cos_phi, sin_phi)
-            if step + 1 < steps:
-                cos_phi, sin_phi = _exact_angle(s, half_dim, first, cdf)
-                x_dot_g, g_sq, x_sq = _step_and_draw(s, x, g, a, b)
-            elif not math.isfinite(_last_step(x, g, a, b)):
-                bad[w] = step
-    return _worst(bad)
+    return first_bad_step(bad)
 
 
 @pjit
@@ -696,7 +663,7 @@ def _advance_circle(positions, states, steps, root_tau, radius):
             x1 = y1 - y1 * fix
         positions[w, 0] = x0
         positions[w, 1] = x1
-    return _worst(bad)
+    return first_bad_step(bad)
 
 
 @pjit
@@ -713,7 +680,7 @@ def _advance_ring(positions, states, steps, chord):
             if not math.isfinite(x[0]):
                 bad[w] = step
                 break
-    return _worst(bad)
+    return first_bad_step(bad)
 
 
 @pjit
@@ -912,20 +879,16 @@ class SphereBrownian(Model):
         if steps <= 0 or self.tau == 0.0 and self.method != "ring":
             return
         positions, states = state["position"], state["rng"]
-        if self.method == "geodesic":
-            bad = _advance_geodesic(positions, states, steps, math.sqrt(self.tau), self.radius)
-        elif self.method == "exact" and self.dim == 1:
-            bad = _advance_circle(positions, states, steps, math.sqrt(self.tau), self.radius)
-        elif self.method == "exact":
-            first, cdf = self._table()
-            bad = _advance_exact(positions, states, steps, self.radius, 0.5 * self.dim,
-                                 first, cdf)
-        else:
+        root_tau = math.sqrt(self.tau)
+        if self.method == "ring":
             bad = _advance_ring(positions, states, steps, self.step_chord)
-        if bad >= 0:
-            raise SimulationError(
-                f"a walker's position became non-finite at step {first_step + bad + 1}"
-            )
+        elif self.method == "exact" and self.dim == 1:
+            bad = _advance_circle(positions, states, steps, root_tau, self.radius)
+        else:
+            first, cdf = self._table() if self.method == "exact" else (0, _NO_TABLE)
+            bad = _advance_tangent(positions, states, steps, self.radius, root_tau,
+                                   0.5 * self.dim, first, cdf)
+        raise_if_bad(bad, first_step)
 
     def frame(self, state: dict) -> np.ndarray:
         """Return positions ``[N][n+1]``."""
@@ -952,21 +915,16 @@ class SphereBrownian(Model):
         ``sem_cos_theta`` comes from the moments of z² (``1 − cos θ = z²/(2R²)``),
         which keep their precision when cos θ is close to 1.
         """
-        n = walkers
-        denominator = max(n - 1, 1)
-        mean_cos = sums["cos_sum"] / n
-        mean_z2 = sums["chord_sq_sum"] / n
-        var_z2 = np.maximum(sums["chord_4th_sum"] / n - mean_z2**2, 0.0)
-        mean_z = sums["chord_sum"] / n
-        var_z = np.maximum(mean_z2 - mean_z**2, 0.0)
+        mean_cos = sums["cos_sum"] / walkers
+        mean_z2, sem_z2 = mean_and_sem(sums["chord_sq_sum"], sums["chord_4th_sum"], walkers)
+        mean_z, sem_z = mean_and_sem(sums["chord_sum"], sums["chord_sq_sum"], walkers)
         rms = np.sqrt(mean_z2)
-        sem_z2 = np.sqrt(var_z2 / denominator)
         sem_rms = np.where(rms > 0.0, sem_z2 / (2.0 * np.where(rms > 0.0, rms, 1.0)), 0.0)
         return {
             "mean_cos_theta": mean_cos,
             "sem_cos_theta": sem_z2 / (2.0 * self.radius**2),
             "mean_chord": mean_z,
-            "sem_chord": np.sqrt(var_z / denominator),
+            "sem_chord": sem_z,
             "rms_chord": rms,
             "sem_rms_chord": sem_rms,
         }

@@ -1,0 +1,65 @@
+"""Kernel plumbing every model shares.
+
+A kernel marks each walker whose state became non-finite with the (relative)
+step at which it happened, ``bad[w] >= 0``, and returns the first such step
+over all walkers (:func:`first_bad_step`); the model's ``advance`` then calls
+:func:`raise_if_bad`, which names the global step. Observables are additive
+sums over walkers; :func:`mean_and_sem` turns a sum and a sum of squares into
+the mean and its standard error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastwalk._jit import jit
+from fastwalk.errors import SimulationError
+
+#: unsigned index type: numba emits no negative-index wraparound for ``a[_U(i)]``
+U = np.uintp
+
+
+@jit
+def first_bad_step(bad):
+    """Return the smallest non-negative entry of ``bad`` (the first failing step), or -1."""
+    worst = -1
+    for value in bad:
+        if value >= 0 and (worst < 0 or value < worst):
+            worst = value
+    return worst
+
+
+def raise_if_bad(bad: int, first_step: int) -> None:
+    """Raise :class:`~fastwalk.errors.SimulationError` if a kernel reported a failing step.
+
+    Parameters
+    ----------
+    bad : int
+        The kernel's :func:`first_bad_step` (relative to the call), or -1.
+    first_step : int
+        Global index of the call's first step.
+    """
+    if bad >= 0:
+        raise SimulationError(
+            f"a walker's position became non-finite at step {first_step + bad + 1}"
+        )
+
+
+def mean_and_sem(total, squares, walkers: int):
+    """Return the mean over ``walkers`` and its standard error from additive sums.
+
+    Parameters
+    ----------
+    total, squares : array_like
+        Sum of a per-walker value and of its square, over the walkers.
+    walkers : int
+        Number of walkers summed.
+
+    Returns
+    -------
+    mean, sem : numpy.ndarray
+        ``total / N`` and ``sqrt(max(squares/N − mean², 0) / max(N − 1, 1))``.
+    """
+    mean = total / walkers
+    variance = np.maximum(squares / walkers - mean**2, 0.0)
+    return mean, np.sqrt(variance / max(walkers - 1, 1))
