@@ -18,12 +18,8 @@ from fastwalk import rng
 from fastwalk.analysis.decay import stationary_mean_chord, step_cos_factor
 from fastwalk.engine import MemorySink, Simulation
 from fastwalk.errors import SimulationError
-from fastwalk.models.sphere import (
-    MAX_TABLE,
-    SphereBrownian,
-    default_chord,
-    lineage_distribution,
-)
+from fastwalk.models.lineage import MAX_TABLE, lineage_distribution
+from fastwalk.models.sphere import SphereBrownian, default_chord
 
 SIGMAS = 4.0
 

@@ -1,74 +1,18 @@
 """Exact stationary laws of the potential model, and the report that compares a run with them.
 
-The stationary law of overdamped Langevin dynamics dX = −∇U dt + √(2T) dW on
-the periodic box [0, Λ)^D is Boltzmann's, p(x) ∝ exp(−U(x)/T), with
-(see :mod:`fastwalk.models.potential`)
-
-    U(x) = a · min_k Σ_{j∈S_k} d_j²  +  c · (Λ²/2π²) · Σ_j (1 − cos(2π d_j/Λ)).
-
-Everything here is binned exactly like the model's histograms: ``bins``
-equal bins [i·Λ/bins, (i+1)·Λ/bins) per coordinate, absolute coordinates.
-
-**Quadrature.** Every coordinate is integrated by Gauss–Legendre with
-``nodes_per_bin`` nodes inside each bin, so a bin's probability is the
-integral of the density over the bin. The weight factorises as
-
-    exp(−U/T) = Π_j g_j(x_j) · exp(−min_k Σ_{j∈S_k} e_j(x_j)),
-    e_j = a·d_j²/T,  g_j = exp(−c(Λ²/2π²)(1 − cos(2π d_j/Λ))/T),
-
-and coordinates fall into three kinds: pinned by no valley (their law is
-∝ g_j, independent of the rest), pinned by every valley (e_j adds to every
-valley term, so it leaves the min: law ∝ g_j e^{−e_j}, independent), and
-*mixed* coordinates, pinned by some valleys only, which are coupled through
-the min. For the mixed ones:
-
-- when each valley pins exactly one mixed coordinate and no two valleys
-  share one (*disjoint*: hyperplanes, the seed's two lines, two planes
-  meeting in a line), the min of independent one-dimensional energies is
-  integrated through its exact distribution on the quadrature nodes;
-- when each valley pins all mixed coordinates but one, a different one per
-  valley (*co-disjoint*: the seed's K lines in K dimensions),
-  min_k Q_k = Σ e − max e and the integral is split by which coordinate
-  holds the max;
-
-both cost O(K · nodes · log nodes) and work in any D; the coordinates they
-integrate out get ``_REST_REFINEMENT`` times more nodes, because the
-integrand has a kink where the winning valley changes (bin probabilities
-then agree with closed forms to ~1e-9). Any other crossing is integrated on
-the full tensor grid of its mixed coordinates, with fewer nodes per bin as
-their number grows (``_TENSOR_BUDGET`` grid points; the kinks limit it to
-~1e-4 in bin probabilities); more than a handful of mixed coordinates is
-refused with a ValueError.
-
-**Regular prediction** (the seed's "regular physics"): every valley on its
-own, harmonic across it and free along it, as if there were no crossing —
-the equal-weight mixture (1/K) Σ_k p_k of the valleys' separately normalised
-Boltzmann laws p_k ∝ exp(−(a Σ_{j∈S_k} d_j² + U_c)/T). It misses the mass
-that the crossing holds.
-
-**Report.** :func:`potential_report` compares a run's 2-D histogram of the
-first two coordinates with the binned Boltzmann law by the total variation
-distance TV = ½ Σ |p̂ − p|, and gives the TV expected from sampling noise
-alone (the *floor*). A run's samples are correlated in time — successive
-positions of one walker are far from independent — so the floor cannot be
-the multinomial one of walkers × steps samples. Two floors are given:
-
-- *measured* (:func:`split_half_floor`, used when the run's accumulators hold
-  ``histogram_2d_half``): the model also counts a fixed random half of the
-  walkers on their own. Walkers are independent, so the two halves'
-  histograms differ only by sampling noise, time correlations included,
-  while any bias (Euler–Maruyama's, or a too short burn-in) cancels.
-  In the Gaussian regime E|p̂₁ − p̂₂| = E|p̂ − p| · (n₁ + n₂)/√(n₁n₂), so the
-  pooled floor is TV(p̂₁, p̂₂)·√(n₁n₂)/(n₁ + n₂) (half of it for equal
-  halves). It understates the noise of bins with few counts (at most by 2).
-- *estimated* (always): E[TV] of a multinomial sample, drawn from the
-  Boltzmann bins, of the effective size given by the slowest relaxation time
-  τ of the dynamics (:func:`relaxation_time`, :func:`effective_samples`:
-  the variance-of-the-mean factor of a lag-one autocorrelation
-  ρ = exp(−dt/τ)), exact per bin by de Moivre's mean absolute deviation of
-  the binomial. Applying the slowest mode to every bin makes it
-  conservative: a fine bin is left long before the slowest mode decays
-  (3× the measured floor in our tests, 10× for 64² bins at low T).
+The stationary law of dX = −∇U dt + √(2T) dW on the periodic box [0, Λ)^D is
+Boltzmann's, p(x) ∝ exp(−U(x)/T) (U: :mod:`fastwalk.models.potential`),
+binned exactly like the model's histograms (``bins`` equal bins per
+coordinate, absolute coordinates). Bin probabilities come from Gauss–Legendre
+quadrature inside each bin; the coordinates the min couples are integrated
+through the exact law of a min (valleys pinning disjoint coordinates, or all
+but one each) or on a tensor grid. The *regular* prediction is the equal
+mixture of the valleys' separately normalised laws, as if there were no
+crossing. :func:`potential_report` measures the total variation distance
+between a run's 2-D histogram and the Boltzmann bins against two sampling
+floors: the measured split-half one and an estimate from the slowest
+relaxation time. Derivations and error levels: DESIGN.md, "Derivations: the
+Boltzmann references".
 """
 
 from __future__ import annotations

@@ -168,24 +168,14 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
                 blocks, accumulate, histogram):
     """Advance every walker of a D = 2 crossing ``steps`` steps in place.
 
-    The arithmetic of :func:`_advance_nd`, specialised to two coordinates
-    and laid out for SIMD: each thread holds ``rng.LANES`` walkers at a time
-    (:func:`fastwalk.rng.load_lanes`), and each stage of a step is a
-    branch-free loop over those lanes, which LLVM vectorises (AVX-512: eight
-    walkers per instruction): both normals by the ziggurat's fast path
-    (:func:`fastwalk.rng.normal_fast`), then the move and its histogram
-    bin, then the counts. The rare lanes that need more are finished one by
-    one between the stages: a ziggurat miss (~2% of walker-steps) is rewound
-    and redrawn by :func:`fastwalk.rng.normal`, a move longer than the box
-    or a non-finite one goes through :func:`_wrap_far`. So every walker
-    draws and computes exactly what the scalar code would. The valley
-    pinning x0 wins when w0·d0² < w1·d1², or on equality when ``weights[2]``
-    is 1 (see :func:`_weights_2d`: this reproduces :func:`_best_valley` and
-    its tie rule for every 2-D crossing, without a loop). ``confine`` is None when
-    the confining term is off (numba then compiles it out). Block b of
-    ``blocks`` contiguous walker blocks counts its steps in
-    ``histogram[b, halves[w]]``. Returns the first step (relative to this
-    call) after which a walker was not finite, or -1.
+    The arithmetic of :func:`_advance_nd`, specialised to two coordinates and
+    vectorised across ``rng.LANES`` walkers (DESIGN.md, "Derivations: the SIMD
+    kernel of the 2-D potential"); every walker draws and computes exactly
+    what the scalar code would. ``weights`` come from :func:`_weights_2d`
+    (valley choice and tie rule without a loop); ``confine`` is None when the
+    confining term is off. Block b of ``blocks`` contiguous walker blocks
+    counts its steps in ``histogram[b, halves[w]]``. Returns the first step
+    (relative to this call) after which a walker was not finite, or -1.
     """
     walkers = positions.shape[0]
     bins = histogram.shape[2]
