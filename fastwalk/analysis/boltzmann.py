@@ -593,6 +593,27 @@ def potential_report(model, accumulators: dict, radius: float | None = None,
     return report
 
 
+def potential_run_report(run, radius: float | None = None, **options) -> dict[str, Any]:
+    """Return :func:`potential_report` for an open potential file.
+
+    Parameters
+    ----------
+    run : fastwalk.io.reader.Run
+        The open file.
+    radius : float, optional
+        As for :func:`potential_report`.
+    **options
+        Options of ``fastwalk stationary`` that other models use (ignored).
+
+    Returns
+    -------
+    dict
+        As for :func:`potential_report`.
+    """
+    return potential_report(run.model, run.accumulators, radius=radius,
+                            walkers=run.settings.get("walkers"))
+
+
 def _counts(accumulators: dict, name: str, shape: tuple[int, int]) -> np.ndarray:
     counts = np.asarray(accumulators.get(name))
     if counts.shape != shape:

@@ -194,18 +194,13 @@ def _directed_law(matrix, strength, start: int) -> np.ndarray:
     return law / law.sum()
 
 
-def _lattice_law(model) -> np.ndarray:
-    degrees = model.degrees().astype(np.float64)
-    return degrees / degrees.sum()
-
-
 def model_law(model) -> tuple[np.ndarray, str]:
-    """Return a lattice or graph model's exact stationary law and how it was obtained.
+    """Return a walk's exact stationary law and how it was obtained.
 
     Parameters
     ----------
     model : LatticeWalk or GraphWalk
-        The walk.
+        The walk (any model with a ``stationary_law()`` method).
 
     Returns
     -------
@@ -215,15 +210,33 @@ def model_law(model) -> tuple[np.ndarray, str]:
         ``"degree-proportional"``, ``"strength-proportional"`` or the
         numerical method for a directed graph.
     """
-    if model.kind == "lattice":
-        return _lattice_law(model), "degree-proportional (crossing lattice)"
-    if model.kind != "graph":
-        raise ValueError(f"the stationary report covers lattice and graph runs, not {model.kind!r}")
-    law = stationary_law(model.indptr, model.indices, model.weights, start=model.start)
-    matrix = _adjacency(model.indptr, model.indices, model.weights)
-    if not _is_symmetric(matrix):
+    if not hasattr(model, "stationary_law"):
+        raise ValueError(f"a {model.kind} model has no stationary law on nodes; the walk report "
+                         "covers lattice and graph runs")
+    return model.stationary_law()
+
+
+def csr_law(indptr, indices, weights=None, *, start: int = 0) -> tuple[np.ndarray, str]:
+    """Return a CSR walk's stationary law and how it was obtained (:func:`model_law`).
+
+    Parameters
+    ----------
+    indptr, indices, weights
+        The CSR, as for :func:`stationary_law`.
+    start : int, optional
+        The start node.
+
+    Returns
+    -------
+    law : numpy.ndarray
+        ``[nodes]`` float64.
+    description : str
+        How it was obtained.
+    """
+    law = stationary_law(indptr, indices, weights, start=start)
+    if not _is_symmetric(_adjacency(indptr, indices, weights)):
         return law, "directed graph: balance equations solved numerically (sparse LU)"
-    return law, "strength-proportional" if model.weighted else "degree-proportional"
+    return law, "strength-proportional" if weights is not None else "degree-proportional"
 
 
 def cyclic_classes(model) -> tuple[int, np.ndarray | None]:
@@ -231,8 +244,8 @@ def cyclic_classes(model) -> tuple[int, np.ndarray | None]:
 
     A walker started at the start node is, after t steps, in class
     ``(class(start) + t) mod d``. Lazy walks, and graphs with an odd cycle or
-    a self-loop, have d = 1. For the lattice d = 2 exactly when L is even
-    (every edge changes the coordinate sum's parity).
+    a self-loop, have d = 1; the model's ``periodic_classes()`` gives the
+    others (for the lattice d = 2 exactly when L is even).
 
     Parameters
     ----------
@@ -246,21 +259,36 @@ def cyclic_classes(model) -> tuple[int, np.ndarray | None]:
     classes : numpy.ndarray or None
         ``[nodes]`` int64 class in 0..d-1 (-1 where unreachable), or None if d = 1.
     """
-    if model.lazy > 0:
-        return 1, None
-    if model.kind == "lattice":
-        if model.length % 2:
-            return 1, None
-        return 2, model.layout.parities().astype(np.int64)
+    return (1, None) if model.lazy > 0 else model.periodic_classes()
+
+
+def csr_cyclic_classes(indptr, indices, start: int) -> tuple[int, np.ndarray | None]:
+    """Return the period and cyclic classes of the (non-lazy) walk on a CSR graph.
+
+    Parameters
+    ----------
+    indptr, indices : array_like
+        The CSR.
+    start : int
+        The start node.
+
+    Returns
+    -------
+    period : int
+        d >= 1 (gcd of the level shifts along the edges reachable from ``start``).
+    classes : numpy.ndarray or None
+        As for :func:`cyclic_classes`.
+    """
     from scipy.sparse.csgraph import shortest_path
 
-    matrix = _adjacency(model.indptr, model.indices, None)
-    distance = shortest_path(matrix, directed=True, unweighted=True, indices=model.start)
+    indptr, indices = np.asarray(indptr), np.asarray(indices)
+    matrix = _adjacency(indptr, indices, None)
+    distance = shortest_path(matrix, directed=True, unweighted=True, indices=start)
     reach = np.isfinite(distance)
     level = np.where(reach, distance, -1).astype(np.int64)
-    rows = np.repeat(np.arange(model.nodes), np.diff(model.indptr))
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     inside = reach[rows]
-    shifts = np.abs(level[rows[inside]] + 1 - level[model.indices[inside]])
+    shifts = np.abs(level[rows[inside]] + 1 - level[indices[inside]])
     period = int(np.gcd.reduce(shifts)) if shifts.size else 1
     if period <= 1:
         return 1, None
@@ -509,9 +537,9 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
         "walkers": walkers,
         "steps_per_walker": steps,
         "center_node": int(model.center),
-        "center_is": "the crossing's center" if model.kind == "lattice" else "the start node",
+        "center_is": model.center_name,
     }
-    if model.kind == "graph" and model.labels is not None:
+    if model.labels is not None:
         report["center_label"] = str(model.labels[model.center])
     report["total_variation"] = _finite(total_variation(counts, law)) if steps else None
     ratio = center_ratio(counts, law, model.center, center_visits) if steps else {}
@@ -525,6 +553,24 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
     if warning:
         report["warning"] = warning
     return report
+
+
+def walk_run_report(run, **options) -> dict[str, Any]:
+    """Return :func:`walk_report` for an open lattice or graph file.
+
+    Parameters
+    ----------
+    run : fastwalk.io.reader.Run
+        The open file.
+    **options
+        Options of ``fastwalk stationary`` that other models use (ignored).
+
+    Returns
+    -------
+    dict
+        As for :func:`walk_report`.
+    """
+    return walk_report(run.model, run.accumulators)
 
 
 def _final_node_test(model, law: np.ndarray, final: np.ndarray) -> dict[str, Any]:
@@ -556,8 +602,9 @@ def _final_node_test(model, law: np.ndarray, final: np.ndarray) -> dict[str, Any
 def _warning(model, steps: int) -> str | None:
     if steps == 0:
         return "no counted steps: the ratio and the total variation are undefined"
-    if model.kind == "lattice" and steps < model.length**2:
-        return (f"steps per walker ({steps}) < L² = {model.length**2}: unless the burn-in was "
+    mixing = model.mixing_steps()
+    if mixing is not None and steps < mixing[0]:
+        return (f"steps per walker ({steps}) < {mixing[1]} = {mixing[0]}: unless the burn-in was "
                 "long, walkers may not have mixed, and the final-node p-value would then reject "
                 "the stationary law")
     return None

@@ -8,28 +8,21 @@ from fastwalk.commands._common import print_json_or_text
 
 
 def stationary_report(path, radius: float | None = None) -> dict:
-    """Return the stationary-law comparison for a lattice, graph or potential file."""
+    """Return the stationary-law comparison of a file whose model declares one."""
     from fastwalk.errors import MissingDataError
     from fastwalk.io.reader import Run
+    from fastwalk.models import model_class, resolve
 
     with Run(path) as run:
         kind = run.kind
-        accumulators = run.accumulators
-        if kind in ("lattice", "graph"):
-            from fastwalk.analysis.stationary import walk_report
-
-            report = walk_report(run.model, accumulators)
-        elif kind == "potential":
-            from fastwalk.analysis.boltzmann import potential_report
-
-            report = potential_report(run.model, accumulators, radius=radius,
-                                      walkers=run.settings.get("walkers"))
-        else:
+        model = model_class(kind)
+        if model.stationary_report is None:
             raise MissingDataError(
-                f"{path} is a {kind} run; `fastwalk stationary` checks lattice, graph and "
-                "potential runs (for sphere runs use `fastwalk fit`)"
+                f"{path} is a {kind} run, whose model declares no stationary law to check"
+                + (f"; {model.no_stationary_hint}" if model.no_stationary_hint else "")
             )
-        if not accumulators:
+        report = resolve(model.stationary_report)(run, radius=radius)
+        if not run.accumulators:
             raise MissingDataError(f"{path} holds no committed accumulators yet (no commit happened)")
     return {"file": str(path), "kind": kind, **report}
 

@@ -21,21 +21,59 @@ observables written to file (means, standard errors, ...).
 from __future__ import annotations
 
 import abc
+import importlib
 from typing import Any, ClassVar
 
 import numpy as np
+
+
+def resolve(spec: str):
+    """Return the object a ``"package.module:name"`` string names, importing the module now.
+
+    Parameters
+    ----------
+    spec : str
+        ``"module:attribute"``, e.g. ``"fastwalk.analysis.plots:series_run_figure"``.
+
+    Returns
+    -------
+    object
+        The attribute.
+    """
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class Model(abc.ABC):
     """Base class of every model the engine can run.
 
     Subclasses set the class attributes and implement the abstract methods.
+    A subclass that sets ``kind`` registers itself under that name
+    (:data:`kinds`). The analysis layer asks the class, never the kind name,
+    what to do with a run: :attr:`picture` and :attr:`stationary_report` name
+    functions as ``"module:function"`` strings, imported only when used
+    (:func:`resolve`), so a model module never imports the analysis layer.
     """
 
     #: registry name, e.g. ``"lattice"``
     kind: ClassVar[str]
     #: H5MD particle element written by :meth:`frame`: ``"position"`` or ``"node"``
     frame_name: ClassVar[str] = "position"
+    #: ``"module:function"`` drawing an open run of this model, ``f(run) -> Figure``
+    picture: ClassVar[str] = "fastwalk.analysis.plots:series_run_figure"
+    #: ``"module:function"`` comparing an open run with the model's exact stationary
+    #: law, ``f(run, **options) -> dict``; None when the model has none
+    stationary_report: ClassVar[str | None] = None
+    #: what ``fastwalk stationary`` suggests for a model without a stationary law
+    no_stationary_hint: ClassVar[str] = ""
+    #: every registered model class by kind (filled by :meth:`__init_subclass__`)
+    kinds: ClassVar[dict[str, type]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        """Register a subclass that declares its own ``kind``."""
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            Model.kinds[cls.kind] = cls
 
     # ------------------------------------------------------------------ description
     @property

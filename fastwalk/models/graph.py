@@ -145,6 +145,8 @@ class GraphWalk(NodeWalkRecords, Model):
     kind = "graph"
     frame_name = "node"
     reference_visits = "walker_start_visits"
+    center_name = "the start node"
+    picture = "fastwalk.analysis.walk_plots:graph_run_figure"
 
     def __init__(self, indptr, indices, weights=None, *, lazy: float = 0.0, start=0,
                  labels=None):
@@ -469,6 +471,18 @@ class GraphWalk(NodeWalkRecords, Model):
     def box(self) -> dict:
         """Describe the H5MD box (a graph has no geometry: one dimension, no boundary)."""
         return {"dimension": 1, "boundary": "none", "edges": None}
+
+    def stationary_law(self) -> tuple[np.ndarray, str]:
+        """Return the exact stationary law and how it was obtained (degree, strength, or LU)."""
+        from fastwalk.analysis.stationary import csr_law
+
+        return csr_law(self.indptr, self.indices, self.weights, start=self.start)
+
+    def periodic_classes(self) -> tuple[int, np.ndarray | None]:
+        """Return the non-lazy walk's period and each node's cyclic class (None if 1)."""
+        from fastwalk.analysis.stationary import csr_cyclic_classes
+
+        return csr_cyclic_classes(self.indptr, self.indices, self.start)
 
     def degrees(self) -> np.ndarray:
         """Return each node's number of CSR entries (self-loop once, multi-edges each)."""

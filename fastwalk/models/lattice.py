@@ -245,6 +245,7 @@ class LatticeWalk(NodeWalkRecords, Model):
 
     kind = "lattice"
     frame_name = "node"
+    picture = "fastwalk.analysis.walk_plots:lattice_run_figure"
 
     def __init__(self, crossing: Crossing, length: int, lazy: float = 0.0, start=None):
         if not isinstance(crossing, Crossing):
@@ -320,6 +321,21 @@ class LatticeWalk(NodeWalkRecords, Model):
             self._coords = self.layout.coords()
             self._coords.flags.writeable = False
         return self._coords
+
+    def stationary_law(self) -> tuple[np.ndarray, str]:
+        """Return the exact stationary law, proportional to degree, and its name."""
+        degrees = self.degrees().astype(np.float64)
+        return degrees / degrees.sum(), "degree-proportional (crossing lattice)"
+
+    def periodic_classes(self) -> tuple[int, np.ndarray | None]:
+        """Return the non-lazy walk's period (2 for even L, else 1) and parity classes."""
+        if self.length % 2:
+            return 1, None
+        return 2, self.layout.parities().astype(np.int64)
+
+    def mixing_steps(self) -> tuple[int, str]:
+        """Return (L², "L²"): fewer steps than this leave walkers unmixed."""
+        return self.length**2, "L²"
 
     def degrees(self) -> np.ndarray:
         """Return every node's degree, ``[nodes]`` int64."""

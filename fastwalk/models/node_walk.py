@@ -44,6 +44,15 @@ class NodeWalkRecords:
 
     #: state and accumulator name of each walker's visits of ``self.center``
     reference_visits: ClassVar[str] = "walker_center_visits"
+    #: what ``self.center`` is, in the stationary report
+    center_name: ClassVar[str] = "the crossing's center"
+    #: node labels (graphs read from an edge list), or None
+    labels = None
+    stationary_report: ClassVar[str] = "fastwalk.analysis.stationary:walk_run_report"
+
+    def mixing_steps(self) -> tuple[int, str] | None:
+        """Return (steps, formula) a walker needs to mix, where there is a simple scale."""
+        return None
 
     def initial_state(self, rng_states: np.ndarray) -> dict:
         """Put every walker on the start node with empty counts."""

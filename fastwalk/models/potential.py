@@ -462,6 +462,8 @@ class PotentialBrownian(Model):
 
     kind = "potential"
     frame_name = "position"
+    picture = "fastwalk.analysis.potential_plots:potential_run_figure"
+    stationary_report = "fastwalk.analysis.boltzmann:potential_run_report"
 
     def __init__(
         self,

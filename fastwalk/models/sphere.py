@@ -375,6 +375,8 @@ class SphereBrownian(Model):
 
     kind = "sphere"
     frame_name = "position"
+    picture = "fastwalk.analysis.sphere_plots:sphere_run_figure"
+    no_stationary_hint = "for sphere runs use `fastwalk fit`"
 
     def __init__(
         self,
