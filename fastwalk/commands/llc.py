@@ -46,8 +46,10 @@ def _text(report: dict) -> str:
               help="The minimum U_min of the potential; λ̂ = β(⟨U⟩ − U_min).")
 @click.option("--multiplicity", type=click.IntRange(1, 2), default=None,
               help="Fix m instead of choosing it from the sweep.")
+@click.option("--plot", "picture", type=click.Path(dir_okay=False), default=None,
+              help="Also draw β⟨U⟩ against log β with the fitted curve to this picture (.png).")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
-def command(files, u_min, multiplicity, json_output):
+def command(files, u_min, multiplicity, picture, json_output):
     """Estimate the learning coefficient λ (and m) from langevin runs FILES.
 
     Per run: λ̂(β) with a standard error from the walker-to-walker spread of the
@@ -58,4 +60,8 @@ def command(files, u_min, multiplicity, json_output):
     from fastwalk.analysis.llc import llc_report
 
     report = llc_report(files, u_min=u_min, multiplicity=multiplicity)
+    if picture is not None:
+        from fastwalk.analysis.llc_plots import plot_llc
+
+        report["picture"] = str(plot_llc(report, picture))
     print_json_or_text(report, json_output, _text(report))
