@@ -44,56 +44,12 @@ def partition_walkers(walkers: int, partitions: int) -> list[tuple[int, int]]:
     return [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-class _SumsOnly(Model):
-    """Wrap a model so the engine records raw additive sums instead of summaries."""
-
-    def __init__(self, inner: Model):
-        self.inner = inner
-        self.kind = inner.kind
-        self.frame_name = inner.frame_name
-
-    @property
-    def dt(self):
-        return self.inner.dt
-
-    def parameters(self):
-        return self.inner.parameters()
-
-    def parameter_arrays(self):
-        return self.inner.parameter_arrays()
-
-    @classmethod
-    def from_parameters(cls, parameters, arrays):  # pragma: no cover - never rebuilt
-        raise NotImplementedError
-
-    def box(self):
-        return self.inner.box()
-
-    def initial_state(self, rng_states):
-        return self.inner.initial_state(rng_states)
-
-    def advance(self, state, first_step, steps, accumulate):
-        self.inner.advance(state, first_step, steps, accumulate)
-
-    def frame(self, state):
-        return self.inner.frame(state)
-
-    def observe(self, state):
-        return self.inner.observe(state)
-
-    def summarize(self, sums, walkers):
-        return sums
-
-    def accumulators(self, state):
-        return self.inner.accumulators(state)
-
-
 def _run_partition(model: Model, first: int, count: int, steps: int, seed: int, every: int,
                    observe_every: int, burn_in: int) -> dict:
     sink = MemorySink()
-    sim = Simulation(_SumsOnly(model), count, steps, seed=seed, every=every,
+    sim = Simulation(model, count, steps, seed=seed, every=every,
                      observe_every=observe_every, burn_in=burn_in, first_walker=first,
-                     sinks=[sink], progress=False, handle_signals=False)
+                     sinks=[sink], progress=False, handle_signals=False, summarize=False)
     sim.run()
     return {
         "frame_steps": np.array(sink.frame_steps, dtype=np.int64),

@@ -319,10 +319,14 @@ class H5MDWriter:
         Write ``<path>.ckpt`` at every commit so the run can be resumed.
     extra_config : dict or None
         More JSON-able configuration to store (e.g. the CLI's resolved options).
+    resume_step : int or None
+        Continue the existing file ``path`` from its checkpoint at this step
+        (see :meth:`reopen`) instead of creating a new file.
     """
 
     def __init__(self, path, model, *, overwrite: bool = False, compression: str | None = None,
-                 checkpoints: bool = True, extra_config: dict | None = None):
+                 checkpoints: bool = True, extra_config: dict | None = None,
+                 resume_step: int | None = None):
         self.path = Path(path)
         self.model = model
         self.compression = compression
@@ -330,13 +334,13 @@ class H5MDWriter:
         self.extra_config = dict(extra_config or {})
         self.file: h5py.File | None = None
         self._elements: dict[str, _Element] = {}
-        self._resume_step: int | None = None
+        self._resume_step = resume_step
         self._settings: dict = {}
         self._failure: str | None = None
         self._space: SpaceGuard | None = None
         self._sync: _BackgroundSync | None = None
         self._unsynced = 0  # frame bytes written since the last fsync was queued
-        if self.path.exists() and not overwrite:
+        if resume_step is None and self.path.exists() and not overwrite:
             raise FileExistsError(
                 f"output file {self.path} already exists; choose another --out or pass --overwrite"
             )
@@ -348,21 +352,7 @@ class H5MDWriter:
     @classmethod
     def reopen(cls, path, model, resume_step: int, extra_config: dict | None = None) -> H5MDWriter:
         """Reopen an existing file to continue it from a checkpoint at ``resume_step``."""
-        writer = cls.__new__(cls)
-        writer.path = Path(path)
-        writer.model = model
-        writer.compression = None
-        writer.checkpoints = True
-        writer.extra_config = dict(extra_config or {})
-        writer.file = None
-        writer._elements = {}
-        writer._resume_step = resume_step
-        writer._settings = {}
-        writer._failure = None
-        writer._space = None
-        writer._sync = None
-        writer._unsynced = 0
-        return writer
+        return cls(path, model, extra_config=extra_config, resume_step=resume_step)
 
     # ------------------------------------------------------------------ sink protocol
     def start(self, simulation) -> None:
