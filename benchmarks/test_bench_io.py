@@ -7,7 +7,7 @@ machine hits every variant alike:
 - recording overhead, for 10^4 two-dimensional walkers recorded every 100
   steps (160 kB frames) to a new H5MD file (the final commit's fsync and
   checkpoint included), against the same run recording nothing (target: at most
-  5 % more). Two models: the seed's 2-D valleys and free Brownian motion (the
+  5 % more). Two models: the original notebook's 2-D valleys and free Brownian motion (the
   cheapest step there is, ~2 ns, so the hardest case). Two record schedules:
   frames every 100 steps with observables at their default cadence (what
   ``--every 100`` does), and frames *and* observables every 100 steps. For

@@ -8,7 +8,7 @@ unless said otherwise):
 - ``walk / integer draw``: over one ``rng.integer(s, 6)`` in a jitted
   ``prange`` loop over the same walkers (the floor: a step needs one such draw);
   target <= 3;
-- ``python notebook / walk``: the seed notebook's walker (a dict of neighbour
+- ``python notebook / walk``: the original notebook's walker (a dict of neighbour
   lists and ``random.choice`` per step, one walker) over our walker-step;
   target >= 1000;
 - ``networkx / walk``: a networkx graph's neighbour list and ``random.choice``
@@ -72,7 +72,7 @@ def _u64_floor(states, steps):
 
 
 def notebook_walk(adjacency: dict, start, steps: int, chooser: random.Random) -> dict:
-    """The seed notebook's way: neighbour lists in a dict, ``random.choice`` per step."""
+    """The original notebook's way: neighbour lists in a dict, ``random.choice`` per step."""
     counts = dict.fromkeys(adjacency, 0)
     node = start
     for _ in range(steps):

@@ -1,4 +1,4 @@
-"""Cost of ε-perturbation on hyperspheres against its floor and the seed's NumPy loop.
+"""Cost of ε-perturbation on hyperspheres against its floor and the original notebook's NumPy loop.
 
 Run with ``pytest benchmarks/test_bench_perturb.py -s``. For D = 10^3 and 10^6
 the figures, all measured in the same run, are:
@@ -6,7 +6,7 @@ the figures, all measured in the same run, are:
 - ``perturb / normals``: ``perturb`` of m samples over the time to draw the
   same m × D standard normals with fastwalk's streams, in parallel the same
   way (the floor: every sample needs D − 1 of them);
-- ``seed loop / perturb``: the seed's per-sample loop rewritten in NumPy
+- ``seed loop / perturb``: the original notebook's per-sample loop rewritten in NumPy
   (``tests/naive_perturb.seed_loop``: NumPy's normals, the Householder
   reflection applied without the matrix) over ``perturb``: the speed-up;
 - nanoseconds per output entry, for orientation.

@@ -1,4 +1,4 @@
-"""Cost of Euler–Maruyama under the seed's min-potential against its floor and its peers.
+"""Cost of Euler–Maruyama under the original notebook's min-potential against its floor and its peers.
 
 Run with ``pytest benchmarks/test_bench_potential.py -s``. Figures, all
 measured in the same run (best of several repeats; wall time with every numba

@@ -2,7 +2,7 @@
 
 Figures are ratios measured in the same run: each method against the cost of
 the normal draws its step needs (the floor), against a vectorised NumPy
-geodesic walk and the seed notebook's per-walker, per-step Householder loop,
+geodesic walk and the original notebook's per-walker, per-step Householder loop,
 the exact method's cost as n·D·dt/R² varies, and the 2-thread speed-up.
 """
 
@@ -81,7 +81,7 @@ def numpy_geodesic(x, steps, tau, radius, generator):
 
 
 def seed_householder_walk(positions, steps, chord, generator):
-    """The seed notebook's ring walk: a Python loop over walkers and steps.
+    """The original notebook's ring walk: a Python loop over walkers and steps.
 
     Each step samples a point of the (D−2)-sphere of radius ρ sin φ in the
     hyperplane e_D^⊥, reflects it into x^⊥ with the Householder reflection

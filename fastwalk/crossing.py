@@ -7,7 +7,7 @@ U(x) = a · min_k Σ_{j∈S_k} (x_j − b_j)².
 
 Presets:
 
-- :meth:`Crossing.lines` — the seed experiment: K lines in K dimensions,
+- :meth:`Crossing.lines` — the original notebook's experiment: K lines in K dimensions,
   S_k = every axis but k;
 - :meth:`Crossing.hyperplanes` — K hyperplanes x_k = b_k in D ≥ K dimensions;
 - :meth:`Crossing.planes_meeting_in_line` — the planes x_0 = b_0 and
@@ -31,7 +31,7 @@ any adjacency:
   set and a node's rank in it is a mixed-radix number (lowest axis fastest).
 - Blocks are ordered by decreasing size of Z, then by decreasing bit mask of
   Z (bit i is the i-th axis of P). The first block is Z = P, whose first node
-  is the center: **the center is node 0**. For the seed's K lines this gives
+  is the center: **the center is node 0**. For the original notebook's K lines this gives
   node 0 = center, then line 0's nodes x_0 = 1..L-1, then line 1's, ...
 - At a node whose subspaces have free axes A (sorted), the neighbours are,
   in this order, ``+1`` then ``-1`` along A[0], then along A[1], ...: the
@@ -135,7 +135,7 @@ class Crossing:
     # ------------------------------------------------------------------ presets
     @classmethod
     def lines(cls, count: int) -> Crossing:
-        """Return the seed's crossing: ``count`` lines of a ``count``-torus at one point.
+        """Return the original notebook's crossing: ``count`` lines of a ``count``-torus at one point.
 
         For ``count = 1`` this is a single cycle (D = 2 with axis 1 pinned is
         not needed: one line in one dimension is the whole 1-torus, so the
@@ -191,7 +191,7 @@ class Crossing:
         Parameters
         ----------
         lines : int or None
-            The seed's K lines.
+            The original notebook's K lines.
         dim : int or None
             Torus dimension for ``--pin``.
         pins : sequence of str

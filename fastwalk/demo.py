@@ -1,4 +1,4 @@
-"""The seed's three experiments, rerun and verified against theory.
+"""The original notebook's three experiments, rerun and verified against theory.
 
 :func:`run_demo` writes one HDF5 file (and, with matplotlib, one picture) per
 experiment into a directory and returns a verification table: each row a

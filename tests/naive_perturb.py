@@ -1,13 +1,13 @@
-"""Pure-NumPy references for fastwalk.perturb: the seed's per-sample loop.
+"""Pure-NumPy references for fastwalk.perturb: the original notebook's per-sample loop.
 
 The seed samples a perturbation of ``w0`` one sample at a time (torch-style):
 draw a point of the (D−2)-sphere of radius ``ρ sin φ`` in the hyperplane
 orthogonal to ``n = e_D`` (D−1 normals, normalised, a zero appended), reflect
 it with the Householder matrix ``H = I − 2ccᵀ/cᵀc``, ``c = n + ŵ0``, then
-translate it by ``w0 cos φ``. (The seed's text writes ``ρ cos φ`` for the
+translate it by ``w0 cos φ``. (The original notebook's text writes ``ρ cos φ`` for the
 radius where ``ρ sin φ`` is meant.) Here ``c = n + sign(w0_D)·ŵ0``: for
-``w0_D >= 0`` that is the seed's vector; for ``w0_D < 0`` the sign avoids the
-cancellation in ``1 + ŵ0_D`` that the seed's vector suffers when ``w0`` points
+``w0_D >= 0`` that is the original notebook's vector; for ``w0_D < 0`` the sign avoids the
+cancellation in ``1 + ŵ0_D`` that the original notebook's vector suffers when ``w0`` points
 against ``n``, and it is the reflection fastwalk uses.
 
 Fed the same normals as the kernel (``rng.draws(seed_states(seed, first, m),
@@ -20,7 +20,7 @@ import numpy as np
 
 
 def householder_vector(w0):
-    """Return the seed's ``c = e_D + sign(w0_D)·ŵ0`` (sign +1 when ``w0_D >= 0``)."""
+    """Return the original notebook's ``c = e_D + sign(w0_D)·ŵ0`` (sign +1 when ``w0_D >= 0``)."""
     w0 = np.asarray(w0, dtype=np.float64).ravel()
     unit = w0 / np.linalg.norm(w0)
     sign = 1.0 if unit[-1] >= 0.0 else -1.0
@@ -74,7 +74,7 @@ def perturb_loop(w0, epsilon, normals, explicit_matrix=False):
 
 
 def seed_loop(w0, epsilon, m, generator):
-    """The seed's loop as it would run in NumPy: its own normals, the seed's ``c = n + ŵ0``.
+    """The original notebook's loop as it would run in NumPy: its own normals, its ``c = n + ŵ0``.
 
     Used by the benchmarks as the plain-NumPy baseline (one sample per
     iteration, the reflection applied without the matrix).

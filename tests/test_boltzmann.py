@@ -56,7 +56,7 @@ def test_two_lines_marginal_matches_closed_form():
     gauss = bin_integrals(lambda d: math.exp(-beta_a * d * d), 6.0, 24, 3.0)
     regular = boltzmann.regular_reference(model)
     np.testing.assert_allclose(regular["marginals"][0], 0.5 * (gauss + 1 / 24), atol=1e-9)
-    assert boltzmann.total_variation(regular["marginals"][0], expected) > 0.04  # 0.043
+    assert boltzmann.probabilities_total_variation(regular["marginals"][0], expected) > 0.04  # 0.043
 
 
 def test_one_valley_is_a_truncated_gaussian_times_uniform():
@@ -207,7 +207,7 @@ def run_histograms(model, walkers, batches, burn_in, steps, seed=7):
 
 
 def test_euler_maruyama_converges_to_boltzmann_linearly_in_dt():
-    # the seed's two lines; box 4 and T = 0.5 keep relaxation fast (τ ≈ 0.8)
+    # the original notebook's two lines; box 4 and T = 0.5 keep relaxation fast (τ ≈ 0.8)
     walkers, batches, dts = 100_000, 10, [0.2, 0.1, 0.05]
     distances, floors, masses = [], [], []
     for dt in dts:
@@ -217,7 +217,7 @@ def test_euler_maruyama_converges_to_boltzmann_linearly_in_dt():
         total = counts.sum(axis=0)
         empirical = total / total.sum()
         exact = boltzmann.boltzmann_reference(model)["histogram_2d"]
-        distances.append(boltzmann.total_variation(empirical, exact))
+        distances.append(boltzmann.probabilities_total_variation(empirical, exact))
         # sampling floor measured from independent batches: per-bin standard error of the
         # pooled frequency, E|N(0, s)| = s·sqrt(2/π)
         frequencies = counts / counts.sum(axis=(1, 2), keepdims=True)

@@ -292,7 +292,8 @@ def test_sphere_run_records_the_cosine_decay(runs, method):
     if method != "geodesic":  # exact and ring (default chord) follow exp(-n D t / R²) with no bias
         law = np.exp(-3 * 0.1 * times[-1])
         assert abs(mean[-1] - law) < SIGMAS * sem[-1], (mean[-1], law, sem[-1])
-        # n - 1 in place of n (the seed's exponent read with n the sphere's own dimension) is rejected
+        # n - 1 in place of n (the original notebook's exponent read with n the sphere's own
+        # dimension) is rejected
         assert abs(mean[-1] - np.exp(-2 * 0.1 * times[-1])) > SIGMAS * sem[-1]
 
 

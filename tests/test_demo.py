@@ -1,4 +1,4 @@
-"""``fastwalk demo``: the seed's experiments, run end to end and verified."""
+"""``fastwalk demo``: the original notebook's experiments, run end to end and verified."""
 
 import json
 import subprocess

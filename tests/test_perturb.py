@@ -187,7 +187,7 @@ def test_agrees_with_numpy_reference(dim, kind):
 
 
 def test_reference_householder_matrix_is_the_stable_reflection():
-    # for w0 against e_D the seed's c = n + ŵ0 vanishes; the signed one does not
+    # for w0 against e_D the original notebook's c = n + ŵ0 vanishes; the signed one does not
     for kind in ("+axis", "-axis", "near-axis", "random"):
         w0 = _baseline(6, kind)
         h = naive.householder_matrix(w0)

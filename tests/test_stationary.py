@@ -53,10 +53,10 @@ def dense_stationary(indptr, indices, weights=None):
     return vector / vector.sum()
 
 
-# ---------------------------------------------------------------------- the seed's table
+# ---------------------------------------------------------------------- the original notebook's table
 @pytest.mark.parametrize("lines", [2, 3, 4, 10])
 def test_center_is_visited_k_times_as_often(lines):
-    """The seed's table: K lines of length L = 9, center/other visit ratio = K."""
+    """The original notebook's table: K lines of length L = 9, center/other visit ratio = K."""
     model = LatticeWalk(Crossing.lines(lines), 9)
     report = stationary.walk_report(model, run(model, 1000, 20_000, burn_in=1000))
     ratio, se = report["center_ratio"], report["center_ratio_se"]

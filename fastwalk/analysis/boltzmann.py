@@ -32,7 +32,7 @@ __all__ = [
     "multinomial_tv_floor",
     "relaxation_time",
     "effective_samples",
-    "total_variation",
+    "probabilities_total_variation",
     "split_half_floor",
     "potential_report",
 ]
@@ -348,7 +348,7 @@ def regular_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str, n
 
 
 # ---------------------------------------------------------------------- comparisons
-def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+def probabilities_total_variation(p: np.ndarray, q: np.ndarray) -> float:
     """Return ½ Σ |p − q| for two probability arrays of one shape.
 
     Parameters
@@ -506,7 +506,7 @@ def split_half_floor(total: np.ndarray, half: np.ndarray) -> float | None:
     n1, n2 = first.sum(), second.sum()
     if n1 <= 0 or n2 <= 0:
         return None
-    return total_variation(first / n1, second / n2) * math.sqrt(n1 * n2) / (n1 + n2)
+    return probabilities_total_variation(first / n1, second / n2) * math.sqrt(n1 * n2) / (n1 + n2)
 
 
 def potential_report(model, accumulators: dict, radius: float | None = None,
@@ -568,15 +568,15 @@ def potential_report(model, accumulators: dict, radius: float | None = None,
     report: dict[str, Any] = {
         "samples": samples,
         "method": exact["method"],
-        "tv_boltzmann": total_variation(empirical, exact["histogram_2d"]),
+        "tv_boltzmann": probabilities_total_variation(empirical, exact["histogram_2d"]),
         "tv_floor": estimate if measured is None else measured,
         "tv_floor_method": "relaxation-time estimate" if measured is None else "split-half",
         "tv_floor_measured": measured,
         "tv_floor_estimate": estimate,
         "effective_samples": n_eff,
         "relaxation_time": relaxation_time(model),
-        "tv_regular": total_variation(empirical, regular["histogram_2d"]),
-        "tv_boltzmann_regular": total_variation(exact["histogram_2d"], regular["histogram_2d"]),
+        "tv_regular": probabilities_total_variation(empirical, regular["histogram_2d"]),
+        "tv_boltzmann_regular": probabilities_total_variation(exact["histogram_2d"], regular["histogram_2d"]),
         "radius": radius,
         "mass_within_radius": {
             "empirical": mass_within(empirical, model, radius),
@@ -589,7 +589,7 @@ def potential_report(model, accumulators: dict, radius: float | None = None,
     if accumulators.get("marginals") is not None:
         marginal_counts = _counts(accumulators, "marginals", (model.dim, model.bins))
         report["marginal_tv"] = [
-            total_variation(row / row.sum(), law)
+            probabilities_total_variation(row / row.sum(), law)
             for row, law in zip(marginal_counts, exact["marginals"], strict=True)
         ]
     return report

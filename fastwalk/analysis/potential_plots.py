@@ -37,12 +37,12 @@ def _references(model) -> tuple[dict, str | None]:
 
 
 def _potential_summary(model, empirical, references: dict, radius: float) -> str:
-    from fastwalk.analysis.boltzmann import mass_within, total_variation
+    from fastwalk.analysis.boltzmann import mass_within, probabilities_total_variation
 
     names = {"Boltzmann ∝ exp(−U/T)": "Boltzmann", "regular prediction (valleys apart)": "regular"}
     parts, masses = [], [f"empirical {mass_within(empirical, model, radius):.3f}"]
     for title, law in references.items():
-        parts.append(f"TV(empirical, {names[title]}) = {total_variation(empirical, law):.3g}")
+        parts.append(f"TV(empirical, {names[title]}) = {probabilities_total_variation(empirical, law):.3g}")
         masses.append(f"{names[title]} {mass_within(law, model, radius):.3f}")
     lines = ["; ".join(parts)] if parts else []
     lines.append(f"mass within r = {radius:.3g} of the center: " + ", ".join(masses))

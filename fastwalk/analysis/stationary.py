@@ -53,7 +53,7 @@ __all__ = [
     "stationary_law",
     "model_law",
     "cyclic_classes",
-    "total_variation",
+    "counts_total_variation",
     "chi_square",
     "center_ratio",
     "compare_visits",
@@ -296,7 +296,7 @@ def csr_cyclic_classes(indptr, indices, start: int) -> tuple[int, np.ndarray | N
 
 
 # ---------------------------------------------------------------------- comparisons
-def total_variation(counts, law) -> float:
+def counts_total_variation(counts, law) -> float:
     """Return the total variation distance between normalised ``counts`` and ``law``.
 
     Parameters
@@ -389,7 +389,7 @@ def center_ratio(counts, law, center: int, walker_center_visits=None) -> dict[st
 
     The ratio R = c / (o / m), with c the center's visits, o those of the m
     other nodes the law gives positive probability. Its expectation under the
-    law is π_c m / (1 − π_c) (K for the seed's K lines).
+    law is π_c m / (1 − π_c) (K for the original notebook's K lines).
 
     Parameters
     ----------
@@ -473,7 +473,7 @@ def compare_visits(counts, law, *, center: int | None = None, walker_center_visi
         raise ValueError("counts must be non-negative")
     if np.any(law < 0) or not math.isclose(law.sum(), 1.0, rel_tol=1e-9):
         raise ValueError(f"law must be non-negative and sum to 1, sums to {law.sum()}")
-    result: dict[str, Any] = {"total_variation": _finite(total_variation(counts, law))}
+    result: dict[str, Any] = {"total_variation": _finite(counts_total_variation(counts, law))}
     result.update(chi_square(counts, law, min_expected=min_expected))
     if center is not None:
         ratio = center_ratio(counts, law, center, walker_center_visits)
@@ -541,7 +541,7 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
     }
     if model.labels is not None:
         report["center_label"] = str(model.labels[model.center])
-    report["total_variation"] = _finite(total_variation(counts, law)) if steps else None
+    report["total_variation"] = _finite(counts_total_variation(counts, law)) if steps else None
     ratio = center_ratio(counts, law, model.center, center_visits) if steps else {}
     report["center_ratio"] = ratio.get("ratio")
     report["center_ratio_se"] = ratio.get("se")
@@ -593,7 +593,7 @@ def _final_node_test(model, law: np.ndarray, final: np.ndarray) -> dict[str, Any
         "chi2_bins": test["bins"],
         "pvalue": test["pvalue"],
         "impossible_final_nodes": test["impossible"],
-        "final_total_variation": _finite(total_variation(histogram, final_law)),
+        "final_total_variation": _finite(counts_total_variation(histogram, final_law)),
         "period": period,
         "pvalue_method": _PVALUE_METHOD.format(period=note),
     }

@@ -66,7 +66,7 @@ def _line_positions(model, nodes: np.ndarray, axes: list[int]) -> tuple[np.ndarr
 
 
 def lattice_layout(model, nodes=None) -> tuple[np.ndarray, np.ndarray] | None:
-    """Place a lines crossing's nodes in the plane, as the seed draws it.
+    """Place a lines crossing's nodes in the plane, as the original notebook draws it.
 
     Line k of K is drawn through the origin at angle π·k/K; a node sits at
     its signed minimum-image coordinate along its line (the center at the
@@ -335,7 +335,7 @@ def graph_figure(model, counts):
         The figure; graphs with more than 40 nodes show their 40 most
         probable nodes.
     """
-    from fastwalk.analysis.stationary import model_law, total_variation
+    from fastwalk.analysis.stationary import counts_total_variation, model_law
 
     counts = counts_vector("visit counts", counts, model.nodes)
     law, description = model_law(model)
@@ -350,7 +350,7 @@ def graph_figure(model, counts):
     ax.set_xlabel("node" + ("" if len(shown) == model.nodes
                             else f" ({len(shown)} most probable of {model.nodes})"))
     ax.set_ylabel("stationary probability")
-    tv = total_variation(counts, law) if counts.sum() > 0 else math.nan
+    tv = counts_total_variation(counts, law) if counts.sum() > 0 else math.nan
     ax.set_title(f"graph walk, {model.nodes} nodes: total variation to the exact law {tv:.3g}",
                  fontsize=10)
     ax.legend(fontsize=8)

@@ -96,7 +96,7 @@ def crossing_options(fn):
     """Add ``--lines K`` or ``--dim D --pin SPEC ...`` (the crossing of DESIGN.md)."""
     options = [
         click.option("--lines", "-K", type=int, default=None,
-                     help="The seed's crossing: K axes of a K-torus meeting at the center."),
+                     help="The original notebook's crossing: K axes of a K-torus meeting at the center."),
         click.option("--dim", "-d", type=int, default=None,
                      help="Torus dimension D, with one --pin per subspace."),
         click.option("--pin", multiple=True,

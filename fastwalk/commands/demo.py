@@ -1,4 +1,4 @@
-"""``fastwalk demo``: the seed's three experiments, verified."""
+"""``fastwalk demo``: the original notebook's three experiments, verified."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import click
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
 def command(out_dir, seed, no_pictures, threads, json_output):
-    """Rerun the seed's experiments (lattices, crossing valleys, S^n) and verify them.
+    """Rerun the original notebook's experiments (lattices, crossing valleys, S^n) and verify them.
 
     Writes one HDF5 file and one picture per experiment into --out and prints
     a table of measured figures against predictions with standard errors. Exits

@@ -9,7 +9,7 @@ import click
 
 @click.command("plot", epilog=(
     "Example:\n\n  fastwalk plot lines.h5 -o lines.png\n\n"
-    "Lattices: the seed's drawing, each line of the crossing through the center with circles "
+    "Lattices: the original notebook's drawing, each line of the crossing through the center with circles "
     "of area proportional to visits (other crossings: visits over the degree law against the "
     "distance from the center); graphs: empirical vs exact stationary law per node; "
     "potentials: landscape, empirical, Boltzmann and regular densities of (x0, x1); spheres: "

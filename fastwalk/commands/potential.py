@@ -8,7 +8,7 @@ from fastwalk.commands._common import crossing_options, parse_floats, run_comman
 
 
 @click.command("potential", epilog=(
-    "Example (the seed's two crossing valleys):\n\n"
+    "Example (the original notebook's two crossing valleys):\n\n"
     "  fastwalk potential --lines 2 --a 1 --center 0.5 --box 1 --temperature 0.05 --dt 1e-3 "
     "--walkers 2000 --steps 20000 --out valleys.h5\n\n"
     "U(x) = a·min_k Σ_{j∈S_k} (x_j − b_j)² on the periodic box [0, Λ)^D (minimum-image "

@@ -13,7 +13,7 @@ available axes and degree), then steps arithmetically:
   otherwise the new block is looked up from the new zero pattern and the
   index recomputed (O(D), on a fraction ~1/L of steps).
 
-Crossings of lines (every subspace has one free axis, as in the seed's K
+Crossings of lines (every subspace has one free axis, as in the original notebook's K
 cycles glued at one point) use a specialised kernel that keeps the walker's
 line and coordinate in registers; it makes the same draws and uses the same
 numbering, so its trajectories are those of the general kernel.
@@ -83,7 +83,7 @@ def _pack_tables(layout: LatticeLayout) -> tuple[np.ndarray, int]:
 
 
 def _is_lines(crossing: Crossing) -> bool:
-    """Whether every subspace is a line (one free axis): the seed's K cycles glued at the center."""
+    """Whether every subspace is a line (one free axis): K cycles glued at the center."""
     return all(len(crossing.free(k)) == 1 for k in range(crossing.count))
 
 

@@ -10,7 +10,7 @@ where d_j(x) = x_j − b_j taken as the minimum image (in [−Λ/2, Λ/2]) and
 ``c = confine >= 0`` is the optional confining term. U_c is smooth and
 Λ-periodic and behaves like c·|d|² near the center (curvature 2c along every
 coordinate), so it breaks the translation symmetry along the valleys (the
-seed notebook's "regularised" variant); ``confine=0`` is the pure
+original notebook's "regularised" variant); ``confine=0`` is the pure
 min-potential.
 
 Dynamics: dX = −∇U(X) dt + √(2T) dW by Euler–Maruyama,

@@ -279,7 +279,7 @@ def _advance_circle(positions, states, steps, root_tau, radius):
 
 @pjit
 def _advance_ring(positions, states, steps, chord):
-    """Run the seed's ring walk: every step a fixed chord to a uniform point of the ring."""
+    """Run the original notebook's ring walk: every step a fixed chord to a uniform point of the ring."""
     walkers, size = positions.shape
     bad = np.full(walkers, -1, dtype=np.int64)
     for w in prange(walkers):
@@ -343,7 +343,7 @@ def _chord_sq(positions, start, radius):
 
 
 class SphereBrownian(Model):
-    """Brownian motion (or the seed's ring walk) on ``S^n`` of radius R.
+    """Brownian motion (or the original notebook's ring walk) on ``S^n`` of radius R.
 
     Parameters
     ----------
