@@ -45,12 +45,8 @@ def pjit(*args, fastmath: bool = False, **kwargs):
 
     Parameters
     ----------
-    *args
-        Forwarded to :func:`numba.njit`.
-    fastmath : bool, optional
-        Use the NaN-safe fast-math flag set :data:`FASTMATH`.
-    **kwargs
-        Extra numba options; they override the defaults.
+    *args, fastmath, **kwargs
+        As for :func:`jit`.
 
     Returns
     -------

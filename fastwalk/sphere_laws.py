@@ -62,14 +62,8 @@ def rms_chord_law(t, dim: int, radius: float, diffusion: float) -> np.ndarray:
 
     Parameters
     ----------
-    t : array_like
-        Times (>= 0).
-    dim : int
-        Sphere dimension n (>= 1).
-    radius : float
-        Radius R (> 0).
-    diffusion : float
-        Diffusion constant D (>= 0).
+    t, dim, radius, diffusion
+        As for :func:`mean_cos_theta_law`.
 
     Returns
     -------
@@ -143,12 +137,8 @@ def step_cos_factor(method: str, dim: int, radius: float, diffusion: float, dt: 
     ----------
     method : {"ring", "geodesic", "exact"}
         The step method of :class:`fastwalk.models.sphere.SphereBrownian`.
-    dim : int
-        Sphere dimension n (>= 1).
-    radius : float
-        Radius R (> 0).
-    diffusion : float
-        Diffusion constant D (>= 0).
+    dim, radius, diffusion
+        As for :func:`mean_cos_theta_law`.
     dt : float
         Time per step (> 0).
     chord : float, optional

@@ -94,26 +94,7 @@ def series_figure(series: dict, *, errors: dict | None = None, title: str = ""):
 
 def plot_series(series: dict, path, *, errors: dict | None = None, title: str = "",
                 dpi: int = 120) -> Path:
-    """Draw observables with :func:`series_figure` and save them.
-
-    Parameters
-    ----------
-    series : dict
-        ``name -> (times, values)`` for scalar observables.
-    path : path-like
-        Output picture.
-    errors : dict, optional
-        ``name -> standard errors``.
-    title : str, optional
-        Figure title.
-    dpi : int, optional
-        Resolution.
-
-    Returns
-    -------
-    pathlib.Path
-        The picture.
-    """
+    """Draw :func:`series_figure` (same arguments) and save it to ``path`` at ``dpi``; return the path."""
     return save_figure(series_figure(series, errors=errors, title=title), path, dpi)
 
 
@@ -165,20 +146,5 @@ def series_run_figure(run):
 
 
 def plot_run(run, path, *, dpi: int = 120) -> Path:
-    """Draw any fastwalk file in the way that suits its model and save the picture.
-
-    Parameters
-    ----------
-    run : fastwalk.io.reader.Run
-        An open file.
-    path : path-like
-        Output picture (PNG by its suffix).
-    dpi : int, optional
-        Resolution.
-
-    Returns
-    -------
-    pathlib.Path
-        The picture.
-    """
+    """Draw :func:`run_figure` of an open file and save it to ``path`` at ``dpi``; return the path."""
     return save_figure(run_figure(run), path, dpi)

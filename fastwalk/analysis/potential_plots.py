@@ -119,26 +119,7 @@ def _circle(center, radius):
 
 def plot_potential(model, histogram_2d, path, *, radius: float | None = None,
                    dpi: int = 120) -> Path:
-    """Draw a potential run with :func:`potential_figure` and save it.
-
-    Parameters
-    ----------
-    model : fastwalk.models.potential.PotentialBrownian
-        The potential model.
-    histogram_2d : array_like
-        ``[bins][bins]`` counts of (x0, x1).
-    path : path-like
-        Output picture.
-    radius : float, optional
-        Radius of the central disc.
-    dpi : int, optional
-        Resolution.
-
-    Returns
-    -------
-    pathlib.Path
-        The picture.
-    """
+    """Draw :func:`potential_figure` (same arguments) and save it to ``path`` at ``dpi``; return the path."""
     return save_figure(potential_figure(model, histogram_2d, radius=radius), path, dpi)
 
 

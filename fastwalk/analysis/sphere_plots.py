@@ -103,28 +103,7 @@ def sphere_figure(parameters: dict, times, mean, sem, mean_chord=None, rms_chord
 
 def plot_sphere(parameters: dict, times, mean, sem, mean_chord, rms_chord, path, *,
                 sem_chord=None, sem_rms_chord=None, dpi: int = 120) -> Path:
-    """Draw a sphere run with :func:`sphere_figure` and save it.
-
-    Parameters
-    ----------
-    parameters : dict
-        The sphere model's parameters.
-    times, mean, sem : array_like
-        Record times, ``mean_cos_theta`` and ``sem_cos_theta``.
-    mean_chord, rms_chord : array_like or None
-        Mean and RMS chordal displacement per record.
-    path : path-like
-        Output picture.
-    sem_chord, sem_rms_chord : array_like, optional
-        Standard errors of the chords.
-    dpi : int, optional
-        Resolution.
-
-    Returns
-    -------
-    pathlib.Path
-        The picture.
-    """
+    """Draw :func:`sphere_figure` (same arguments) and save it to ``path`` at ``dpi``; return the path."""
     figure = sphere_figure(parameters, times, mean, sem, mean_chord, rms_chord,
                            sem_chord=sem_chord, sem_rms_chord=sem_rms_chord)
     return save_figure(figure, path, dpi)

@@ -291,28 +291,7 @@ def lattice_figure(model, counts, *, walker_center_visits=None, max_nodes: int =
 
 def plot_lattice(model, counts, path, *, walker_center_visits=None,
                  max_nodes: int = MAX_DRAWN_NODES, dpi: int = 120) -> Path:
-    """Draw a lattice run with :func:`lattice_figure` and save it.
-
-    Parameters
-    ----------
-    model : fastwalk.models.lattice.LatticeWalk
-        The lattice.
-    counts : array_like
-        Visit counts per node.
-    path : path-like
-        Output picture (PNG by its suffix).
-    walker_center_visits : array_like, optional
-        Each walker's center visits, for the ratio's standard error.
-    max_nodes : int, optional
-        Most circles or points to draw.
-    dpi : int, optional
-        Resolution.
-
-    Returns
-    -------
-    pathlib.Path
-        The picture.
-    """
+    """Draw :func:`lattice_figure` (same arguments) and save it to ``path`` at ``dpi``; return the path."""
     figure = lattice_figure(model, counts, walker_center_visits=walker_center_visits,
                             max_nodes=max_nodes)
     return save_figure(figure, path, dpi)
@@ -358,24 +337,7 @@ def graph_figure(model, counts):
 
 
 def plot_graph(model, counts, path, *, dpi: int = 120) -> Path:
-    """Draw a graph run with :func:`graph_figure` and save it.
-
-    Parameters
-    ----------
-    model : fastwalk.models.graph.GraphWalk
-        The graph walk.
-    counts : array_like
-        Visit counts per node.
-    path : path-like
-        Output picture.
-    dpi : int, optional
-        Resolution.
-
-    Returns
-    -------
-    pathlib.Path
-        The picture.
-    """
+    """Draw :func:`graph_figure` (same arguments) and save it to ``path`` at ``dpi``; return the path."""
     return save_figure(graph_figure(model, counts), path, dpi)
 
 

@@ -5,14 +5,16 @@ step at which it happened, ``bad[w] >= 0``, and returns the first such step
 over all walkers (:func:`first_bad_step`); the model's ``advance`` then calls
 :func:`raise_if_bad`, which names the global step. Observables are additive
 sums over walkers; :func:`mean_and_sem` turns a sum and a sum of squares into
-the mean and its standard error.
+the mean and its standard error; :func:`squared_distances` gives each
+walker's squared distance from its start (or from one point of the first axis).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
-from fastwalk._jit import jit
+from fastwalk._jit import jit, pjit
 from fastwalk.errors import SimulationError
 
 #: unsigned index type: numba emits no negative-index wraparound for ``a[_U(i)]``
@@ -63,3 +65,24 @@ def mean_and_sem(total, squares, walkers: int):
     mean = total / walkers
     variance = np.maximum(squares / walkers - mean**2, 0.0)
     return mean, np.sqrt(variance / max(walkers - 1, 1))
+
+
+@pjit
+def squared_distances(positions, start, pole):
+    """Return |x_w − start_w|² per walker; with ``start`` empty, to the point ``pole``·e_0."""
+    walkers, size = positions.shape
+    out = np.empty(walkers)
+    from_pole = start.shape[0] == 0
+    for w in prange(walkers):
+        total = 0.0
+        if from_pole:
+            d = positions[w, 0] - pole
+            total = d * d
+            for j in range(1, size):
+                total += positions[w, j] * positions[w, j]
+        else:
+            for j in range(size):
+                d = positions[w, j] - start[w, j]
+                total += d * d
+        out[w] = total
+    return out

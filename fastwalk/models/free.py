@@ -14,8 +14,16 @@ from numba import prange
 
 from fastwalk import rng, validate
 from fastwalk._jit import pjit
-from fastwalk.models._kernels import first_bad_step, mean_and_sem, raise_if_bad
+from fastwalk.models._kernels import (
+    first_bad_step,
+    mean_and_sem,
+    raise_if_bad,
+    squared_distances,
+)
 from fastwalk.models.base import Model
+
+#: an empty start array: distances are taken from the point 0·e_0, the origin
+_ORIGIN = np.empty((0, 0))
 
 
 @pjit
@@ -38,18 +46,6 @@ def _advance_kernel(positions, states, steps, scale):
                 bad[w] = step
                 break
     return first_bad_step(bad)
-
-
-@pjit
-def _msd_sums(positions):
-    walkers, dim = positions.shape
-    squared = np.empty(walkers)
-    for w in prange(walkers):
-        total = 0.0
-        for j in range(dim):
-            total += positions[w, j] * positions[w, j]
-        squared[w] = total
-    return squared
 
 
 class FreeBrownian(Model):
@@ -106,7 +102,7 @@ class FreeBrownian(Model):
 
     def observe(self, state: dict) -> dict:
         """Return the sums of |x|² and |x|⁴ over walkers."""
-        squared = _msd_sums(state["position"])
+        squared = squared_distances(state["position"], _ORIGIN, 0.0)  # start empty: origin
         return {"msd_sum": np.array(squared.sum()), "msd_sq_sum": np.array((squared**2).sum())}
 
     def summarize(self, sums: dict, walkers: int) -> dict:

@@ -306,7 +306,7 @@ def lineage_distribution(dim: int, tau: float) -> tuple[int, np.ndarray]:
     ``A_∞^θ`` is the pure-death process from infinity with death rates
     ``k(k+θ−1)/2`` (the number of lineages of Kingman's coalescent with
     mutation rate θ); ``θ = n`` for ``S^n``, and τ is the standard time
-    ``2 D t / R²`` (see DESIGN.md, "Derivations: the exact sphere step").
+    ``2 D t / R²`` (see DESIGN.md, "Derivations: the sphere steps").
 
     Parameters
     ----------

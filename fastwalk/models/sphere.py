@@ -36,7 +36,12 @@ from numba import prange
 
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
-from fastwalk.models._kernels import first_bad_step, mean_and_sem, raise_if_bad
+from fastwalk.models._kernels import (
+    first_bad_step,
+    mean_and_sem,
+    raise_if_bad,
+    squared_distances,
+)
 from fastwalk.models.base import Model
 from fastwalk.models.lineage import draw_index, lineage_distribution
 from fastwalk.sphere_laws import rms_chord_law, step_cos_factor
@@ -62,14 +67,9 @@ def default_chord(dim: int, radius: float, diffusion: float, dt: float) -> float
 
     Parameters
     ----------
-    dim : int
-        Sphere dimension n (>= 1).
-    radius : float
-        Radius R (> 0).
-    diffusion : float
-        Diffusion constant D (>= 0).
-    dt : float
-        Time per step (> 0).
+    dim, radius, diffusion, dt
+        Sphere dimension n, radius R, diffusion constant D and time per step,
+        as for :func:`fastwalk.sphere_laws.step_cos_factor`.
 
     Returns
     -------
@@ -317,27 +317,6 @@ def _uniform_points(positions, states, radius):
         _apply_rescale(x, _rescale(norm_sq, r_sq, radius))
 
 
-@pjit
-def _chord_sq(positions, start, radius):
-    """Return |x_w − start_w|² per walker (``start`` empty: the pole R·e_0)."""
-    walkers, size = positions.shape
-    out = np.empty(walkers)
-    from_pole = start.shape[0] == 0
-    for w in prange(walkers):
-        total = 0.0
-        if from_pole:
-            d = positions[w, 0] - radius
-            total = d * d
-            for j in range(1, size):
-                total += positions[w, j] * positions[w, j]
-        else:
-            for j in range(size):
-                d = positions[w, j] - start[w, j]
-                total += d * d
-        out[w] = total
-    return out
-
-
 # ----------------------------------------------------------------------------
 # The model.
 
@@ -510,7 +489,7 @@ class SphereBrownian(Model):
 
     def observe(self, state: dict) -> dict:
         """Return sums over walkers of cos θ, cos²θ, z, z² and z⁴ (z = |x − x₀|)."""
-        chord_sq = _chord_sq(state["position"], self._start(state), self.radius)
+        chord_sq = squared_distances(state["position"], self._start(state), self.radius)
         cos_theta = 1.0 - chord_sq / (2.0 * self.radius**2)
         return {
             "cos_sum": np.array(cos_theta.sum()),
