@@ -133,3 +133,26 @@ def test_x0sq_x1_fourth_has_lambda_quarter(tmp_path):
     assert report["fit"]["power_correction"] is not None
     assert abs(report["lambda"] - 0.25) < 0.02
     assert abs(report["lambda"] - 0.25) <= 4 * report["lambda_stderr"]
+
+
+@pytest.mark.parametrize("potential, options", [
+    ("x0**2 * x1**2", {}),
+    ("x0**2 * x1**2", {"localize": 10.0, "at": [0.5, 0.0]}),
+    ("x0**2 + x1**4", {"boundary": "none"}),
+])
+def test_langevin_runs_match_their_exact_law(tmp_path, potential, options):
+    from fastwalk.analysis.quadrature import langevin_report
+    from fastwalk.io.reader import Run
+
+    model = LangevinBrownian(potential, 2, box=2.0, temperature=0.05, dt=0.2, method="mala",
+                             start="uniform" if options.get("boundary") != "none" else "center",
+                             bins=16, **options)
+    path = tmp_path / "run.h5"
+    simulate(model, 200, 3000, out=path, seed=11, burn_in=1000, observe_every=3000,
+             overwrite=True, progress=False)
+    with Run(path) as run:
+        report = langevin_report(model, run.accumulators)
+    assert abs(report["energy_z"]) < 4, report
+    assert report["tv_2d"] < report["tv_2d_floor_walkers"], report
+    if options.get("boundary") == "none":
+        assert 0.9 < report["box_mass_exact"] < 1.0
