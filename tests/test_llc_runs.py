@@ -53,7 +53,8 @@ def _quadrature_lambda_hat(model):
     return lambda beta: beta * q.mean_energy(beta)
 
 
-@pytest.mark.parametrize("dim", [1, 2, 5])
+@pytest.mark.parametrize("dim", [pytest.param(1, marks=pytest.mark.slow), 2,
+                                 pytest.param(5, marks=pytest.mark.slow)])
 def test_regular_quadratic_lambda_is_half_the_dimension(tmp_path, dim):
     potential = " + ".join(f"x{j}**2" for j in range(dim))
     betas = np.logspace(1.0, 3.0, 5)
