@@ -556,20 +556,7 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
 
 
 def walk_run_report(run, **options) -> dict[str, Any]:
-    """Return :func:`walk_report` for an open lattice or graph file.
-
-    Parameters
-    ----------
-    run : fastwalk.io.reader.Run
-        The open file.
-    **options
-        Options of ``fastwalk stationary`` that other models use (ignored).
-
-    Returns
-    -------
-    dict
-        As for :func:`walk_report`.
-    """
+    """Return :func:`walk_report` of an open lattice or graph file (options are ignored)."""
     return walk_report(run.model, run.accumulators)
 
 
