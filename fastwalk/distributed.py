@@ -542,11 +542,11 @@ class PartitionedRun:
             executor.cancel_all()
             self._commit(checkpoint=False)
             raise
-        except ClusterError:
+        except ClusterError as exc:
             reason = "error"
             executor.cancel_all()
             self._commit(checkpoint=True)
-            raise
+            raise ClusterError(f"{exc}; everything up to step {self.step} is committed") from None
         except BaseException:
             reason = "error"
             executor.cancel_all()
