@@ -352,13 +352,19 @@ class _OnDask:
             if stop.signal is not None:
                 return None
             if self.client.status not in ("running", "connecting"):
-                raise ClusterError(f"lost the Dask scheduler (client {self.client.status})")
+                raise self._lost(None)
             try:
                 self._wait(list(self.pending), timeout=0.5, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 pass
             except Exception as exc:  # noqa: BLE001 - anything here means the cluster failed
-                raise ClusterError(f"lost the Dask cluster ({_short(exc)})") from None
+                raise self._lost(exc) from None
+
+    def _lost(self, exc: BaseException) -> ClusterError:
+        cancelled = exc is not None and "Cancelled" in type(exc).__name__
+        if cancelled or self.client.status not in ("running", "connecting"):
+            return ClusterError(f"lost the Dask scheduler at {self.client.scheduler.address}")
+        return ClusterError(f"the Dask cluster failed a task ({type(exc).__name__}: {_short(exc)})")
 
     def _result(self, future):
         try:
@@ -366,8 +372,7 @@ class _OnDask:
         except FastwalkError:
             raise
         except Exception as exc:  # noqa: BLE001 - KilledWorker, CancelledError, comm errors
-            raise ClusterError(f"the Dask cluster failed a task ({type(exc).__name__}: "
-                               f"{_short(exc)})") from None
+            raise self._lost(exc) from None
 
     def cancel_all(self):
         try:

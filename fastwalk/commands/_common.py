@@ -129,14 +129,20 @@ def on_cluster(dask: str | None, out, work):
     """
     if dask is None:
         return work(None)
+    import logging
+
     from fastwalk.distributed import connect
     from fastwalk.errors import ClusterError
 
     client, close = connect(dask)
+    # Dask logs a lost connection as tracebacks; the run reports it in one line
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         return work(client)
     except ClusterError as exc:
-        raise ClusterError(f"{exc}; continue with: fastwalk resume {out} --dask ADDRESS") from None
+        raise ClusterError(f"{exc}; continue with: fastwalk resume {out} --dask {dask}") from None
     finally:
         try:
             close()
