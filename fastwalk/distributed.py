@@ -45,6 +45,10 @@ DASK_MISSING = ('--dask needs Dask\'s distributed scheduler, which is not instal
                 'install it with: pip install "fastwalk[distributed]"')
 #: seconds to wait for a scheduler before giving up
 CONNECT_TIMEOUT_S = 5.0
+#: tasks per second the scheduler is asked for at most (Dask: ~1 ms of scheduler time per task)
+SCHEDULER_TASKS_PER_S = 200
+#: bytes per second of walker state the client ships out and back at most (slabs grow instead)
+CLIENT_STATE_BYTES_PER_S = 200e6
 #: state keys of partition ``i`` inside a checkpoint are ``partition/<i>/<key>``
 _PART = "partition/{}/{}"
 
@@ -502,9 +506,19 @@ class PartitionedRun:
         if result["frames"] is not None:
             self._row_bytes = result["frames"][0].nbytes // count
         span = slab.end - slab.start
+        self._state_bytes = sum(v.nbytes for v in result["state"].values()) * self.walkers // count
         if self.slab_steps is None and result["seconds"] > 0 and span:
-            ideal = int(span * self.slab_seconds / result["seconds"])
+            ideal = int(span * self._target_seconds() / result["seconds"])
             self._length = max(1, min(ideal, 4 * max(span, self._length)))
+
+    def _target_seconds(self) -> float:
+        """Return the compute time one task aims at.
+
+        ``slab_seconds``, or longer where the scheduler or the client's link
+        would otherwise be the bottleneck (see DESIGN.md, "Dask runs").
+        """
+        return max(self.slab_seconds, len(self.blocks) / SCHEDULER_TASKS_PER_S,
+                   2 * self._state_bytes / CLIENT_STATE_BYTES_PER_S)
 
     # -------------------------------------------------------------- running
     def run(self) -> RunResult:
@@ -529,6 +543,7 @@ class PartitionedRun:
         largest = max(n for _, n in self.blocks)
         self._length = self.slab_steps or max(1, 2**17 // largest)
         self._row_bytes = 8 * int(self.inner.box().get("dimension", 1))
+        self._state_bytes = 0
         for sink in self.sinks:
             sink.start(self)
         show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
@@ -730,7 +745,7 @@ def connect(text: str, timeout: float = CONNECT_TIMEOUT_S):
         raise ImportError(DASK_MISSING) from None
     if workers is not None:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
+                                           host="127.0.0.1", dashboard_address=":0")
         client = distributed.Client(cluster)
 
         def close():
