@@ -349,12 +349,12 @@ class _OnDask:
 
     def next_done(self, stop):
         while True:
+            if stop.signal is not None:
+                return None
             done = next((f for f in self.pending if f.done()), None)
             if done is not None:
                 self.pending.discard(done)
                 return done, self._result(done)
-            if stop.signal is not None:
-                return None
             if self.client.status not in ("running", "connecting"):
                 raise self._lost(None)
             try:
