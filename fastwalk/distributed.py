@@ -744,8 +744,11 @@ def connect(text: str, timeout: float = CONNECT_TIMEOUT_S):
     except ImportError:
         raise ImportError(DASK_MISSING) from None
     if workers is not None:
+        import logging
+
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=":0")
+                                           host="127.0.0.1", dashboard_address=":0",
+                                           silence_logs=logging.CRITICAL)
         client = distributed.Client(cluster)
 
         def close():
