@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastwalk import rng, validate
-from fastwalk.engine import COMPLETED, INTERRUPTED, RunResult, _Progress, _StopFlag
+from fastwalk.engine import COMPLETED, INTERRUPTED, RunResult, Simulation, _Progress, _StopFlag
 from fastwalk.errors import ClusterError, FastwalkError, SimulationError
 from fastwalk.models.base import Model
 
@@ -446,23 +446,18 @@ class PartitionedRun:
                  commit_seconds: float = 2.0, slab_seconds: float = 1.0,
                  slab_bytes: int = 32 * 2**20, slab_steps: int | None = None, window: int = 3,
                  handle_signals: bool = True):
-        if not isinstance(model, Model):
-            raise TypeError(f"model must be a fastwalk Model, got {type(model).__name__}")
-        self.walkers = validate.integer("walkers", walkers, minimum=1)
-        self.steps = validate.integer("steps", steps, minimum=0)
+        # the one-process engine validates the schedule (and the model) the same way
+        plain = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
+                           burn_in=burn_in, commit_seconds=commit_seconds)
+        self.walkers, self.steps, self.seed = plain.walkers, plain.steps, plain.seed
+        self.every, self.observe_every, self.burn_in = plain.every, plain.observe_every, plain.burn_in
+        self.commit_seconds = plain.commit_seconds
         self.blocks = [(int(a), int(n)) for a, n in blocks]
         if sum(n for _, n in self.blocks) != self.walkers:
             raise ValueError(f"partitions {self.blocks} do not cover {self.walkers} walkers")
         self.inner = model
         self.model = PartitionedModel(model, self.blocks)
-        self.seed = rng.resolve_seed(seed)
-        self.every = validate.integer("every", every, minimum=0)
-        if observe_every is None:
-            observe_every = max(1, self.steps // 200)
-        self.observe_every = validate.integer("observe_every", observe_every, minimum=1)
-        self.burn_in = validate.integer("burn_in", burn_in, minimum=0)
         self.client, self.sinks, self.progress = client, list(sinks), progress
-        self.commit_seconds = validate.real("commit_seconds", commit_seconds, minimum=0.0)
         self.slab_seconds = validate.real("slab_seconds", slab_seconds, minimum=0.0, strict_min=True)
         self.slab_bytes = validate.integer("slab_bytes", slab_bytes, minimum=1)
         self.window = validate.integer("window", window, minimum=1)
