@@ -206,10 +206,6 @@ class Simulation:
         Wall-clock seconds between commits.
     call_seconds : float
         Target duration of one kernel call.
-    summarize : bool
-        Record the model's summaries (:meth:`Model.summarize`: means, standard
-        errors); False records the raw additive sums of :meth:`Model.observe`,
-        which walker subsets combine exactly (:mod:`fastwalk.distributed`).
     """
 
     def __init__(
@@ -229,7 +225,6 @@ class Simulation:
         handle_signals: bool = True,
         commit_seconds: float = 2.0,
         call_seconds: float = 0.25,
-        summarize: bool = True,
     ):
         if not isinstance(model, Model):
             raise TypeError(f"model must be a fastwalk Model, got {type(model).__name__}")
@@ -251,7 +246,6 @@ class Simulation:
         self.call_seconds = validate.real(
             "call_seconds", call_seconds, minimum=0.0, strict_min=True
         )
-        self.summarize = bool(summarize)
         self.state: dict[str, np.ndarray] | None = None
         self.step = 0
 
@@ -302,7 +296,7 @@ class Simulation:
         if step % self.observe_every == 0 or step == self.steps:
             sums = self.model.observe(self.state)
             if sums:
-                values = self.model.summarize(sums, self.walkers) if self.summarize else sums
+                values = self.model.summarize(sums, self.walkers)
                 for sink in self.sinks:
                     sink.observables(step, time_now, values)
 
