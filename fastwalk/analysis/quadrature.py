@@ -397,7 +397,7 @@ def langevin_report(model, accumulators: dict) -> dict:
         ``box_mass_exact`` (the exact mass inside the box: 1 unless the
         boundary is ``none``).
     """
-    from fastwalk.analysis.boltzmann import multinomial_tv_floor, total_variation
+    from fastwalk.analysis.boltzmann import multinomial_tv_floor, probabilities_total_variation
     from fastwalk.analysis.llc import run_estimate
 
     beta = 1.0 / model.temperature
@@ -428,13 +428,13 @@ def langevin_report(model, accumulators: dict) -> dict:
         counts = np.asarray(accumulators["marginals"], dtype=np.float64)
         total = float(np.sum(samples)) if samples is not None else counts[0].sum()
         exact = inside.marginals(beta) * box_mass
-        report["marginal_tv"] = [total_variation(row / total, law)
+        report["marginal_tv"] = [probabilities_total_variation(row / total, law)
                                  for row, law in zip(counts, exact, strict=True)]
     if model.dim >= 2 and accumulators.get("histogram_2d") is not None:
         counts = np.asarray(accumulators["histogram_2d"], dtype=np.float64)
         total = float(np.sum(samples)) if samples is not None else counts.sum()
         exact = inside.density_2d(beta) * box_mass
-        report["tv_2d"] = total_variation(counts / total, exact)
+        report["tv_2d"] = probabilities_total_variation(counts / total, exact)
         report["tv_2d_floor_walkers"] = multinomial_tv_floor(exact / exact.sum(),
                                                              estimate["walkers"])
     return report
