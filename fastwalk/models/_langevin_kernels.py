@@ -1,0 +1,221 @@
+"""Langevin kernels, written once for every potential.
+
+This file is a template as well as a module. The kernels call the module
+globals ``energy(x)``, ``gradient(x, out)`` and ``energy_gradient(x, out)``;
+numba resolves them when a kernel is first compiled. Here they are a
+placeholder (U = |x|²/2). :class:`fastwalk.expression.Expression` writes a
+module holding this file's text followed by the generated functions (which
+replace the placeholders), with ``CACHE = True`` defined first so that numba
+caches the kernels beside it; a Python-given pair of jitted functions is set
+on a fresh copy of the module instead (not cached). The derivation of the
+MALA ratio and the boundary rules is in DESIGN.md ("Langevin").
+
+One step of walker w (the numbers drawn from its own stream, coordinate
+order): ξ_j = normal, j = 0 .. d−1; the move
+y = x − dt·∇U_s(x) + √(2T·dt)·ξ with U_s = U + γ/2·|x − x*|² (the
+localizing term, off when γ = 0);
+
+- ``em``: x ← boundary(y);
+- ``mala``: y is a proposal, refused outright when it leaves a reflecting
+  box; otherwise one uniform u is drawn and y is accepted when
+  log u < −(U_s(y) − U_s(x))/T − |r|²/(4T·dt) + |ξ|²/2, with
+  r = dt·(∇U_s(x) + ∇U_s(y)) − √(2T·dt)·ξ (the reverse move's residual;
+  for a periodic box computed from the unwrapped move, which is exact).
+
+After each counted step: U(x) (the user's U, without the localizing term)
+is added to ``energy_sum[w]`` and 1 to ``energy_count[w]``, x is binned.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from fastwalk import rng
+from fastwalk._jit import jit, pjit
+
+CACHE = globals().get("CACHE", False)
+
+EM, MALA = 0, 1
+REFLECT, PERIODIC, NONE = 0, 1, 2
+
+
+@jit(cache=CACHE)
+def energy(x):
+    """Return the placeholder potential |x|²/2 (replaced in generated modules)."""
+    total = 0.0
+    for j in range(x.shape[0]):
+        total += 0.5 * x[j] * x[j]
+    return total
+
+
+@jit(cache=CACHE)
+def gradient(x, out):
+    """Write the placeholder gradient x (replaced in generated modules)."""
+    for j in range(x.shape[0]):
+        out[j] = x[j]
+
+
+@jit(cache=CACHE)
+def energy_gradient(x, out):
+    """Return the energy and write the gradient (one call each of the two above)."""
+    gradient(x, out)
+    return energy(x)
+
+
+@jit(cache=CACHE, inline="always")
+def _sign(v):
+    return 1.0 if v > 0.0 else (-1.0 if v < 0.0 else (0.0 if v == 0.0 else v))
+
+
+@jit(cache=CACHE, inline="always")
+def _heaviside(v):
+    return 1.0 if v > 0.0 else (0.0 if v < 0.0 else (0.5 if v == 0.0 else v))
+
+
+@jit(cache=CACHE, inline="always")
+def _into_box(v, boundary, lo, side):
+    """Map a coordinate into the box: reflect at its walls, wrap, or leave it (``none``)."""
+    if boundary == NONE or (lo <= v < lo + side):
+        return v
+    if boundary == PERIODIC:
+        v = v - side * np.floor((v - lo) / side)
+        return lo if v >= lo + side else v
+    y = (v - lo) % (2.0 * side)  # reflect: a triangle wave of period 2·side
+    return lo + (2.0 * side - y if y > side else y)
+
+
+@jit(cache=CACHE, inline="always")
+def _sampled(x, g, gamma, anchor):
+    """Evaluate U and ∇U_s at x: returns (U, U_s); g holds ∇U_s."""
+    u = energy_gradient(x, g)
+    if gamma == 0.0:
+        return u, u
+    extra = 0.0
+    for j in range(x.shape[0]):
+        d = x[j] - anchor[j]
+        g[j] += gamma * d
+        extra += d * d
+    return u, u + 0.5 * gamma * extra
+
+
+@jit(cache=CACHE, inline="always")
+def _count(x, lo, scale, bins, boundary, hist, marg):
+    """Bin x into the marginals and the 2-D histogram of (x0, x1).
+
+    Coordinates at the upper wall go to the last bin; with ``none`` a
+    coordinate outside the box is not counted.
+    """
+    i0 = -1
+    for j in range(x.shape[0]):
+        t = (x[j] - lo[j]) * scale
+        if boundary == NONE and not (0.0 <= t < bins):
+            continue
+        i = min(max(int(t), 0), bins - 1)
+        marg[j, i] += 1
+        if j == 0:
+            i0 = i
+        elif j == 1 and i0 >= 0:
+            hist[i0, i] += 1
+
+
+@pjit(cache=CACHE)
+def advance(positions, states, steps, method, boundary, lo, side, dt, temperature, gamma, anchor,
+            blocks, accumulate, energy_sum, energy_count, accepted, histogram, marginals):
+    """Advance every walker ``steps`` steps in place (see the module docstring).
+
+    Walkers are split into ``blocks`` contiguous ranges, one per thread;
+    block b counts into ``histogram[b]`` and ``marginals[b]``. Returns the
+    first step (relative to this call) after which some walker's state was
+    not finite, or -1.
+    """
+    walkers, dim = positions.shape
+    bins = marginals.shape[2]
+    scale = bins / side
+    noise = math.sqrt(2.0 * temperature * dt)
+    inv_4tdt = 1.0 / (4.0 * temperature * dt)
+    bad = np.full(blocks, -1, dtype=np.int64)
+    for block in prange(blocks):
+        x = np.empty(dim)
+        y = np.empty(dim)
+        gx = np.empty(dim)
+        gy = np.empty(dim)
+        xi = np.empty(dim)
+        hist = histogram[block]
+        marg = marginals[block]
+        first_bad = -1
+        for w in range(block * walkers // blocks, (block + 1) * walkers // blocks):
+            s = states[w]
+            for j in range(dim):
+                x[j] = positions[w, j]
+            ux, usx = _sampled(x, gx, gamma, anchor)
+            for step in range(steps):
+                if method == EM:
+                    for j in range(dim):
+                        x[j] = _into_box(x[j] - dt * gx[j] + noise * rng.normal(s), boundary,
+                                         lo[j], side)
+                    ux, usx = _sampled(x, gx, gamma, anchor)
+                    check = ux * 0.0
+                    for j in range(dim):
+                        check += (x[j] + gx[j]) * 0.0
+                    if check != 0.0:
+                        if first_bad < 0 or step < first_bad:
+                            first_bad = step
+                        break
+                else:
+                    inside = True
+                    for j in range(dim):
+                        xi[j] = rng.normal(s)
+                        y[j] = x[j] - dt * gx[j] + noise * xi[j]
+                        if boundary == REFLECT and not (lo[j] <= y[j] <= lo[j] + side):
+                            inside = False
+                    if inside:
+                        log_ratio = 0.0
+                        for j in range(dim):
+                            log_ratio += 0.5 * xi[j] * xi[j]
+                            y[j] = _into_box(y[j], boundary, lo[j], side)
+                        uy, usy = _sampled(y, gy, gamma, anchor)
+                        check = 0.0
+                        for j in range(dim):
+                            check += gy[j] * 0.0
+                        if uy != uy or usy != usy or usy == -math.inf or (check != 0.0 and usy < math.inf):
+                            if first_bad < 0 or step < first_bad:
+                                first_bad = step
+                            break
+                        for j in range(dim):
+                            r = dt * (gx[j] + gy[j]) - noise * xi[j]
+                            log_ratio -= r * r * inv_4tdt
+                        log_ratio -= (usy - usx) / temperature
+                        if math.log(rng.uniform(s)) < log_ratio:
+                            for j in range(dim):
+                                x[j] = y[j]
+                                gx[j] = gy[j]
+                            ux, usx = uy, usy
+                            if accumulate:
+                                accepted[w] += 1
+                if accumulate:
+                    energy_sum[w] += ux
+                    energy_count[w] += 1
+                    _count(x, lo, scale, bins, boundary, hist, marg)
+            for j in range(dim):
+                positions[w, j] = x[j]
+        bad[block] = first_bad
+    worst = -1
+    for b in range(blocks):
+        if bad[b] >= 0 and (worst < 0 or bad[b] < worst):
+            worst = bad[b]
+    return worst
+
+
+@pjit(cache=CACHE)
+def energies(positions, out):
+    """Write U at every row of ``positions`` into ``out``."""
+    for w in prange(positions.shape[0]):
+        out[w] = energy(positions[w])
+
+
+@pjit(cache=CACHE)
+def energies_gradients(positions, energies_out, gradients_out):
+    """Write U and ∇U at every row of ``positions``."""
+    for w in prange(positions.shape[0]):
+        energies_out[w] = energy_gradient(positions[w], gradients_out[w])
