@@ -3,8 +3,8 @@
 Written from the definitions in fastwalk/models/_langevin_kernels.py's
 docstring, one walker at a time, with its own stream from ``naive_rng``
 (d normals per step in coordinate order; MALA draws one uniform only when
-the proposal is not refused at a reflecting wall). U and ∇U are NumPy
-functions printed from the same SymPy expression.
+the proposal is not refused at a reflecting wall and its ratio is below 1).
+U and ∇U are NumPy functions printed from the same SymPy expression.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def walk(energy, gradient, x, seed, walker, steps, *, method, boundary, lo, side
                 r = dt * (g + gy) - noise * xi
                 log_ratio = 0.5 * float(xi @ xi) - float(r @ r) / (4.0 * temperature * dt)
                 log_ratio -= (usy - us) / temperature
-                if math.log(stream.uniform()) < log_ratio:
+                if log_ratio >= 0.0 or math.log(stream.uniform()) < log_ratio:
                     x, u, us, g = y, uy, usy, gy
                     accepted += 1
         total += u

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import naive_langevin
 import numba
 import numpy as np
@@ -236,3 +238,58 @@ def test_a_pair_that_cannot_be_imported_cannot_be_rebuilt():
     params.update(potential=None, energy=None, gradient=None)
     with pytest.raises(ValueError, match="cannot be rebuilt"):
         LangevinBrownian.from_parameters(params, {})
+
+
+# ---------------------------------------------------------------------- exactness
+def _exact_mean_energy(temperature, nodes=801):
+    """<U> of exp(-U/T) on [-1, 1]^2 for QUARTIC by the trapezoidal rule (error ~1e-7)."""
+    grid = np.linspace(-1.0, 1.0, nodes)
+    weight = np.full(nodes, 2.0 / (nodes - 1))
+    weight[[0, -1]] *= 0.5
+    energy = Expression(QUARTIC, 2, PARAMS).energy_numpy(
+        np.stack(np.meshgrid(grid, grid, indexing="ij"), axis=-1))
+    density = np.exp(-energy / temperature) * np.outer(weight, weight)
+    return float((energy * density).sum() / density.sum())
+
+
+def _time_averaged_energy(method, dt, temperature=0.3, walkers=2000, steps=1000):
+    """Mean over walkers of each walker's time-averaged U, and its walker-to-walker error."""
+    model = make(method=method, dt=dt, temperature=temperature, start="uniform")
+    state = model.initial_state(rng.seed_states(1, 0, walkers))
+    model.advance(state, -200, 200, False)  # ~20 relaxation times at dt = 0.1
+    model.advance(state, 0, steps, True)
+    averages = state["walker_energy_sum"] / state["walker_energy_count"]
+    return averages.mean(), averages.std(ddof=1) / math.sqrt(walkers)
+
+
+@pytest.mark.slow
+def test_mala_is_exact_where_euler_maruyama_is_biased_and_em_bias_is_linear_in_dt():
+    exact = _exact_mean_energy(0.3)
+    mala, mala_se = _time_averaged_energy("mala", 0.1)
+    em, em_se = _time_averaged_energy("em", 0.1)
+    em_half, em_half_se = _time_averaged_energy("em", 0.05)
+    assert abs(mala - exact) < 4 * mala_se, (mala, exact, mala_se)
+    assert em - exact > 10 * em_se, (em, exact, em_se)  # visibly biased at the same dt
+    # O(dt): halving dt about halves the bias (each ratio's error here is ~7%)
+    ratio = (em - exact) / (em_half - exact)
+    assert 1.6 < ratio < 2.5, (ratio, em_se, em_half_se)
+
+
+def test_min_potential_typed_as_an_expression_follows_the_potential_model():
+    # the seed's valleys a·min((x0-b)², (x1-b)²) on the periodic box [0, 1): the same normals
+    # drive both models, so the walkers agree to rounding (the forces are computed in another
+    # order), and hence so do their stationary laws
+    from fastwalk.crossing import Crossing
+    from fastwalk.models.potential import PotentialBrownian
+
+    typed = LangevinBrownian("a*Min((x0-b)**2, (x1-b)**2)", 2, {"a": 1.0, "b": 0.5}, box=1.0,
+                             center=0.5, boundary="periodic", temperature=0.05, dt=1e-3,
+                             start="uniform", bins=16)
+    seed = PotentialBrownian(Crossing.lines(2), a=1.0, center=0.5, box=1.0, temperature=0.05,
+                             dt=1e-3, start="uniform", bins=16)
+    ours, theirs = advance(typed, 200, 3000, seed=4), advance(seed, 200, 3000, seed=4)
+    np.testing.assert_allclose(ours["position"], theirs["position"], atol=1e-9)
+    # a handful of the 600 000 counts may sit within rounding of a bin edge
+    assert np.abs(ours["histogram_2d"] - theirs["histogram_2d"]).sum() <= 10
+    np.testing.assert_allclose(typed.energy(ours["position"]), seed.energy(theirs["position"]),
+                               atol=1e-9)

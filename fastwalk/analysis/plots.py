@@ -798,7 +798,7 @@ def run_figure(run):
         If the file holds nothing committed to draw.
     """
     kind = run.kind
-    if kind in ("lattice", "graph", "potential"):
+    if kind in ("lattice", "graph") or (kind == "potential" and run.model.dim >= 2):
         accumulators = run.accumulators
         counts = _accumulator(run, accumulators,
                               "histogram_2d" if kind == "potential" else "visit_counts")

@@ -17,8 +17,9 @@ localizing term, off when γ = 0);
 
 - ``em``: x ← boundary(y);
 - ``mala``: y is a proposal, refused outright when it leaves a reflecting
-  box; otherwise one uniform u is drawn and y is accepted when
-  log u < −(U_s(y) − U_s(x))/T − |r|²/(4T·dt) + |ξ|²/2, with
+  box; otherwise it is accepted when the log ratio
+  ρ = −(U_s(y) − U_s(x))/T − |r|²/(4T·dt) + |ξ|²/2 is >= 0, or else when
+  log u < ρ for one uniform u drawn then, with
   r = dt·(∇U_s(x) + ∇U_s(y)) − √(2T·dt)·ξ (the reverse move's residual;
   for a periodic box computed from the unwrapped move, which is exact).
 
@@ -36,7 +37,6 @@ from fastwalk._jit import jit, pjit
 
 CACHE = globals().get("CACHE", False)
 
-EM, MALA = 0, 1
 REFLECT, PERIODIC, NONE = 0, 1, 2
 
 
@@ -119,15 +119,71 @@ def _count(x, lo, scale, bins, boundary, hist, marg):
             hist[i0, i] += 1
 
 
+@jit(cache=CACHE, inline="always")
+def _earliest(bad):
+    """Return the smallest non-negative entry of ``bad``, or -1."""
+    worst = -1
+    for b in range(bad.shape[0]):
+        if bad[b] >= 0 and (worst < 0 or bad[b] < worst):
+            worst = bad[b]
+    return worst
+
+
 @pjit(cache=CACHE)
-def advance(positions, states, steps, method, boundary, lo, side, dt, temperature, gamma, anchor,
-            blocks, accumulate, energy_sum, energy_count, accepted, histogram, marginals):
-    """Advance every walker ``steps`` steps in place (see the module docstring).
+def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, gamma, anchor,
+               blocks, accumulate, energy_sum, energy_count, histogram, marginals):
+    """Advance every walker ``steps`` Euler–Maruyama steps in place (module docstring).
 
     Walkers are split into ``blocks`` contiguous ranges, one per thread;
     block b counts into ``histogram[b]`` and ``marginals[b]``. Returns the
-    first step (relative to this call) after which some walker's state was
-    not finite, or -1.
+    first step (relative to this call) after which some walker's position,
+    energy or gradient was not finite, or -1.
+    """
+    walkers, dim = positions.shape
+    bins = marginals.shape[2]
+    scale = bins / side
+    noise = math.sqrt(2.0 * temperature * dt)
+    bad = np.full(blocks, -1, dtype=np.int64)
+    for block in prange(blocks):
+        x = np.empty(dim)
+        g = np.empty(dim)
+        hist = histogram[block]
+        marg = marginals[block]
+        for w in range(block * walkers // blocks, (block + 1) * walkers // blocks):
+            s = states[w]
+            for j in range(dim):
+                x[j] = positions[w, j]
+            u, _ = _sampled(x, g, gamma, anchor)
+            for step in range(steps):
+                for j in range(dim):
+                    x[j] = _into_box(x[j] - dt * g[j] + noise * rng.normal(s), boundary, lo[j], side)
+                u, _ = _sampled(x, g, gamma, anchor)
+                check = u * 0.0  # 0 for finite values, NaN for NaN or inf
+                for j in range(dim):
+                    check += (x[j] + g[j]) * 0.0
+                if check != 0.0:
+                    if bad[block] < 0 or step < bad[block]:
+                        bad[block] = step
+                    break
+                if accumulate:
+                    energy_sum[w] += u
+                    energy_count[w] += 1
+                    _count(x, lo, scale, bins, boundary, hist, marg)
+            for j in range(dim):
+                positions[w, j] = x[j]
+    return _earliest(bad)
+
+
+@pjit(cache=CACHE)
+def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, gamma, anchor,
+                 blocks, accumulate, energy_sum, energy_count, accepted, histogram, marginals):
+    """Advance every walker ``steps`` MALA steps in place (module docstring).
+
+    As :func:`advance_em`; ``accepted[w]`` counts walker w's accepted
+    proposals. The uniform is drawn only when the Metropolis–Hastings ratio
+    is below 1 (a proposal with ratio >= 1 is accepted without it). A NaN
+    energy or a non-finite gradient with finite energy at a proposal counts
+    as a non-finite state; U = +inf refuses the proposal.
     """
     walkers, dim = positions.shape
     bins = marginals.shape[2]
@@ -143,68 +199,53 @@ def advance(positions, states, steps, method, boundary, lo, side, dt, temperatur
         xi = np.empty(dim)
         hist = histogram[block]
         marg = marginals[block]
-        first_bad = -1
         for w in range(block * walkers // blocks, (block + 1) * walkers // blocks):
             s = states[w]
             for j in range(dim):
                 x[j] = positions[w, j]
             ux, usx = _sampled(x, gx, gamma, anchor)
+            failed = False
             for step in range(steps):
-                if method == EM:
+                inside = True
+                for j in range(dim):
+                    xi[j] = rng.normal(s)
+                    y[j] = x[j] - dt * gx[j] + noise * xi[j]
+                    if boundary == REFLECT and not (lo[j] <= y[j] <= lo[j] + side):
+                        inside = False
+                if inside:
+                    log_ratio = 0.0
                     for j in range(dim):
-                        x[j] = _into_box(x[j] - dt * gx[j] + noise * rng.normal(s), boundary,
-                                         lo[j], side)
-                    ux, usx = _sampled(x, gx, gamma, anchor)
-                    check = ux * 0.0
+                        log_ratio += 0.5 * xi[j] * xi[j]
+                        y[j] = _into_box(y[j], boundary, lo[j], side)
+                    uy, usy = _sampled(y, gy, gamma, anchor)
+                    check = 0.0
                     for j in range(dim):
-                        check += (x[j] + gx[j]) * 0.0
-                    if check != 0.0:
-                        if first_bad < 0 or step < first_bad:
-                            first_bad = step
-                        break
-                else:
-                    inside = True
-                    for j in range(dim):
-                        xi[j] = rng.normal(s)
-                        y[j] = x[j] - dt * gx[j] + noise * xi[j]
-                        if boundary == REFLECT and not (lo[j] <= y[j] <= lo[j] + side):
-                            inside = False
-                    if inside:
-                        log_ratio = 0.0
-                        for j in range(dim):
-                            log_ratio += 0.5 * xi[j] * xi[j]
-                            y[j] = _into_box(y[j], boundary, lo[j], side)
-                        uy, usy = _sampled(y, gy, gamma, anchor)
-                        check = 0.0
-                        for j in range(dim):
-                            check += gy[j] * 0.0
-                        if uy != uy or usy != usy or usy == -math.inf or (check != 0.0 and usy < math.inf):
-                            if first_bad < 0 or step < first_bad:
-                                first_bad = step
-                            break
+                        check += gy[j] * 0.0
+                    if uy != uy or usy != usy or usy == -math.inf or (check != 0.0 and usy < math.inf):
+                        failed = True
+                    else:
                         for j in range(dim):
                             r = dt * (gx[j] + gy[j]) - noise * xi[j]
                             log_ratio -= r * r * inv_4tdt
                         log_ratio -= (usy - usx) / temperature
-                        if math.log(rng.uniform(s)) < log_ratio:
+                        if log_ratio >= 0.0 or math.log(rng.uniform(s)) < log_ratio:
                             for j in range(dim):
                                 x[j] = y[j]
                                 gx[j] = gy[j]
                             ux, usx = uy, usy
                             if accumulate:
                                 accepted[w] += 1
+                if failed or x[0] != x[0]:
+                    if bad[block] < 0 or step < bad[block]:
+                        bad[block] = step
+                    break
                 if accumulate:
                     energy_sum[w] += ux
                     energy_count[w] += 1
                     _count(x, lo, scale, bins, boundary, hist, marg)
             for j in range(dim):
                 positions[w, j] = x[j]
-        bad[block] = first_bad
-    worst = -1
-    for b in range(blocks):
-        if bad[b] >= 0 and (worst < 0 or bad[b] < worst):
-            worst = bad[b]
-    return worst
+    return _earliest(bad)
 
 
 @pjit(cache=CACHE)

@@ -412,7 +412,7 @@ class LangevinBrownian(Model):
 
     def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
         """Advance all walkers ``steps`` steps; count them if ``accumulate``."""
-        from fastwalk.models._langevin_kernels import EM, MALA, NONE, PERIODIC, REFLECT
+        from fastwalk.models._langevin_kernels import NONE, PERIODIC, REFLECT
 
         positions = state["position"]
         walkers = positions.shape[0]
@@ -421,14 +421,14 @@ class LangevinBrownian(Model):
         pair_bins = bins if self.dim >= 2 else 1
         histogram = np.zeros((blocks, pair_bins, pair_bins), dtype=np.int64)
         marginals = np.zeros((blocks, self.dim, bins), dtype=np.int64)
-        method = EM if self.method == "em" else MALA
         boundary = {"reflect": REFLECT, "periodic": PERIODIC, "none": NONE}[self.boundary]
-        bad = self.kernels.advance(
-            positions, state["rng"], steps, method, boundary, self.lower, self.box_side, self.dt,
-            self.temperature, self.localize, self.at, blocks, accumulate,
-            state["walker_energy_sum"], state["walker_energy_count"], state["walker_accepted"],
-            histogram, marginals,
-        )
+        common = (positions, state["rng"], steps, boundary, self.lower, self.box_side, self.dt,
+                  self.temperature, self.localize, self.at, blocks, accumulate,
+                  state["walker_energy_sum"], state["walker_energy_count"])
+        if self.method == "em":
+            bad = self.kernels.advance_em(*common, histogram, marginals)
+        else:
+            bad = self.kernels.advance_mala(*common, state["walker_accepted"], histogram, marginals)
         if accumulate:
             state["histogram_2d"] += histogram.sum(axis=0)
             state["marginals"] += marginals.sum(axis=0)
