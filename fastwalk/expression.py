@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Expression", "FUNCTIONS", "cache_directory", "parse"]
+__all__ = ["Expression", "FUNCTIONS", "cache_directory", "check_params", "numpy_function", "parse"]
 
 #: function names a user may call -> SymPy function name
 FUNCTIONS = {
@@ -173,7 +173,19 @@ class _Builder:
         return getattr(self.sympy, target)(*args)
 
 
-def _check_params(params) -> dict[str, float]:
+def check_params(params) -> dict[str, float]:
+    """Check named constants: plain, unreserved names with finite numeric values.
+
+    Parameters
+    ----------
+    params : dict of str to float or None
+        The constants.
+
+    Returns
+    -------
+    dict of str to float
+        The constants as floats (empty for None).
+    """
     if params is None:
         return {}
     if not isinstance(params, dict):
@@ -220,7 +232,7 @@ def parse(text: str, dim: int, params: dict[str, float] | None = None):
         raise TypeError(f"the potential must be a string, got {type(text).__name__}")
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
         raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
-    params = _check_params(params)
+    params = check_params(params)
     if not text.strip():
         raise ValueError("the potential is empty; give an expression such as 'x0**2 + x1**2'")
     if len(text) > _MAX_TEXT:
@@ -471,7 +483,7 @@ class Expression:
     def __init__(self, text: str, dim: int, params: dict[str, float] | None = None):
         import sympy
 
-        self.params = _check_params(params)
+        self.params = check_params(params)
         self.sympy = parse(text, dim, self.params)
         self.text = text.strip()
         self.dim = int(dim)
@@ -480,6 +492,7 @@ class Expression:
         self._source = generate_source(self.sympy, self.gradient_sympy, self.dim, self.variables)
         self._module = None
         self._numpy = None
+        self._hessian = None
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r}, dim={self.dim}, params={self.params!r})"
@@ -518,6 +531,15 @@ class Expression:
     def energy_gradient(self):
         """Jitted ``energy_gradient(x, out) -> float``: both at once (shared subexpressions)."""
         return self.module.energy_gradient
+
+    @property
+    def hessian_numpy(self) -> list[list]:
+        """Vectorised NumPy callables of the Hessian's upper triangle, ``[i][j - i]``."""
+        if self._hessian is None:
+            self._hessian = [[numpy_function(gi.diff(self.variables[j]), self.variables)
+                              for j in range(i, self.dim)]
+                             for i, gi in enumerate(self.gradient_sympy)]
+        return self._hessian
 
     def energy_numpy(self, points) -> np.ndarray:
         """Evaluate U on an array of points with NumPy (for quadrature and plots).

@@ -30,10 +30,9 @@ is added to ``energy_sum[w]`` and 1 to ``energy_count[w]``, x is binned.
 import math
 
 import numpy as np
-from numba import prange
 
 from fastwalk import rng
-from fastwalk._jit import jit, pjit
+from fastwalk._jit import jit
 
 CACHE = globals().get("CACHE", False)
 
@@ -119,64 +118,52 @@ def _count(x, lo, scale, bins, boundary, hist, marg):
             hist[i0, i] += 1
 
 
-@jit(cache=CACHE, inline="always")
-def _earliest(bad):
-    """Return the smallest non-negative entry of ``bad``, or -1."""
-    worst = -1
-    for b in range(bad.shape[0]):
-        if bad[b] >= 0 and (worst < 0 or bad[b] < worst):
-            worst = bad[b]
-    return worst
-
-
-@pjit(cache=CACHE)
+@jit(cache=CACHE)
 def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, gamma, anchor,
-               blocks, accumulate, energy_sum, energy_count, histogram, marginals):
-    """Advance every walker ``steps`` Euler–Maruyama steps in place (module docstring).
+               accumulate, energy_sum, energy_count, hist, marg):
+    """Advance these walkers ``steps`` Euler–Maruyama steps in place (module docstring).
 
-    Walkers are split into ``blocks`` contiguous ranges, one per thread;
-    block b counts into ``histogram[b]`` and ``marginals[b]``. Returns the
-    first step (relative to this call) after which some walker's position,
-    energy or gradient was not finite, or -1.
+    Serial (one thread's block of walkers; the model runs blocks on threads,
+    which compiles in a third of the time of a ``prange`` kernel); counts
+    into ``hist`` and ``marg``. Returns the first step (relative to this
+    call) after which some walker's position, energy or gradient was not
+    finite, or -1.
     """
     walkers, dim = positions.shape
-    bins = marginals.shape[2]
+    bins = marg.shape[1]
     scale = bins / side
     noise = math.sqrt(2.0 * temperature * dt)
-    bad = np.full(blocks, -1, dtype=np.int64)
-    for block in prange(blocks):
-        x = np.empty(dim)
-        g = np.empty(dim)
-        hist = histogram[block]
-        marg = marginals[block]
-        for w in range(block * walkers // blocks, (block + 1) * walkers // blocks):
-            s = states[w]
+    bad = -1
+    x = np.empty(dim)
+    g = np.empty(dim)
+    for w in range(walkers):
+        s = states[w]
+        for j in range(dim):
+            x[j] = positions[w, j]
+        u, _ = _sampled(x, g, gamma, anchor)
+        for step in range(steps):
             for j in range(dim):
-                x[j] = positions[w, j]
+                x[j] = _into_box(x[j] - dt * g[j] + noise * rng.normal(s), boundary, lo[j], side)
             u, _ = _sampled(x, g, gamma, anchor)
-            for step in range(steps):
-                for j in range(dim):
-                    x[j] = _into_box(x[j] - dt * g[j] + noise * rng.normal(s), boundary, lo[j], side)
-                u, _ = _sampled(x, g, gamma, anchor)
-                check = u * 0.0  # 0 for finite values, NaN for NaN or inf
-                for j in range(dim):
-                    check += (x[j] + g[j]) * 0.0
-                if check != 0.0:
-                    if bad[block] < 0 or step < bad[block]:
-                        bad[block] = step
-                    break
-                if accumulate:
-                    energy_sum[w] += u
-                    energy_count[w] += 1
-                    _count(x, lo, scale, bins, boundary, hist, marg)
+            check = u * 0.0  # 0 for finite values, NaN for NaN or inf
             for j in range(dim):
-                positions[w, j] = x[j]
-    return _earliest(bad)
+                check += (x[j] + g[j]) * 0.0
+            if check != 0.0:
+                if bad < 0 or step < bad:
+                    bad = step
+                break
+            if accumulate:
+                energy_sum[w] += u
+                energy_count[w] += 1
+                _count(x, lo, scale, bins, boundary, hist, marg)
+        for j in range(dim):
+            positions[w, j] = x[j]
+    return bad
 
 
-@pjit(cache=CACHE)
+@jit(cache=CACHE)
 def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, gamma, anchor,
-                 blocks, accumulate, energy_sum, energy_count, accepted, histogram, marginals):
+                 accumulate, energy_sum, energy_count, accepted, hist, marg):
     """Advance every walker ``steps`` MALA steps in place (module docstring).
 
     As :func:`advance_em`; ``accepted[w]`` counts walker w's accepted
@@ -186,77 +173,74 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
     as a non-finite state; U = +inf refuses the proposal.
     """
     walkers, dim = positions.shape
-    bins = marginals.shape[2]
+    bins = marg.shape[1]
     scale = bins / side
     noise = math.sqrt(2.0 * temperature * dt)
     inv_4tdt = 1.0 / (4.0 * temperature * dt)
-    bad = np.full(blocks, -1, dtype=np.int64)
-    for block in prange(blocks):
-        x = np.empty(dim)
-        y = np.empty(dim)
-        gx = np.empty(dim)
-        gy = np.empty(dim)
-        xi = np.empty(dim)
-        hist = histogram[block]
-        marg = marginals[block]
-        for w in range(block * walkers // blocks, (block + 1) * walkers // blocks):
-            s = states[w]
+    bad = -1
+    x = np.empty(dim)
+    y = np.empty(dim)
+    gx = np.empty(dim)
+    gy = np.empty(dim)
+    xi = np.empty(dim)
+    for w in range(walkers):
+        s = states[w]
+        for j in range(dim):
+            x[j] = positions[w, j]
+        ux, usx = _sampled(x, gx, gamma, anchor)
+        failed = False
+        for step in range(steps):
+            inside = True
             for j in range(dim):
-                x[j] = positions[w, j]
-            ux, usx = _sampled(x, gx, gamma, anchor)
-            failed = False
-            for step in range(steps):
-                inside = True
+                xi[j] = rng.normal(s)
+                y[j] = x[j] - dt * gx[j] + noise * xi[j]
+                if boundary == REFLECT and not (lo[j] <= y[j] <= lo[j] + side):
+                    inside = False
+            if inside:
+                log_ratio = 0.0
                 for j in range(dim):
-                    xi[j] = rng.normal(s)
-                    y[j] = x[j] - dt * gx[j] + noise * xi[j]
-                    if boundary == REFLECT and not (lo[j] <= y[j] <= lo[j] + side):
-                        inside = False
-                if inside:
-                    log_ratio = 0.0
+                    log_ratio += 0.5 * xi[j] * xi[j]
+                    y[j] = _into_box(y[j], boundary, lo[j], side)
+                uy, usy = _sampled(y, gy, gamma, anchor)
+                check = 0.0
+                for j in range(dim):
+                    check += gy[j] * 0.0
+                if uy != uy or usy != usy or usy == -math.inf or (check != 0.0 and usy < math.inf):
+                    failed = True
+                else:
                     for j in range(dim):
-                        log_ratio += 0.5 * xi[j] * xi[j]
-                        y[j] = _into_box(y[j], boundary, lo[j], side)
-                    uy, usy = _sampled(y, gy, gamma, anchor)
-                    check = 0.0
-                    for j in range(dim):
-                        check += gy[j] * 0.0
-                    if uy != uy or usy != usy or usy == -math.inf or (check != 0.0 and usy < math.inf):
-                        failed = True
-                    else:
+                        r = dt * (gx[j] + gy[j]) - noise * xi[j]
+                        log_ratio -= r * r * inv_4tdt
+                    log_ratio -= (usy - usx) / temperature
+                    if log_ratio >= 0.0 or math.log(rng.uniform(s)) < log_ratio:
                         for j in range(dim):
-                            r = dt * (gx[j] + gy[j]) - noise * xi[j]
-                            log_ratio -= r * r * inv_4tdt
-                        log_ratio -= (usy - usx) / temperature
-                        if log_ratio >= 0.0 or math.log(rng.uniform(s)) < log_ratio:
-                            for j in range(dim):
-                                x[j] = y[j]
-                                gx[j] = gy[j]
-                            ux, usx = uy, usy
-                            if accumulate:
-                                accepted[w] += 1
-                if failed or x[0] != x[0]:
-                    if bad[block] < 0 or step < bad[block]:
-                        bad[block] = step
-                    break
-                if accumulate:
-                    energy_sum[w] += ux
-                    energy_count[w] += 1
-                    _count(x, lo, scale, bins, boundary, hist, marg)
-            for j in range(dim):
-                positions[w, j] = x[j]
-    return _earliest(bad)
+                            x[j] = y[j]
+                            gx[j] = gy[j]
+                        ux, usx = uy, usy
+                        if accumulate:
+                            accepted[w] += 1
+            if failed or x[0] != x[0]:
+                if bad < 0 or step < bad:
+                    bad = step
+                break
+            if accumulate:
+                energy_sum[w] += ux
+                energy_count[w] += 1
+                _count(x, lo, scale, bins, boundary, hist, marg)
+        for j in range(dim):
+            positions[w, j] = x[j]
+    return bad
 
 
-@pjit(cache=CACHE)
+@jit(cache=CACHE)
 def energies(positions, out):
-    """Write U at every row of ``positions`` into ``out``."""
-    for w in prange(positions.shape[0]):
+    """Write U at every row of ``positions`` into ``out`` (serial: quick to compile)."""
+    for w in range(positions.shape[0]):
         out[w] = energy(positions[w])
 
 
-@pjit(cache=CACHE)
+@jit(cache=CACHE)
 def energies_gradients(positions, energies_out, gradients_out):
-    """Write U and ∇U at every row of ``positions``."""
-    for w in prange(positions.shape[0]):
+    """Write U and ∇U at every row of ``positions`` (serial: quick to compile)."""
+    for w in range(positions.shape[0]):
         energies_out[w] = energy_gradient(positions[w], gradients_out[w])

@@ -11,7 +11,11 @@ or a pair of numba-jitted functions ``energy(x)`` and ``gradient(x, out)``.
   ratio, so the stationary law is exactly ∝ exp(−U_s/T) on the box at any dt
   (with ``reflect``, proposals outside the box are refused).
 
-The step itself is in :mod:`fastwalk.models._langevin_kernels`. Observables:
+The step itself is in :mod:`fastwalk.models._langevin_kernels`: serial
+kernels, one call per block of walkers, the blocks run on
+``numba.get_num_threads()`` Python threads (the kernels release the GIL);
+a walker's numbers depend on nothing but its own stream, so the result is
+the same for any number of blocks. Observables:
 ``mean_energy`` and ``sem_energy`` of the user's U (never the localizing
 term) across walkers, and ``acceptance_rate`` (MALA: accepted / proposed
 since step 0). Accumulators: ``walker_energy_sum`` (float64 [N], Σ U over
@@ -24,6 +28,7 @@ counted, so that with ``none`` the mass outside the box is known).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import itertools
@@ -69,18 +74,44 @@ def _import_path(path: str):
     return obj
 
 
-def _pair_kernels(energy, gradient):
-    """Return a fresh copy of the kernel module calling a Python-given jitted pair (not cached)."""
-    from fastwalk.models import _langevin_kernels
+_PAIRS: dict = {}
 
-    spec = importlib.util.spec_from_file_location(
-        f"fastwalk._langevin_pair_{next(_PAIR_MODULES)}", _langevin_kernels.__file__)
-    module = importlib.util.module_from_spec(spec)
-    module.CACHE = False
-    spec.loader.exec_module(module)
-    module.energy = energy
-    module.gradient = gradient
-    return module
+
+def _pair_kernels(energy, gradient):
+    """Return a copy of the kernel module calling a Python-given jitted pair.
+
+    Not cached on disk (numba could not tell when the user's functions
+    change); one copy per pair and process, so a rebuilt model reuses it.
+    """
+    key = (energy, gradient)
+    if key not in _PAIRS:
+        from fastwalk.models import _langevin_kernels
+
+        spec = importlib.util.spec_from_file_location(
+            f"fastwalk._langevin_pair_{next(_PAIR_MODULES)}", _langevin_kernels.__file__)
+        module = importlib.util.module_from_spec(spec)
+        module.CACHE = False
+        spec.loader.exec_module(module)
+        module.energy = energy
+        module.gradient = gradient
+        _PAIRS[key] = module
+    return _PAIRS[key]
+
+
+@functools.lru_cache(maxsize=4)
+def _pool(threads: int):
+    """Return a thread pool of ``threads`` workers (the kernels release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastwalk-langevin")
+
+
+@functools.lru_cache(maxsize=64)
+def _expression(text: str, dim: int, params: tuple):
+    """Return the (shared) :class:`~fastwalk.expression.Expression` of these arguments."""
+    from fastwalk.expression import Expression
+
+    return Expression(text, dim, dict(params))
 
 
 class LangevinBrownian(Model):
@@ -153,7 +184,9 @@ class LangevinBrownian(Model):
         self.start = self._start(start)
         self.lower = self.center - 0.5 * self.box_side
         if isinstance(potential, str):
-            potential = Expression(potential, self.dim, params)
+            from fastwalk.expression import check_params
+
+            potential = _expression(potential, self.dim, tuple(check_params(params).items()))
         if isinstance(potential, Expression):
             if potential.dim != self.dim:
                 raise ValueError(f"the expression has dim {potential.dim} but dim = {self.dim}")
@@ -245,20 +278,16 @@ class LangevinBrownian(Model):
         """
         if self.expression is None:
             return None, None
-        from fastwalk.expression import numpy_function
-
-        expr = self.expression
         probe = np.random.default_rng(1).uniform(size=(512, self.dim))
         points = np.vstack([self._start_points()[:1], self.center[None, :],
                             self.lower + self.box_side * probe])
         columns = [points[:, i] for i in range(self.dim)]
         hessian = np.empty((points.shape[0], self.dim, self.dim))
-        for i, gi in enumerate(expr.gradient_sympy):
-            for j in range(i, self.dim):
-                entry = numpy_function(gi.diff(expr.variables[j]), expr.variables)
+        for i, row in enumerate(self.expression.hessian_numpy):
+            for k, entry in enumerate(row):
                 with np.errstate(all="ignore"):
                     value = np.broadcast_to(entry(*columns), points.shape[:1])
-                hessian[:, i, j] = hessian[:, j, i] = value
+                hessian[:, i, i + k] = hessian[:, i + k, i] = value
         finite = np.all(np.isfinite(hessian), axis=(1, 2))
         if not finite.any():
             return None, None
@@ -422,13 +451,21 @@ class LangevinBrownian(Model):
         histogram = np.zeros((blocks, pair_bins, pair_bins), dtype=np.int64)
         marginals = np.zeros((blocks, self.dim, bins), dtype=np.int64)
         boundary = {"reflect": REFLECT, "periodic": PERIODIC, "none": NONE}[self.boundary]
-        common = (positions, state["rng"], steps, boundary, self.lower, self.box_side, self.dt,
-                  self.temperature, self.localize, self.at, blocks, accumulate,
-                  state["walker_energy_sum"], state["walker_energy_count"])
-        if self.method == "em":
-            bad = self.kernels.advance_em(*common, histogram, marginals)
-        else:
-            bad = self.kernels.advance_mala(*common, state["walker_accepted"], histogram, marginals)
+        settings = (steps, boundary, self.lower, self.box_side, self.dt, self.temperature,
+                    self.localize, self.at, accumulate)
+        mala = self.method == "mala"
+        kernel = self.kernels.advance_mala if mala else self.kernels.advance_em
+
+        def block(b: int) -> int:
+            part = slice(b * walkers // blocks, (b + 1) * walkers // blocks)
+            sums = (state["walker_energy_sum"][part], state["walker_energy_count"][part])
+            if mala:
+                sums += (state["walker_accepted"][part],)
+            return kernel(positions[part], state["rng"][part], *settings, *sums, histogram[b],
+                          marginals[b])
+
+        bads = [block(0)] if blocks == 1 else list(_pool(blocks).map(block, range(blocks)))
+        bad = min((b for b in bads if b >= 0), default=-1)
         if accumulate:
             state["histogram_2d"] += histogram.sum(axis=0)
             state["marginals"] += marginals.sum(axis=0)
