@@ -1,7 +1,8 @@
 """Cost of the langevin model's steps against their floor, a hand-written kernel, and compile time.
 
 Run with ``pytest benchmarks/test_bench_langevin.py -s``. Figures, all
-measured in the same run (best of several repeats, every numba thread), for
+measured in the same run (best CPU time of nine interleaved rounds, one
+numba thread, so that the ratios are per-core costs), for
 the 2-D polynomial U = x0²·x1⁴ + (x0² + x1²)/2 on the reflecting box
 [−1, 1]², T = 0.3, dt = 0.01:
 
@@ -33,7 +34,7 @@ import time
 
 import numba
 import numpy as np
-from conftest import best_time, report
+from conftest import report
 from numba import prange
 
 from fastwalk import rng
@@ -41,7 +42,7 @@ from fastwalk._jit import pjit
 from fastwalk.models.langevin import LangevinBrownian
 
 GROUP = "langevin"
-WALKERS = 20_000
+WALKERS = 5_000
 STEPS = 200
 POLYNOMIAL = "x0**2 * x1**4 + (x0**2 + x1**2)/2"
 SETTINGS = dict(box=2.0, temperature=0.3, dt=0.01, start="uniform")
@@ -99,39 +100,65 @@ def hand_loop(positions, states, steps, dt, noise):
         positions[w, 0], positions[w, 1] = a, b
 
 
-def per_step(model, accumulate=True):
-    """Best seconds per walker-step of ``model.advance``."""
+def _interleaved(functions: dict, rounds: int = 9) -> dict:
+    """Best CPU seconds of each function over ``rounds`` rounds, one call of each per round.
+
+    With one numba thread the process's CPU time is the kernel's own: on a
+    machine shared with other jobs the wall time of one thread stretches
+    with the load (several times over here), its CPU time does not.
+    Interleaving keeps what load effects remain (caches) alike on both sides
+    of every ratio.
+    """
+    for fn in functions.values():
+        fn()  # compile
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            t0 = time.process_time()
+            fn()
+            best[name] = min(best[name], time.process_time() - t0)
+    return best
+
+
+def _stepper(model, accumulate=True):
     state = model.initial_state(rng.seed_states(1, 0, WALKERS))
-    model.advance(state, -20, 20, False)  # compile
-    return best_time(lambda: model.advance(state, 0, STEPS, accumulate)) / (WALKERS * STEPS)
+    model.advance(state, -20, 20, False)  # compile, and leave the start
+    return lambda: model.advance(state, 0, STEPS, accumulate)
 
 
 def test_langevin_step_cost(benchmark):
     em = LangevinBrownian(POLYNOMIAL, 2, method="em", **SETTINGS)
     mala = LangevinBrownian(POLYNOMIAL, 2, method="mala", **SETTINGS)
     pair = LangevinBrownian(hand_energy, 2, gradient=hand_gradient, method="em", **SETTINGS)
-    state = em.initial_state(rng.seed_states(1, 0, WALKERS))
-    em.advance(state, -20, 20, False)
-    benchmark.pedantic(em.advance, args=(state, 0, STEPS, True), rounds=3, warmup_rounds=1)
+    benchmark.pedantic(_stepper(em), rounds=3, warmup_rounds=1)
 
     states = rng.seed_states(2, 0, WALKERS)
-    normals = best_time(lambda: _normal_floor(states, 2 * STEPS)) / (WALKERS * STEPS)
-    em_step, mala_step, pair_step = per_step(em), per_step(mala), per_step(pair)
-    bare = per_step(em, accumulate=False)
     positions = np.random.default_rng(3).uniform(-1, 1, size=(WALKERS, 2))
     noise = math.sqrt(2 * 0.3 * 0.01)
-    loop = best_time(lambda: hand_loop(positions, states, STEPS, 0.01, noise)) / (WALKERS * STEPS)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)  # per-core costs: no thread start-up or imbalance in the ratios
+    try:
+        best = _interleaved({
+            "normals": lambda: _normal_floor(states, 2 * STEPS),
+            "em": _stepper(em), "mala": _stepper(mala), "pair": _stepper(pair),
+            "bare": _stepper(em, accumulate=False),
+            "loop": lambda: hand_loop(positions, states, STEPS, 0.01, noise),
+        })
+    finally:
+        numba.set_num_threads(previous)
+    ns = {name: seconds / (WALKERS * STEPS) * 1e9 for name, seconds in best.items()}
 
-    report(GROUP, "2-D polynomial: ns per two normal draws (floor)", normals * 1e9)
-    report(GROUP, "2-D polynomial: EM ns per walker-step", em_step * 1e9)
-    report(GROUP, "2-D polynomial: EM step / two normal draws", em_step / normals, "target <= 2")
-    report(GROUP, "2-D polynomial: MALA ns per walker-step", mala_step * 1e9)
-    report(GROUP, "2-D polynomial: MALA step / two normal draws", mala_step / normals,
+    report(GROUP, "2-D polynomial, 1 thread: ns per two normal draws (floor)", ns["normals"])
+    report(GROUP, "2-D polynomial, 1 thread: EM ns per walker-step", ns["em"])
+    report(GROUP, "2-D polynomial: EM step / two normal draws", ns["em"] / ns["normals"],
+           "target <= 2")
+    report(GROUP, "2-D polynomial, 1 thread: MALA ns per walker-step", ns["mala"])
+    report(GROUP, "2-D polynomial: MALA step / two normal draws", ns["mala"] / ns["normals"],
            "target <= 3")
-    report(GROUP, "2-D polynomial: typed expression / hand-written pair", em_step / pair_step,
+    report(GROUP, "2-D polynomial: typed expression / hand-written pair", ns["em"] / ns["pair"],
            "target <= 1.3")
-    report(GROUP, "2-D polynomial: typed EM, not counting / hand-written loop", bare / loop,
-           "target <= 1.3")
+    report(GROUP, "2-D polynomial: typed EM, not counting / hand-written loop",
+           ns["bare"] / ns["loop"], "target <= 1.3")
 
 
 _COMPILE = """

@@ -61,7 +61,7 @@ def walk(energy, gradient, x, seed, walker, steps, *, method, boundary, lo, side
                 r = dt * (g + gy) - noise * xi
                 log_ratio = 0.5 * float(xi @ xi) - float(r @ r) / (4.0 * temperature * dt)
                 log_ratio -= (usy - us) / temperature
-                if log_ratio >= 0.0 or math.log(stream.uniform()) < log_ratio:
+                if log_ratio >= 0.0 or stream.uniform() < math.exp(log_ratio):
                     x, u, us, g = y, uy, usy, gy
                     accepted += 1
         total += u

@@ -19,7 +19,7 @@ localizing term, off when γ = 0);
 - ``mala``: y is a proposal, refused outright when it leaves a reflecting
   box; otherwise it is accepted when the log ratio
   ρ = −(U_s(y) − U_s(x))/T − |r|²/(4T·dt) + |ξ|²/2 is >= 0, or else when
-  log u < ρ for one uniform u drawn then, with
+  u < exp(ρ) for one uniform u drawn then, with
   r = dt·(∇U_s(x) + ∇U_s(y)) − √(2T·dt)·ξ (the reverse move's residual;
   for a periodic box computed from the unwrapped move, which is exact).
 
@@ -35,6 +35,9 @@ from fastwalk import rng
 from fastwalk._jit import jit
 
 CACHE = globals().get("CACHE", False)
+#: the number of coordinates when known before compiling (0: read it from the arrays); numba
+#: freezes module globals as constants, so the loops over coordinates are unrolled
+DIM = globals().get("DIM", 0)
 
 REFLECT, PERIODIC, NONE = 0, 1, 2
 
@@ -99,6 +102,22 @@ def _sampled(x, g, gamma, anchor):
 
 
 @jit(cache=CACHE, inline="always")
+def _accept(u, rho):
+    """Return u < exp(ρ) for ρ < 0, mostly without the exponential.
+
+    For ρ <= 0, 1 + ρ <= exp(ρ) <= 1 + ρ + ρ²/2, so u below the first bound
+    accepts and u at or above the second refuses; exp is needed only in
+    between (probability ρ²/2: rare at the small ρ of most proposals).
+    """
+    low = 1.0 + rho
+    if u < low:
+        return True
+    if u >= low + 0.5 * rho * rho:
+        return False
+    return u < math.exp(rho)
+
+
+@jit(cache=CACHE, inline="always")
 def _count(x, lo, scale, bins, boundary, hist, marg):
     """Bin x into the marginals and the 2-D histogram of (x0, x1).
 
@@ -129,7 +148,8 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
     call) after which some walker's position, energy or gradient was not
     finite, or -1.
     """
-    walkers, dim = positions.shape
+    walkers = positions.shape[0]
+    dim = DIM if DIM > 0 else positions.shape[1]
     bins = marg.shape[1]
     scale = bins / side
     noise = math.sqrt(2.0 * temperature * dt)
@@ -172,11 +192,13 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
     energy or a non-finite gradient with finite energy at a proposal counts
     as a non-finite state; U = +inf refuses the proposal.
     """
-    walkers, dim = positions.shape
+    walkers = positions.shape[0]
+    dim = DIM if DIM > 0 else positions.shape[1]
     bins = marg.shape[1]
     scale = bins / side
     noise = math.sqrt(2.0 * temperature * dt)
     inv_4tdt = 1.0 / (4.0 * temperature * dt)
+    inv_t = 1.0 / temperature
     bad = -1
     x = np.empty(dim)
     y = np.empty(dim)
@@ -200,7 +222,8 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
                 log_ratio = 0.0
                 for j in range(dim):
                     log_ratio += 0.5 * xi[j] * xi[j]
-                    y[j] = _into_box(y[j], boundary, lo[j], side)
+                    if boundary == PERIODIC:
+                        y[j] = _into_box(y[j], boundary, lo[j], side)
                 uy, usy = _sampled(y, gy, gamma, anchor)
                 check = 0.0
                 for j in range(dim):
@@ -211,8 +234,8 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
                     for j in range(dim):
                         r = dt * (gx[j] + gy[j]) - noise * xi[j]
                         log_ratio -= r * r * inv_4tdt
-                    log_ratio -= (usy - usx) / temperature
-                    if log_ratio >= 0.0 or math.log(rng.uniform(s)) < log_ratio:
+                    log_ratio -= (usy - usx) * inv_t
+                    if log_ratio >= 0.0 or _accept(rng.uniform(s), log_ratio):
                         for j in range(dim):
                             x[j] = y[j]
                             gx[j] = gy[j]

@@ -91,6 +91,7 @@ def _pair_kernels(energy, gradient):
             f"fastwalk._langevin_pair_{next(_PAIR_MODULES)}", _langevin_kernels.__file__)
         module = importlib.util.module_from_spec(spec)
         module.CACHE = False
+        module.DIM = 0
         spec.loader.exec_module(module)
         module.energy = energy
         module.gradient = gradient
