@@ -29,6 +29,11 @@ def _text(report: dict) -> str:
             pc = fit["power_correction"]
             extra += f"   power correction c {pc['c']:.3g}, delta {pc['delta']:.3g}"
         lines.append(f"fit             chi2 {fit['chi2']:.3g} / dof {fit['dof']}{extra}")
+        for rival in fit["rivals"]:
+            lines.append(f"rival model     m = {rival['multiplicity']}"
+                         f"{' + power term' if rival['power_correction'] else ''}: lambda "
+                         f"{rival['lambda']:.5g} ± {rival['lambda_stderr']:.2g} (the data do not "
+                         "exclude it; --multiplicity fixes m)")
     lines.append(f"{'beta':>12} {'<U>':>12} {'± se':>10} {'lambda_hat':>11} {'± se':>9} "
                  f"{'F-F0':>10} {'± se':>9}  file")
     free = {f["beta"]: f for f in report["free_energy"]}
