@@ -36,6 +36,7 @@ import numba
 import numpy as np
 from conftest import report
 from numba import prange
+from test_bench_potential import _normal_floor
 
 from fastwalk import rng
 from fastwalk._jit import pjit
@@ -46,18 +47,6 @@ WALKERS = 5_000
 STEPS = 200
 POLYNOMIAL = "x0**2 * x1**4 + (x0**2 + x1**2)/2"
 SETTINGS = dict(box=2.0, temperature=0.3, dt=0.01, start="uniform")
-
-
-@pjit(cache=False)
-def _normal_floor(states, draws):
-    total = np.zeros(states.shape[0])
-    for w in prange(states.shape[0]):
-        s = states[w]
-        acc = 0.0
-        for _ in range(draws):
-            acc += rng.normal(s)
-        total[w] = acc
-    return total.sum()
 
 
 @numba.njit(cache=False)

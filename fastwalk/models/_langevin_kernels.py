@@ -137,6 +137,20 @@ def _count(x, lo, scale, bins, boundary, hist, marg):
             hist[i0, i] += 1
 
 
+@jit(cache=CACHE, inline="always")
+def _tally(w, u, x, energy_sum, energy_count, lo, scale, bins, boundary, hist, marg):
+    """Count one step of walker w: its energy and its position's bins."""
+    energy_sum[w] += u
+    energy_count[w] += 1
+    _count(x, lo, scale, bins, boundary, hist, marg)
+
+
+@jit(cache=CACHE, inline="always")
+def _earlier(bad, step):
+    """Return the earlier of a failure step ``bad`` (-1: none yet) and ``step``."""
+    return step if bad < 0 or step < bad else bad
+
+
 @jit(cache=CACHE)
 def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, gamma, anchor,
                accumulate, energy_sum, energy_count, hist, marg):
@@ -169,13 +183,10 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
             for j in range(dim):
                 check += (x[j] + g[j]) * 0.0
             if check != 0.0:
-                if bad < 0 or step < bad:
-                    bad = step
+                bad = _earlier(bad, step)
                 break
             if accumulate:
-                energy_sum[w] += u
-                energy_count[w] += 1
-                _count(x, lo, scale, bins, boundary, hist, marg)
+                _tally(w, u, x, energy_sum, energy_count, lo, scale, bins, boundary, hist, marg)
         for j in range(dim):
             positions[w, j] = x[j]
     return bad
@@ -243,13 +254,10 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
                         if accumulate:
                             accepted[w] += 1
             if failed or x[0] != x[0]:
-                if bad < 0 or step < bad:
-                    bad = step
+                bad = _earlier(bad, step)
                 break
             if accumulate:
-                energy_sum[w] += ux
-                energy_count[w] += 1
-                _count(x, lo, scale, bins, boundary, hist, marg)
+                _tally(w, ux, x, energy_sum, energy_count, lo, scale, bins, boundary, hist, marg)
         for j in range(dim):
             positions[w, j] = x[j]
     return bad
