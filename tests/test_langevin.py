@@ -233,6 +233,16 @@ def test_a_jitted_pair_runs_and_is_rebuilt_from_its_import_path():
     assert LangevinBrownian.from_parameters(params, {}).parameters() == params
 
 
+def test_pickles_as_its_parameters_for_other_processes():
+    import pickle
+
+    model = make(method="mala", localize=1.0)
+    advance(model, 2, 1)  # its compiled module is loaded, and must not be pickled
+    again = pickle.loads(pickle.dumps(model))
+    assert again == model
+    np.testing.assert_array_equal(advance(again, 5, 10)["position"], advance(model, 5, 10)["position"])
+
+
 def test_a_pair_that_cannot_be_imported_cannot_be_rebuilt():
     params = make().parameters()
     params.update(potential=None, energy=None, gradient=None)

@@ -115,6 +115,11 @@ def _expression(text: str, dim: int, params: tuple):
     return Expression(text, dim, dict(params))
 
 
+def _rebuild(parameters: dict) -> LangevinBrownian:
+    """Rebuild a pickled model (see :meth:`LangevinBrownian.__reduce__`)."""
+    return LangevinBrownian.from_parameters(parameters, {})
+
+
 class LangevinBrownian(Model):
     """Overdamped Langevin dynamics under a user-given potential (module docstring).
 
@@ -351,6 +356,14 @@ class LangevinBrownian(Model):
             raise ValueError(f"cannot import the run's potential {p['energy']} / {p['gradient']}: "
                              f"{exc}; make the module importable to rebuild it") from None
         return cls(energy, p["dim"], gradient=gradient, **common)
+
+    def __reduce__(self):
+        """Pickle as the parameters (for Dask workers): compiled modules do not pickle."""
+        if self.expression is None and not (self.energy_path and self.gradient_path):
+            raise TypeError("this model's jitted energy/gradient are defined in __main__ or locally "
+                            "and cannot be sent to other processes; define them at module level in "
+                            "an importable module")
+        return (_rebuild, (self.parameters(),))
 
     def box(self) -> dict:
         """Describe the H5MD box (periodic or not; edges L)."""
