@@ -138,14 +138,6 @@ def _count(x, lo, scale, bins, boundary, hist, marg):
 
 
 @jit(cache=CACHE, inline="always")
-def _tally(w, u, x, energy_sum, energy_count, lo, scale, bins, boundary, hist, marg):
-    """Count one step of walker w: its energy and its position's bins."""
-    energy_sum[w] += u
-    energy_count[w] += 1
-    _count(x, lo, scale, bins, boundary, hist, marg)
-
-
-@jit(cache=CACHE, inline="always")
 def _earlier(bad, step):
     """Return the earlier of a failure step ``bad`` (-1: none yet) and ``step``."""
     return step if bad < 0 or step < bad else bad
@@ -175,6 +167,7 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
         for j in range(dim):
             x[j] = positions[w, j]
         u, _ = _sampled(x, g, gamma, anchor)
+        total, counted = energy_sum[w], energy_count[w]
         for step in range(steps):
             for j in range(dim):
                 x[j] = _into_box(x[j] - dt * g[j] + noise * rng.normal(s), boundary, lo[j], side)
@@ -185,10 +178,13 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
             if check != 0.0:
                 bad = _earlier(bad, step)
                 break
-            if accumulate:
-                _tally(w, u, x, energy_sum, energy_count, lo, scale, bins, boundary, hist, marg)
+            if accumulate:  # in locals: a sum in memory would chain every step through a store
+                total += u
+                counted += 1
+                _count(x, lo, scale, bins, boundary, hist, marg)
         for j in range(dim):
             positions[w, j] = x[j]
+        energy_sum[w], energy_count[w] = total, counted
     return bad
 
 
@@ -199,17 +195,19 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
 
     As :func:`advance_em`; ``accepted[w]`` counts walker w's accepted
     proposals. The uniform is drawn only when the Metropolis–Hastings ratio
-    is below 1 (a proposal with ratio >= 1 is accepted without it). A NaN
-    energy or a non-finite gradient with finite energy at a proposal counts
-    as a non-finite state; U = +inf refuses the proposal.
+    is below 1 (a proposal with ratio >= 1 is accepted without it). A log
+    ratio of −inf (U_s(y) = +inf, or an infinite gradient) refuses the
+    proposal without a uniform; NaN (a NaN energy or gradient) or +inf
+    (U_s(y) = −inf) is a non-finite state and stops the walker.
     """
     walkers = positions.shape[0]
     dim = DIM if DIM > 0 else positions.shape[1]
     bins = marg.shape[1]
     scale = bins / side
     noise = math.sqrt(2.0 * temperature * dt)
-    inv_4tdt = 1.0 / (4.0 * temperature * dt)
     inv_t = 1.0 / temperature
+    k_noise = noise * 0.5 * inv_t
+    k_drift = dt * 0.25 * inv_t
     bad = -1
     x = np.empty(dim)
     y = np.empty(dim)
@@ -221,6 +219,7 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
         for j in range(dim):
             x[j] = positions[w, j]
         ux, usx = _sampled(x, gx, gamma, anchor)
+        total, counted, moves = energy_sum[w], energy_count[w], accepted[w]
         failed = False
         for step in range(steps):
             inside = True
@@ -230,36 +229,35 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
                 if boundary == REFLECT and not (lo[j] <= y[j] <= lo[j] + side):
                     inside = False
             if inside:
-                log_ratio = 0.0
-                for j in range(dim):
-                    log_ratio += 0.5 * xi[j] * xi[j]
-                    if boundary == PERIODIC:
+                if boundary == PERIODIC:
+                    for j in range(dim):
                         y[j] = _into_box(y[j], boundary, lo[j], side)
                 uy, usy = _sampled(y, gy, gamma, anchor)
-                check = 0.0
+                # |ξ|²/2 − |r|²/(4T·dt) = Σ_j a_j·(√(2T·dt)·ξ_j/(2T) − dt·a_j/(4T)), a = ∇U_s(x) + ∇U_s(y)
+                log_ratio = (usx - usy) * inv_t
                 for j in range(dim):
-                    check += gy[j] * 0.0
-                if uy != uy or usy != usy or usy == -math.inf or (check != 0.0 and usy < math.inf):
-                    failed = True
-                else:
+                    a = gx[j] + gy[j]
+                    log_ratio += a * (k_noise * xi[j] - k_drift * a)
+                if log_ratio != log_ratio or log_ratio == math.inf:
+                    failed = usy != math.inf  # U_s(y) = +inf: zero weight, refused
+                elif log_ratio >= 0.0 or (log_ratio > -math.inf
+                                          and _accept(rng.uniform(s), log_ratio)):
                     for j in range(dim):
-                        r = dt * (gx[j] + gy[j]) - noise * xi[j]
-                        log_ratio -= r * r * inv_4tdt
-                    log_ratio -= (usy - usx) * inv_t
-                    if log_ratio >= 0.0 or _accept(rng.uniform(s), log_ratio):
-                        for j in range(dim):
-                            x[j] = y[j]
-                            gx[j] = gy[j]
-                        ux, usx = uy, usy
-                        if accumulate:
-                            accepted[w] += 1
+                        x[j] = y[j]
+                        gx[j] = gy[j]
+                    ux, usx = uy, usy
+                    if accumulate:
+                        moves += 1
             if failed or x[0] != x[0]:
                 bad = _earlier(bad, step)
                 break
             if accumulate:
-                _tally(w, ux, x, energy_sum, energy_count, lo, scale, bins, boundary, hist, marg)
+                total += ux
+                counted += 1
+                _count(x, lo, scale, bins, boundary, hist, marg)
         for j in range(dim):
             positions[w, j] = x[j]
+        energy_sum[w], energy_count[w], accepted[w] = total, counted, moves
     return bad
 
 
