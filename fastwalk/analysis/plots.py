@@ -798,7 +798,7 @@ def run_figure(run):
         If the file holds nothing committed to draw.
     """
     kind = run.kind
-    if kind in ("lattice", "graph") or (kind == "potential" and run.model.dim >= 2):
+    if kind in ("lattice", "graph", "potential"):
         accumulators = run.accumulators
         counts = _accumulator(run, accumulators,
                               "histogram_2d" if kind == "potential" else "visit_counts")
@@ -807,7 +807,8 @@ def run_figure(run):
                                   walker_center_visits=accumulators.get("walker_center_visits"))
         if kind == "graph":
             return graph_figure(run.model, counts)
-        return potential_figure(run.model, counts)
+        if run.model.dim >= 2:  # a D = 1 potential run has no (x0, x1) picture: its series
+            return potential_figure(run.model, counts)
     if kind == "sphere":
         records = {name: run.observable(name).value if run.has_observable(name) else None
                    for name in ("mean_chord", "rms_chord", "sem_chord", "sem_rms_chord")}
