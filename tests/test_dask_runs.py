@@ -280,3 +280,9 @@ def test_config_file_sets_the_dask_options(fastwalk_cli, tmp_path):
     config.write_text("walkers = 10\nsteps = 5\npartitions = 2\n")
     out = fastwalk_cli.run("free", "--config", config, "--out", tmp_path / "x.h5")
     assert out.returncode == 2 and "--partitions needs --dask" in out.stderr, out.stderr
+
+
+def test_one_progress_line_over_all_partitions(client, capfd):
+    simulate(_models()["free"], 40, 60, seed=2, client=client, partitions=3, progress=True)
+    err = capfd.readouterr().err
+    assert "step 60/60" in err and "ETA" in err and "walker-steps/s" in err

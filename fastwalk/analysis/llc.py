@@ -52,6 +52,7 @@ independent runs add their variances.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -369,11 +370,15 @@ def llc_report(paths, *, u_min: float = 0.0, multiplicity: int | None = None) ->
     fastwalk.errors.MissingDataError
         If a file is not a run with per-walker energies.
     ValueError
-        If no path is given, or the runs mix potentials.
+        If no path is given, a file is given twice, or the runs mix potentials.
     """
     paths = list(paths)
     if not paths:
         raise ValueError("give at least one run file")
+    seen = [Path(p).resolve() for p in paths]
+    for i, path in enumerate(seen):
+        if path in seen[:i]:
+            raise ValueError(f"{paths[i]} is given twice; give each run once")
     u_min = validate.real("u_min", u_min)
     runs = [_run_from_file(path, u_min) for path in paths]
     potentials = {(r["potential"], r["dim"], r["localize"]) for r in runs}

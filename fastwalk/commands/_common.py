@@ -349,8 +349,9 @@ def run_summary(result, model) -> dict:
         "exit_status": status,
         "parameters": model.parameters(),
     }
-    if "partitions" in result.extra:
-        summary["partitions"] = result.extra["partitions"]
+    for key in ("partitions", "tasks", "task_seconds"):
+        if key in result.extra:
+            summary[key] = result.extra[key]
     try:
         from fastwalk.io.reader import Run
 

@@ -22,6 +22,8 @@ def _text(report: dict) -> str:
     lines = [f"lambda          {report['lambda']:.5g} ± {report['lambda_stderr']:.2g}"
              + ("   (local)" if report["local"] else ""),
              f"multiplicity    {report['multiplicity'] if report['multiplicity'] else '-'}"]
+    if report["fit"] is None:
+        lines.append("                (one temperature: lambda is λ̂(β); λ and m need a sweep)")
     fit = report["fit"]
     if fit is not None:
         extra = f"   kappa {fit['kappa']:.4g}" if fit["kappa"] is not None else ""
