@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
@@ -34,3 +35,7 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return types.void(array, index), codegen
+
+
+#: unsigned index type: numba emits no negative-index wraparound for ``a[_U(i)]``
+U = np.uintp

@@ -27,7 +27,6 @@ has an empty row (it would have nowhere to go).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Hashable
 
@@ -55,6 +54,26 @@ def _row_cumulative(indptr, weights):
             total += weights[j]
             out[j] = total
     return out
+
+
+@jit
+def _reach(indptr, indices, start):
+    """Breadth-first search from ``start``: (reached mask, first edgeless node reached or -1)."""
+    reached = np.zeros(indptr.shape[0] - 1, dtype=np.bool_)
+    queue = np.empty(indptr.shape[0] - 1, dtype=np.int64)
+    queue[0], reached[start], tail = start, True, 1
+    for head in range(indptr.shape[0] - 1):
+        if head == tail:
+            break
+        node = queue[head]
+        if indptr[node] == indptr[node + 1]:
+            return reached, node
+        for j in range(indptr[node], indptr[node + 1]):
+            if not reached[indices[j]]:
+                reached[indices[j]] = True
+                queue[tail] = indices[j]
+                tail += 1
+    return reached, -1
 
 
 #: walkers each thread advances in lockstep (see :func:`_graph_kernel`)
@@ -287,23 +306,15 @@ class GraphWalk(NodeWalkRecords, Model):
         return validate.integer("start node", start, minimum=0, maximum=self.nodes - 1)
 
     def _check_reachable(self) -> None:
-        from scipy.sparse import csr_array
-        from scipy.sparse.csgraph import breadth_first_order
-
-        adjacency = csr_array((np.ones(self.indices.size), self.indices, self.indptr),
-                              shape=(self.nodes, self.nodes))
-        reachable = breadth_first_order(adjacency, self.start, directed=True,
-                                        return_predecessors=False)
-        empty = reachable[np.diff(self.indptr)[reachable] == 0]
-        if empty.size:
-            node = int(empty[0])
-            where = "is the start node" if node == self.start else (
+        reached, empty = _reach(self.indptr, self.indices, self.start)
+        if empty >= 0:
+            where = "is the start node" if empty == self.start else (
                 f"can be reached from the start node {self._name(self.start)}")
             raise ValueError(
-                f"node {self._name(node)} has no edges but {where}: a walker there has nowhere "
+                f"node {self._name(empty)} has no edges but {where}: a walker there has nowhere "
                 "to go; give it an edge (a self-loop makes it stay) or start elsewhere"
             )
-        self._reachable = np.sort(reachable)
+        self._reachable = np.flatnonzero(reached)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -444,38 +455,17 @@ class GraphWalk(NodeWalkRecords, Model):
         FileNotFoundError
             If the file does not exist.
         """
-        labels: dict[str, int] = {}
-        sources, targets, weights = [], [], []
-        weighted = False
-        name = os.fspath(path)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    fields = line.split("#", 1)[0].split()
-                    if not fields:
-                        continue
-                    u, v, w = _parse_edge(fields, name, number)
-                    weighted |= len(fields) == 3
-                    iu = labels.setdefault(u, len(labels))
-                    iv = labels.setdefault(v, len(labels))
-                    sources.append(iu)
-                    targets.append(iv)
-                    weights.append(w)
-                    if iu != iv:
-                        sources.append(iv)
-                        targets.append(iu)
-                        weights.append(w)
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{name} is not a UTF-8 text edge list: {exc}") from None
-        if not labels:
-            raise ValueError(
-                f"{name} holds no edges; write one edge per line as 'u v' or 'u v weight'"
-            )
-        if start is not None and str(start) not in labels:
-            raise ValueError(f"start node {str(start)!r} does not appear in {name}")
-        indptr, indices, weights = _csr_from_entries(len(labels), sources, targets, weights)
-        return cls(indptr, indices, weights if weighted else None, lazy=lazy,
-                   start=0 if start is None else labels[str(start)], labels=list(labels))
+        from fastwalk.models._edgelist import read_edgelist
+
+        labels, indptr, indices, weights = read_edgelist(path)
+        first = 0
+        if start is not None:
+            if str(start) not in labels:
+                raise ValueError(f"start node {str(start)!r} does not appear in {os.fspath(path)}")
+            first = labels.index(str(start))
+        walk = cls(indptr, indices, weights, lazy=lazy, start=first)
+        walk.labels = np.asarray(labels)  # unique by construction: no need to check them again
+        return walk
 
     # ------------------------------------------------------------------ description
     @property
@@ -551,27 +541,6 @@ class GraphWalk(NodeWalkRecords, Model):
                       state["walker_center_visits"], steps, bool(accumulate), self.lazy,
                       self.start, self.indptr, self.indices, self._cumulative,
                       self.weights is not None, self._staged)
-
-
-def _parse_edge(fields: list[str], name: str, number: int) -> tuple[str, str, float]:
-    """Return (u, v, weight) of one edge-list line, or raise naming file and line."""
-    if len(fields) not in (2, 3):
-        raise ValueError(
-            f"{name}, line {number}: expected 'u v' or 'u v weight', got {len(fields)} "
-            f"field{'s' if len(fields) != 1 else ''}: {' '.join(fields)!r}"
-        )
-    if len(fields) == 2:
-        return fields[0], fields[1], 1.0
-    try:
-        weight = float(fields[2])
-    except ValueError:
-        raise ValueError(f"{name}, line {number}: weight {fields[2]!r} is not a number") from None
-    if not (math.isfinite(weight) and weight > 0):
-        raise ValueError(
-            f"{name}, line {number}: weight {fields[2]} of edge {fields[0]} - {fields[1]} must be "
-            "positive and finite (drop the line instead of giving it weight 0)"
-        )
-    return fields[0], fields[1], weight
 
 
 def _csr_from_entries(nodes: int, sources, targets, weights):
