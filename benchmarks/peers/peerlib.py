@@ -19,6 +19,7 @@ the built-in ones.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import json
@@ -26,6 +27,8 @@ import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 FASTWALK = "fastwalk"
 #: environment variable naming the JSON file results are appended to
@@ -207,3 +210,37 @@ def load(path: str) -> list[Result]:
     """Read the results a run appended to ``path``."""
     with open(path) as handle:
         return [Result(**json.loads(line)) for line in handle if line.strip()]
+
+
+def normal_floor(walkers: int, steps: int, per_step: int) -> Timing:
+    """Time ``per_step`` scalar ``rng.normal`` draws per walker-step and nothing else (a floor)."""
+    from fastwalk import rng
+
+    states = rng.seed_states(2, 0, walkers)
+    _normals(states, 1, per_step)
+    return measure(lambda: _normals(states, steps, per_step), walkers * steps, memory=False)
+
+
+def _normals(states, steps, per_step):
+    return _normals_kernel()(states, steps, per_step)
+
+
+@functools.cache
+def _normals_kernel():
+    from numba import prange
+
+    from fastwalk import rng
+    from fastwalk._jit import pjit
+
+    @pjit(cache=False)
+    def kernel(states, steps, per_step):
+        total = np.zeros(states.shape[0])
+        for w in prange(states.shape[0]):
+            s = states[w]
+            acc = 0.0
+            for _ in range(steps * per_step):
+                acc += rng.normal(s)
+            total[w] = acc
+        return total.sum()
+
+    return kernel

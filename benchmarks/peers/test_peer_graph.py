@@ -35,6 +35,7 @@ from fastwalk import rng
 from fastwalk._jit import pjit
 from fastwalk.crossing import Crossing
 from fastwalk.models.graph import GraphWalk
+from fastwalk.models.lattice import LatticeWalk
 
 LARGE_NODES, LARGE_EDGES = 10**6, 10**7
 
@@ -222,10 +223,25 @@ def floor(chasers: int, threads: int, chain):
 
 
 # ---------------------------------------------------------------------- the benchmarks
+def run_fastwalk_lattice(threads: int):
+    """The crossing as fastwalk users walk it: the implicit lattice walker (no CSR)."""
+    model = LatticeWalk(Crossing.lines(3), 9)
+    walkers, steps = JOBS["crossing"]
+    numba.set_num_threads(threads)
+    state = model.initial_state(rng.seed_states(1, 0, walkers))
+    model.advance(state, 0, 2, True)
+    record("crossing", f"{FASTWALK} lattice walker", measure(
+        lambda: model.advance(state, 0, steps, True), walkers * steps), threads=threads,
+        note="LatticeWalk (K = 3 lines, L = 9): the crossing without a CSR")
+
+
 @pytest.mark.parametrize("job", SMALL)
 def test_graph_walk_small(job):
     for threads in (1, 2):
         run_fastwalk(job, threads)
+    if job == "crossing":
+        for threads in (1, 2):
+            run_fastwalk_lattice(threads)
     run_igraph(job)
     for threads in (1, 2):
         run_csrgraph(job, threads)
