@@ -18,7 +18,7 @@ def both(path, scanner_alone=False):
 
 
 def assert_same(fast, slow):
-    assert fast[0] == slow[0]
+    assert fast[0].tolist() == slow[0].tolist()
     np.testing.assert_array_equal(fast[1], slow[1])
     np.testing.assert_array_equal(fast[2], slow[2])
     if slow[3] is None:

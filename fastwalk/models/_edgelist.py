@@ -317,7 +317,7 @@ def read_edgelist(path):
 
     Returns
     -------
-    labels : list of str
+    labels : numpy.ndarray of str
         Node labels in order of first appearance.
     indptr, indices : numpy.ndarray
         int64 CSR of the undirected graph.
@@ -343,9 +343,9 @@ def read_edgelist(path):
     if status == _FALLBACK or edges == 0:
         del data, u, v, weights
         return _read_python(name)
-    labels = [data[a:b].tobytes().decode("ascii") for a, b in zip(starts[:count].tolist(),
-                                                                  ends[:count].tolist(),
-                                                                  strict=True)]
+    width = int((ends[:count] - starts[:count]).max())
+    labels = _spans(data, starts[:count], ends[:count], width).view(f"S{width}").ravel()
+    labels = labels.astype(f"U{width}")  # ASCII bytes: decoding cannot fail
     del data, starts, ends
     indptr, indices, entry_weights = _undirected_csr(count, u[:edges], v[:edges], weights,
                                                      weighted)
@@ -391,7 +391,7 @@ def _read_python(name: str):
     indptr, indices, entry_weights = _undirected_csr(
         len(labels), np.asarray(sources, dtype=np.int64), np.asarray(targets, dtype=np.int64),
         np.asarray(weights, dtype=np.float64), weighted)
-    return list(labels), indptr, indices, entry_weights if weighted else None
+    return np.asarray(list(labels)), indptr, indices, entry_weights if weighted else None
 
 
 def _parse_edge(fields: list[str], name: str, number: int) -> tuple[str, str, float]:

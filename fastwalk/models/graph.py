@@ -460,11 +460,12 @@ class GraphWalk(NodeWalkRecords, Model):
         labels, indptr, indices, weights = read_edgelist(path)
         first = 0
         if start is not None:
-            if str(start) not in labels:
+            where = np.flatnonzero(labels == str(start))
+            if where.size == 0:
                 raise ValueError(f"start node {str(start)!r} does not appear in {os.fspath(path)}")
-            first = labels.index(str(start))
+            first = int(where[0])
         walk = cls(indptr, indices, weights, lazy=lazy, start=first)
-        walk.labels = np.asarray(labels)  # unique by construction: no need to check them again
+        walk.labels = labels  # unique by construction: no need to check them again
         return walk
 
     # ------------------------------------------------------------------ description
