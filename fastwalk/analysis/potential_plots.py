@@ -124,6 +124,13 @@ def plot_potential(model, histogram_2d, path, *, radius: float | None = None,
 
 
 def potential_run_figure(run):
-    """Draw an open potential file: :func:`potential_figure` of its final 2-D histogram."""
+    """Draw an open potential file: :func:`potential_figure` of its final 2-D histogram.
+
+    A D = 1 run has no (x0, x1) picture: its observables against time instead.
+    """
     histogram = required_accumulator(run, run.accumulators, "histogram_2d")
+    if run.model.dim < 2:
+        from fastwalk.analysis.plots import series_run_figure
+
+        return series_run_figure(run)
     return potential_figure(run.model, histogram)

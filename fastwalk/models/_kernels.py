@@ -6,13 +6,16 @@ over all walkers (:func:`first_bad_step`); the model's ``advance`` then calls
 :func:`raise_if_bad`, which names the global step. Observables are additive
 sums over walkers; :func:`mean_and_sem` turns a sum and a sum of squares into
 the mean and its standard error; :func:`squared_distances` gives each
-walker's squared distance from its start (or from one point of the first axis).
+walker's squared distance from its start (or from one point of the first axis);
+:func:`prefetch` hints the CPU to fetch an array element (memory-bound kernels).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from fastwalk._jit import jit, pjit
 from fastwalk.errors import SimulationError
@@ -86,3 +89,34 @@ def squared_distances(positions, start, pole):
                 total += d * d
         out[w] = total
     return out
+
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint the CPU to fetch ``array[index]`` into cache (LLVM's ``llvm.prefetch``; no bounds check).
+
+    A prefetch never faults, so an index past the end is harmless. A memory-bound
+    kernel issues it for the reads of several independent walkers before making
+    them, so that their cache misses overlap instead of queueing.
+    """
+    from llvmlite import ir
+
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        address = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]],
+                                           wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        # read access, keep in all cache levels, data cache
+        builder.call(function, [builder.bitcast(address, byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
