@@ -27,3 +27,20 @@ class MissingDataError(FastwalkError):
     """A file lacks what an analysis needs (for example no ``mean_cos_theta``); a usage error."""
 
     exit_code = 2
+
+
+class Interrupted(FastwalkError):
+    """A command stopped by a signal; the message says what is kept and resumable.
+
+    Parameters
+    ----------
+    message : str
+        What was kept and how to go on.
+    signum : int
+        The signal (the exit status is 128 + ``signum``).
+    """
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

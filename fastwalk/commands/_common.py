@@ -8,6 +8,10 @@ from pathlib import Path
 
 import click
 
+from fastwalk.commands._types import (
+    INTERVAL, MOST_WALKERS, SEED, STEPS, THREADS, Count, DIMENSION, nonnegative,
+)
+
 #: exit status when a run is stopped by a signal (128 + signal number)
 SIGNAL_EXIT = {2: 130, 15: 143}
 
@@ -34,51 +38,116 @@ def _load_config(ctx: click.Context, param, value):
         raise click.BadParameter(f"cannot read config file {path}: {exc}", param=param) from None
     except tomllib.TOMLDecodeError as exc:
         raise click.BadParameter(f"config file {path} is not valid TOML: {exc}", param=param) from None
-    section = data.get(ctx.command.name, None)
-    if isinstance(section, dict):
-        data = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **section}
-    known = {p.name: p for p in ctx.command.params}
-    aliases = {"json": "json_output"}
+    data = _command_section(ctx, data, path, param)
+    known = {p.name: p for p in ctx.command.params if p.name != "config"}
     defaults = {}
     for key, item in data.items():
-        if isinstance(item, dict):
-            continue
-        name = aliases.get(key.replace("-", "_"), key.replace("-", "_"))
-        if name not in known or name == "config":
-            shown = {"json_output": "json"}
-            options = ", ".join(sorted(shown.get(k, k).replace("_", "-")
-                                       for k in known if k != "config"))
+        name = _CONFIG_ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name not in known:
+            options = ", ".join(sorted(_option_text(k) for k in known))
             raise click.BadParameter(
                 f"config file {path} sets unknown option {key!r}; known options: {options}",
                 param=param,
             )
-        defaults[name] = item
+        defaults[name] = _config_value(ctx, known[name], key, item, path)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return str(path)
+
+
+_CONFIG_ALIASES = {"json": "json_output"}
+
+
+def _option_text(name: str) -> str:
+    return {"json_output": "json"}.get(name, name).replace("_", "-")
+
+
+def _command_section(ctx: click.Context, data: dict, path: Path, param) -> dict:
+    """Return the top-level keys overlaid with this command's ``[section]``.
+
+    Sections named after other commands are skipped (one file may serve several
+    commands); any other section is an error naming it.
+    """
+    group = ctx.parent.command if ctx.parent is not None else None
+    commands = set(group.list_commands(ctx.parent)) if isinstance(group, click.Group) else set()
+    commands.add(ctx.command.name)
+    for key, item in data.items():
+        if isinstance(item, dict) and key not in commands:
+            raise click.BadParameter(
+                f"config file {path} has an unknown section [{key}]; sections name commands "
+                f"(here [{ctx.command.name}])", param=param)
+    section = data.get(ctx.command.name, {})
+    for key, item in section.items():
+        if isinstance(item, dict):
+            raise click.BadParameter(
+                f"config file {path} has a table {key!r} inside [{ctx.command.name}]; "
+                "give options as key = value", param=param)
+    return {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **section}
+
+
+def _config_value(ctx: click.Context, option: click.Parameter, key: str, value, path: Path):
+    """Convert one config value exactly as the command line would, or name the key and why not."""
+    def refuse(why: str):
+        shown = json.dumps(value, default=str)
+        raise click.BadParameter(f"config file {path}: {key} = {shown} {why}",
+                                 param_hint="'--config'")
+
+    if getattr(option, "is_flag", False):
+        if not isinstance(value, bool):
+            refuse("must be true or false")
+        return value
+    items = value if option.multiple and isinstance(value, list) else [value]
+    texts = [_config_text(item, option.type, refuse) for item in items]
+    try:
+        converted = [option.type.convert(text, option, ctx) for text in texts]
+    except click.BadParameter as exc:
+        refuse(f"is not allowed: {exc.message}")
+    return converted if option.multiple else converted[0]
+
+
+def _config_text(item, kind: click.ParamType, refuse) -> str:
+    """Return the command-line text of one TOML value.
+
+    A TOML array of numbers is the comma-separated list that a text option
+    taking several values (``--center``, ``--pin``) reads.
+    """
+    numeric = isinstance(kind, (click.types.IntParamType, click.types.FloatParamType))
+
+    def is_number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if isinstance(item, list) and item and not numeric and all(map(is_number, item)):
+        return ",".join(repr(v) for v in item)
+    if not (isinstance(item, str) or is_number(item)):
+        refuse(f"is not a valid {kind.name} (give a TOML {'number' if numeric else 'string'})")
+    if isinstance(item, str) and numeric:
+        refuse("must be a TOML number, not a string")
+    if isinstance(item, float) and isinstance(kind, click.types.IntParamType):
+        refuse("must be an integer")
+    return item if isinstance(item, str) else repr(item)
 
 
 def run_options(fn):
     """Add the options every simulation command shares."""
     options = [
-        click.option("--walkers", "-n", type=int, default=1000, show_default=True,
+        click.option("--walkers", "-n", type=Count(1, MOST_WALKERS), default=1000, show_default=True,
                      help="Number of independent walkers."),
-        click.option("--steps", "-s", type=int, default=10_000, show_default=True,
+        click.option("--steps", "-s", type=STEPS, default=10_000, show_default=True,
                      help="Steps after burn-in (lattice time counts steps; continuous time = steps × dt)."),
-        click.option("--every", type=int, default=0, show_default=True,
+        click.option("--every", type=STEPS, default=0, show_default=True,
                      help="Record walker positions/nodes every K steps, first at step 0 (0 = never)."),
-        click.option("--observe-every", type=int, default=None,
+        click.option("--observe-every", type=INTERVAL, default=None,
                      help="Record observables every K steps [default: about 200 records]."),
-        click.option("--burn-in", type=int, default=0, show_default=True,
+        click.option("--burn-in", type=STEPS, default=0, show_default=True,
                      help="Steps run before step 0, neither recorded nor counted."),
-        click.option("--seed", type=int, default=None,
+        click.option("--seed", type=SEED, default=None,
                      help="Seed in [0, 2**128) [default: fresh from OS entropy, reported]."),
-        click.option("--threads", type=int, default=None,
+        click.option("--threads", type=THREADS, default=None,
                      help="Numba threads [default: all cores]."),
         click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
                      help="Output HDF5 file [default: <command>.h5]."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         click.option("--compress", is_flag=True, help="gzip-compress the datasets."),
-        click.option("--commit-seconds", type=float, default=None,
+        click.option("--commit-seconds", type=nonnegative(1e9), default=None,
                      help="Seconds between commits (flush + checkpoint) [default: 2, or "
                           "$FASTWALK_COMMIT_SECONDS]."),
         click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout."),
@@ -95,9 +164,9 @@ def run_options(fn):
 def crossing_options(fn):
     """Add ``--lines K`` or ``--dim D --pin SPEC ...`` (the crossing of DESIGN.md)."""
     options = [
-        click.option("--lines", "-K", type=int, default=None,
+        click.option("--lines", "-K", type=DIMENSION, default=None,
                      help="The seed's crossing: K axes of a K-torus meeting at the center."),
-        click.option("--dim", "-d", type=int, default=None,
+        click.option("--dim", "-d", type=DIMENSION, default=None,
                      help="Torus dimension D, with one --pin per subspace."),
         click.option("--pin", multiple=True,
                      help="Coordinates one subspace pins to the center, e.g. 0,2; repeat per subspace."),
@@ -108,18 +177,23 @@ def crossing_options(fn):
 
 
 def parse_floats(name: str, text) -> float | list[float]:
-    """Parse ``"0.5"`` or ``"0.5,0.25"`` into a float or a list of floats."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    if isinstance(text, (list, tuple)):
-        return [float(v) for v in text]
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"{name} needs a number or comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ValueError(f"{name} needs a number or comma-separated numbers, got {text!r}")
+    """Parse ``"0.5"`` or ``"0.5,0.25"`` into a float or a list of floats.
+
+    Each value obeys the rules of every continuous option (finite, magnitude 0
+    or within [SMALLEST, LARGEST]); an empty item (``"0.1,,0.2"``) is refused.
+    """
+    from fastwalk.commands._types import Real
+
+    parts = [p.strip() for p in str(text).split(",")]
+    wanted = f"{name} needs a number or comma-separated numbers, got {text!r}"
+    if not all(parts):
+        raise ValueError(wanted + " (an empty item)")
+    values = []
+    for part in parts:
+        try:
+            values.append(Real().convert(part, None, None))
+        except click.BadParameter as exc:
+            raise ValueError(f"{wanted}: {exc.message}") from None
     return values[0] if len(values) == 1 else values
 
 
@@ -203,7 +277,7 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
     """Print the run summary (text or JSON) and exit with the run's status."""
     status = SIGNAL_EXIT.get(result.signal, 128 + (result.signal or 0)) if result.signal else 0
     summary = {
-        "seed": result.seed,
+        "seed": str(result.seed),
         "out": result.extra.get("out"),
         "steps": result.steps,
         "target_steps": result.target_steps,
@@ -223,7 +297,7 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
     except Exception:  # noqa: BLE001 - the summary is best effort; the run itself succeeded
         summary.pop("walkers")
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps(_jsonable(summary)))
     elif not quiet:
         rate = f"{result.walker_steps_per_s:.3g}"
         click.echo(
@@ -235,7 +309,16 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
     sys.exit(status)
 
 
+#: integers beyond this lose digits in JSON readers that hold numbers as doubles (jq, JavaScript)
+_EXACT_JSON_INT = 2**53
+
+
 def _jsonable(value):
+    """Return ``value`` with every key a string and every unsafe integer (seeds) a string."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > _EXACT_JSON_INT:
+        return str(value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

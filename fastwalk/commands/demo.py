@@ -7,13 +7,15 @@ import sys
 
 import click
 
+from fastwalk.commands._types import SEED, THREADS
+
 
 @click.command("demo", epilog="Example:\n\n  fastwalk demo --out demo/")
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), default="demo",
               show_default=True, help="Directory for the HDF5 files, pictures and table.")
-@click.option("--seed", type=int, default=None, help="Base seed [default: the demo's fixed seed].")
+@click.option("--seed", type=SEED, default=None, help="Base seed [default: the demo's fixed seed].")
 @click.option("--no-pictures", is_flag=True, help="Skip the PNG pictures.")
-@click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--threads", type=THREADS, default=None, help="Numba threads [default: all cores].")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
 def command(out_dir, seed, no_pictures, threads, json_output):
     """Rerun the seed's experiments (lattices, crossing valleys, S^n) and verify them.

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from fastwalk.commands._common import run_command, run_options
+from fastwalk.commands._types import LAZY
 
 
 @click.command("graph", epilog=(
@@ -14,7 +15,7 @@ from fastwalk.commands._common import run_command, run_options
     "EDGELIST has one edge per line, 'u v' or 'u v weight' (positive weights; # comments). "
     "Node labels are kept in /parameters/graph/labels, in the order visit_counts uses."))
 @click.argument("edgelist", type=click.Path(dir_okay=False))
-@click.option("--lazy", type=float, default=0.0, show_default=True,
+@click.option("--lazy", type=LAZY, default=0.0, show_default=True,
               help="Probability of staying put at each step (lazy walk), in [0, 1).")
 @click.option("--start", type=str, default=None,
               help="Start node label [default: the first node of the edge list].")
