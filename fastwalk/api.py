@@ -143,34 +143,85 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     """
     from fastwalk.io.checkpoint import checkpoint_path, read_checkpoint
     from fastwalk.io.h5md import H5MDWriter
+    from fastwalk.io.output import OutputLock
     from fastwalk.io.reader import Run
     from fastwalk.models import model_class
 
     path = Path(path)
-    with Run(path) as run:
-        arrays = run.parameter_arrays()
-        extra_config = run.config.get("config", {})
-        file_model, file_seed, file_walkers = run.parameters, run.seed, run.settings["walkers"]
-        status = run.status
-    if not checkpoint_path(path).exists():
-        if status in ("running", "error"):  # every commit of a running file writes a checkpoint
-            how = "stopped" if status == "running" else "failed"
+    if not path.exists():
+        raise FileFormatError(f"file {path} does not exist")
+    lock = OutputLock(path, "resume")  # held until the run ends: no other run may touch the file
+    try:
+        with Run(path, lock=lock) as run:
+            arrays = run.parameter_arrays()
+            extra_config = run.config.get("config", {})
+            file_model, file_seed, file_walkers = run.parameters, run.seed, run.settings["walkers"]
+            settings, status, commits = run.settings, run.status, run.commits
+            marks = run.run_marks()
+        if not checkpoint_path(path).exists() and commits == 0 and status == "running":
+            # killed before its first commit: a run's start is a function of its settings and seed
+            return _restart(path, model_class(file_model["kind"]).from_parameters(file_model, arrays),
+                            settings, steps, extra_config, lock, threads=threads,
+                            progress=progress, sinks=sinks, commit_seconds=commit_seconds)
+        if not checkpoint_path(path).exists():
             raise FileFormatError(
-                f"{path} has no checkpoint {checkpoint_path(path).name}: the run {how} before its "
-                "first checkpoint was written, so there is nothing to resume; start it again with "
-                "--overwrite"
+                f"{path} has no checkpoint {checkpoint_path(path).name} beside it; only a run written "
+                "by fastwalk, with its .ckpt file, can be resumed"
             )
+        step, description, state = read_checkpoint(path)
+        params, settings = description["model"], description["run"]
+        if params != file_model or int(settings["seed"]) != file_seed or settings["walkers"] != file_walkers:
+            raise FileFormatError(
+                f"checkpoint {checkpoint_path(path)} belongs to another run than {path} "
+                "(different model, seed or walkers); it cannot be resumed"
+            )
+        _check_marks(path, marks, description.get("run_id"), step)
+        return _continue(path, params, arrays, settings, step, state, steps, extra_config, lock,
+                         threads=threads, progress=progress, sinks=sinks,
+                         commit_seconds=commit_seconds)
+    finally:
+        lock.release()
+
+
+def _check_marks(path: Path, marks: dict, run_id, step: int) -> None:
+    """Refuse a checkpoint that is not of this file's run, or not of its last commits."""
+    from fastwalk.io.checkpoint import checkpoint_path
+
+    if marks.get("run_id") is None:  # a file written before run ids: nothing more to compare
+        return
+    ckpt = checkpoint_path(path)
+    if run_id != marks["run_id"]:
         raise FileFormatError(
-            f"{path} has no checkpoint {checkpoint_path(path).name} beside it; only a run written "
-            "by fastwalk, with its .ckpt file, can be resumed"
+            f"checkpoint {ckpt} is of run {run_id or 'unknown'}, but {path} is of run "
+            f"{marks['run_id']}: they do not belong together; it cannot be resumed"
         )
-    step, description, state = read_checkpoint(path)
-    params, settings = description["model"], description["run"]
-    if params != file_model or int(settings["seed"]) != file_seed or settings["walkers"] != file_walkers:
+    if step not in (marks["committed_step"], marks["previous_step"]):
         raise FileFormatError(
-            f"checkpoint {checkpoint_path(path)} belongs to another run than {path} "
-            "(different model, seed or walkers); it cannot be resumed"
+            f"checkpoint {ckpt} is at step {step}, but {path} was last committed at step "
+            f"{marks['committed_step']}: the file and checkpoint are copies from different moments "
+            "(an older file put back?); put back the matching pair to resume"
         )
+
+
+def _restart(path, model, settings, steps, extra_config, lock, **options) -> RunResult:
+    """Run again from step 0 into ``path`` (it committed nothing, so nothing is lost)."""
+    from fastwalk.io.h5md import H5MDWriter
+
+    total = settings["steps"] if steps is None else validate.integer("steps", steps, minimum=0)
+    sim = _rebuilt(model, settings, total, options)
+    sim.sinks = [H5MDWriter(path, model, overwrite=True, extra_config=extra_config, lock=lock),
+                 *options["sinks"]]
+    result = sim.run()
+    result.extra["out"] = str(path)
+    return result
+
+
+def _continue(path, params, arrays, settings, step, state, steps, extra_config, lock,
+              **options) -> RunResult:
+    """Continue ``path`` from its checkpoint at ``step``."""
+    from fastwalk.io.h5md import H5MDWriter
+    from fastwalk.models import model_class
+
     model = model_class(params["kind"]).from_parameters(params, arrays)
     total = settings["steps"] if steps is None else validate.integer("steps", steps, minimum=0)
     if total < step:
@@ -179,13 +230,19 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         )
     if model.parameters() != params:
         raise FileFormatError(f"checkpoint of {path} does not match the file's model parameters")
-    sim = Simulation(model, settings["walkers"], total, seed=int(settings["seed"]),
-                     every=settings["every"], observe_every=settings["observe_every"],
-                     burn_in=settings["burn_in"], first_walker=settings.get("first_walker", 0),
-                     threads=threads, progress=progress,
-                     commit_seconds=_commit_interval(commit_seconds))
+    sim = _rebuilt(model, settings, total, options)
     sim.restore(step, state)
-    sim.sinks = [H5MDWriter.reopen(path, model, step, extra_config=extra_config), *sinks]
+    sim.sinks = [H5MDWriter.reopen(path, model, step, extra_config=extra_config, lock=lock),
+                 *options["sinks"]]
     result = sim.run()
     result.extra["out"] = str(path)
     return result
+
+
+def _rebuilt(model: Model, settings: dict, total: int, options: dict) -> Simulation:
+    """The simulation a file's settings describe, run to ``total`` steps."""
+    return Simulation(model, settings["walkers"], total, seed=int(settings["seed"]),
+                      every=settings["every"], observe_every=settings["observe_every"],
+                      burn_in=settings["burn_in"], first_walker=settings.get("first_walker", 0),
+                      threads=options["threads"], progress=options["progress"],
+                      commit_seconds=_commit_interval(options["commit_seconds"]))

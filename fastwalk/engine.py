@@ -138,29 +138,36 @@ class _StopFlag:
 
 
 class _Progress:
-    """A one-line progress bar with rate and ETA on stderr."""
+    """A one-line progress bar with rate and ETA on stderr.
+
+    Rate and ETA count from the first update, after the first kernel call:
+    that call includes the JIT compilation, which says nothing about the rest.
+    """
 
     def __init__(self, total: int, walkers: int, enabled: bool):
         self.total, self.walkers, self.enabled = total, walkers, enabled
-        self._t0 = time.perf_counter()
+        self._first: tuple[float, int] | None = None
         self._last = 0.0
 
     def update(self, done: int, force: bool = False):
         if not self.enabled:
             return
         now = time.perf_counter()
+        if self._first is None:
+            self._first = (now, done)
         if not force and now - self._last < 0.2:
             return
         self._last = now
-        elapsed = now - self._t0
+        elapsed, progressed = now - self._first[0], done - self._first[1]
         fraction = done / self.total if self.total else 1.0
-        rate = done * self.walkers / elapsed if elapsed > 0 else 0.0
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else math.inf
+        rate = progressed * self.walkers / elapsed if elapsed > 0 else 0.0
+        eta = elapsed * (self.total - done) / progressed if progressed > 0 else math.inf
         bar = "#" * int(30 * fraction)
         eta_text = "?" if not math.isfinite(eta) else f"{eta:6.1f}s"
+        rate_text = f"{rate:.3g}" if progressed > 0 else "?"
         sys.stderr.write(
             f"\r[{bar:<30}] {100 * fraction:5.1f}%  step {done}/{self.total}  "
-            f"{rate:.3g} walker-steps/s  ETA {eta_text} "
+            f"{rate_text} walker-steps/s  ETA {eta_text} "
         )
         sys.stderr.flush()
 
@@ -322,20 +329,23 @@ class Simulation:
             import numba
 
             numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
-        for sink in self.sinks:
-            sink.start(self)
-        if self.state is None:
-            states = rng.seed_states(self.seed, self.first_walker, self.walkers)
-            self.state = self.model.initial_state(states)
-            self.step = -self.burn_in
-            if self.step == 0:
-                self._record(0)
         show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
         progress = _Progress(self.steps, self.walkers, show)
         t0 = time.perf_counter()
         walker_steps = 0
         reason, stop_signal = COMPLETED, None
+        started = []  # the sinks to finish, whatever happens from here
         try:
+            for sink in self.sinks:
+                sink.start(self)
+                started.append(sink)
+            if self.state is None:
+                states = rng.seed_states(self.seed, self.first_walker, self.walkers)
+                self.state = self.model.initial_state(states)
+                self.step = -self.burn_in
+                if self.step == 0:
+                    self._record(0)
+                    self._commit(checkpoint=True)  # a file declares its records from the start
             with _StopFlag(self.handle_signals) as stop:
                 walker_steps = self._loop(stop, progress)
                 if stop.signal is not None and self.step < self.steps:
@@ -361,7 +371,7 @@ class Simulation:
                 wall_s=wall,
                 walker_steps_per_s=walker_steps / wall if wall > 0 else 0.0,
             )
-            for sink in self.sinks:
+            for sink in started:
                 sink.finish(result)
         return result
 
@@ -388,6 +398,9 @@ class Simulation:
             if self.step >= 0:
                 self._record(self.step)
                 progress.update(self.step)
+                if self.step == 0:  # burn-in just ended: commit step 0 (see run)
+                    self._commit(checkpoint=True)
+                    last_commit = time.perf_counter()
             if time.perf_counter() - last_commit >= self.commit_seconds and self.step < self.steps:
                 self._commit(checkpoint=True)
                 last_commit = time.perf_counter()

@@ -232,7 +232,7 @@ def run_command(kind: str, build_model, options: dict) -> None:
     from fastwalk import validate
 
     run, model_options = split_run_options(options)
-    out = Path(run["out"] or f"{kind}.h5")
+    out = Path(f"{kind}.h5") if run["out"] is None else run["out"]
     try:
         walkers = validate.integer("--walkers", run["walkers"], minimum=1)
         steps = validate.integer("--steps", run["steps"], minimum=0)
@@ -248,14 +248,12 @@ def run_command(kind: str, build_model, options: dict) -> None:
 
             resolve_seed(run["seed"])
         check_threads(run["threads"])
+        from fastwalk.io.output import check_target, refuse_if_busy
+
+        out = check_target(out, overwrite=run["overwrite"])
+        refuse_if_busy(out, "replace")
         model = build_model(**model_options)
-        if out.exists() and not run["overwrite"]:
-            raise click.UsageError(
-                f"output file {out} already exists; choose another --out or pass --overwrite"
-            )
-        if not out.parent.exists():
-            raise click.UsageError(f"directory {out.parent} for --out does not exist; create it first")
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         raise click.UsageError(str(exc)) from None
 
     from fastwalk.api import simulate

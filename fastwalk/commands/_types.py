@@ -27,6 +27,39 @@ MOST_DIMENSIONS = 256
 MOST_COORDINATES = 2**20
 
 
+class OptionError(click.BadParameter):
+    """A bad option value, shown as the one line given (it names the option itself)."""
+
+    def format_message(self) -> str:
+        """Return the message as given."""
+        return self.message
+
+
+def _name(param) -> str:
+    return max(param.opts, key=len) if param is not None and getattr(param, "opts", None) else "value"
+
+
+def _bound(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_range(kind, value, param, ctx):
+    low_ok = kind.min is None or value > kind.min or (value == kind.min and not kind.min_open)
+    high_ok = kind.max is None or value < kind.max or (value == kind.max and not kind.max_open)
+    if low_ok and high_ok:
+        return value
+    if getattr(kind, "wanted", None):
+        wanted = kind.wanted
+    elif kind.min is not None and kind.max is not None and kind.max != LARGEST and kind.max < 2**32:
+        wanted = (f"in {'(' if kind.min_open else '['}{_bound(kind.min)}, {_bound(kind.max)}"
+                  f"{')' if kind.max_open else ']'}")
+    elif not low_ok:
+        wanted = f"{'>' if kind.min_open else '>='} {_bound(kind.min)}"
+    else:
+        wanted = f"{'<' if kind.max_open else '<='} {_bound(kind.max)}"
+    raise OptionError(f"{_name(param)} must be {wanted}, got {_bound(value)}", param=param, ctx=ctx)
+
+
 class Real(click.FloatRange):
     """A finite float in a range, magnitude 0 or in [SMALLEST, LARGEST]."""
 
@@ -34,17 +67,20 @@ class Real(click.FloatRange):
 
     def convert(self, value, param, ctx):
         """Convert ``value`` and check it is finite, of sane magnitude and in range."""
-        if isinstance(value, bool):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if isinstance(value, str) and not value.strip():
-            self.fail("an empty value is not a number", param, ctx)
-        number = click.FLOAT.convert(value, param, ctx)
+        if isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
+            raise OptionError(f"{_name(param)} needs a number, got {value!r}", param=param, ctx=ctx)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"{_name(param)} needs a number, got {value!r}", param=param,
+                              ctx=ctx) from None
         if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
+            raise OptionError(f"{_name(param)} must be a finite number, got {value!r}", param=param,
+                              ctx=ctx)
         if abs(number) > LARGEST or 0 < abs(number) < SMALLEST:
-            self.fail(f"{value!r} is out of range: give 0 or a magnitude between {SMALLEST:g} "
-                      f"and {LARGEST:g}", param, ctx)
-        return super().convert(number, param, ctx)
+            raise OptionError(f"{_name(param)} must be 0 or of magnitude {SMALLEST:g} to "
+                              f"{LARGEST:g}, got {value!r}", param=param, ctx=ctx)
+        return _check_range(self, number, param, ctx)
 
 
 class Count(click.IntRange):
@@ -52,11 +88,20 @@ class Count(click.IntRange):
 
     name = "integer"
 
+    def __init__(self, minimum: int, maximum: int, wanted: str | None = None):
+        super().__init__(minimum, maximum)
+        self.wanted = wanted
+
     def convert(self, value, param, ctx):
         """Convert ``value`` and check it is a whole number in range."""
-        if isinstance(value, bool) or isinstance(value, float):
-            self.fail(f"{value!r} is not an integer", param, ctx)
-        return super().convert(value, param, ctx)
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(text, str) and text.lstrip("+-").isdigit():
+            number = int(text)
+        else:
+            raise OptionError(f"{_name(param)} needs an integer, got {value!r}", param=param, ctx=ctx)
+        return _check_range(self, number, param, ctx)
 
 
 def positive(largest: float = LARGEST) -> Real:
@@ -78,6 +123,6 @@ INTERVAL = Count(1, MOST_STEPS)
 #: a dimension or count of subspaces
 DIMENSION = Count(1, MOST_DIMENSIONS)
 #: a 128-bit seed
-SEED = Count(0, 2**128 - 1)
+SEED = Count(0, 2**128 - 1, wanted="in [0, 2**128)")
 #: a thread count (the machine's own limit is checked when the command runs)
 THREADS = Count(1, 4096)

@@ -52,7 +52,7 @@ import numpy as np
 
 from fastwalk._version import __version__
 from fastwalk.errors import FastwalkError
-from fastwalk.io import checkpoint
+from fastwalk.io import checkpoint, output
 from fastwalk.io._space import NoSpace, SpaceGuard
 
 #: HDF5 file-format range: readable by HDF5 1.10 and later tools
@@ -319,10 +319,17 @@ class H5MDWriter:
         Write ``<path>.ckpt`` at every commit so the run can be resumed.
     extra_config : dict or None
         More JSON-able configuration to store (e.g. the CLI's resolved options).
+    lock : fastwalk.io.output.OutputLock or None
+        The output's lock, when the caller already holds it (else :meth:`start`
+        takes it and :meth:`finish` drops it).
+
+    The path must pass :func:`fastwalk.io.output.check_target`: a run replaces
+    only a regular file fastwalk wrote, and never one another run is writing.
+    A run that fails before its first commit removes its file.
     """
 
     def __init__(self, path, model, *, overwrite: bool = False, compression: str | None = None,
-                 checkpoints: bool = True, extra_config: dict | None = None):
+                 checkpoints: bool = True, extra_config: dict | None = None, lock=None):
         self.path = Path(path)
         self.model = model
         self.compression = compression
@@ -336,17 +343,16 @@ class H5MDWriter:
         self._space: SpaceGuard | None = None
         self._sync: _BackgroundSync | None = None
         self._unsynced = 0  # frame bytes written since the last fsync was queued
-        if self.path.exists() and not overwrite:
-            raise FileExistsError(
-                f"output file {self.path} already exists; choose another --out or pass --overwrite"
-            )
-        if not self.path.parent.exists():
-            raise FileNotFoundError(
-                f"directory {self.path.parent} of output file {self.path} does not exist; create it first"
-            )
+        self._overwrite = overwrite
+        self._lock = lock
+        self._created = False
+        if lock is None:
+            output.refuse_if_busy(self.path, "replace")
+        output.check_target(self.path, overwrite=overwrite)
 
     @classmethod
-    def reopen(cls, path, model, resume_step: int, extra_config: dict | None = None) -> H5MDWriter:
+    def reopen(cls, path, model, resume_step: int, extra_config: dict | None = None,
+               lock=None) -> H5MDWriter:
         """Reopen an existing file to continue it from a checkpoint at ``resume_step``."""
         writer = cls.__new__(cls)
         writer.path = Path(path)
@@ -362,6 +368,9 @@ class H5MDWriter:
         writer._space = None
         writer._sync = None
         writer._unsynced = 0
+        writer._overwrite = False
+        writer._lock = lock
+        writer._created = False
         return writer
 
     # ------------------------------------------------------------------ sink protocol
@@ -369,8 +378,18 @@ class H5MDWriter:
         """Create (or reopen) the file and write the run description."""
         self._settings = simulation.settings()
         self._simulation = simulation
+        if self._lock is None:
+            self._lock = output.OutputLock(self.path)
+        try:
+            self._open(simulation)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _open(self, simulation) -> None:
         try:
             if self._resume_step is None:
+                output.check_target(self.path, overwrite=self._overwrite)
                 self._create(simulation)
             else:
                 self._reopen(simulation)
@@ -380,6 +399,11 @@ class H5MDWriter:
         except (OSError, RuntimeError) as exc:
             self._abandon()
             raise FastwalkError(f"cannot write {self.path}: {_short(exc)}") from None
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def frame(self, step: int, time: float, values: np.ndarray) -> None:
         """Append one frame of positions or nodes."""
@@ -403,7 +427,7 @@ class H5MDWriter:
         staged = None
         if state is not None and self.checkpoints:
             description = {"model": self.model.parameters(), "run": self._settings,
-                           "config": self.extra_config}
+                           "config": self.extra_config, "run_id": self._run_id()}
             try:
                 staged = checkpoint.stage_checkpoint(self.path, step, description, state)
             except OSError as exc:
@@ -411,6 +435,9 @@ class H5MDWriter:
                 raise FastwalkError(_checkpoint_failure(self.path, step, _short(exc))) from None
         self._sync.submit(step, staged)
         self._unsynced = 0
+
+    def _run_id(self) -> str:
+        return str(self.file["fastwalk"].attrs.get("run_id", ""))
 
     def _wait_sync(self) -> None:
         """Wait for the background job; its failure stops the run like a failed write."""
@@ -431,6 +458,12 @@ class H5MDWriter:
             If the last commit's fsync or checkpoint failed (the file is then
             closed with status ``error``).
         """
+        try:
+            self._finish(result)
+        finally:
+            self._release_lock()
+
+    def _finish(self, result) -> None:
         if self.file is None:
             return
         earlier, late = self._failure, None
@@ -444,6 +477,7 @@ class H5MDWriter:
         reason = "error" if self._failure else result.reason
         try:
             meta = self.file["fastwalk"]
+            stub = reason == "error" and self._created and not int(meta.attrs.get("commits", 0))
             meta.attrs["status"] = reason
             meta.attrs["wall_s"] = float(result.wall_s)
             if reason != "error":
@@ -456,6 +490,9 @@ class H5MDWriter:
         self._close_quietly()
         if self._space is not None:
             self._space.release(self.path)
+        if stub:  # a run that failed before committing anything leaves nothing behind
+            self.path.unlink(missing_ok=True)
+            checkpoint.checkpoint_path(self.path).unlink(missing_ok=True)
         if late is not None:
             raise late
 
@@ -474,6 +511,7 @@ class H5MDWriter:
             checkpoint.checkpoint_path(self.path).unlink(missing_ok=True)
             checkpoint.remove_staged(self.path)
             os.replace(tmp, self.path)
+            self._created = True
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -506,6 +544,8 @@ class H5MDWriter:
             else:
                 params.create_dataset(name, data=array)
         meta = f.create_group("fastwalk")
+        meta.attrs["run_id"] = secrets.token_hex(8)  # names this file's run in its checkpoints
+        meta.attrs["previous_step"] = -simulation.burn_in
         meta.attrs["status"] = "running"
         meta.attrs["committed_step"] = -simulation.burn_in
         meta.attrs["commits"] = 0  # until the first commit, nothing (not even step 0) is committed
@@ -535,6 +575,8 @@ class H5MDWriter:
         meta = self.file["fastwalk"]
         meta.attrs["status"] = "running"
         meta.attrs["target_steps"] = total
+        meta.attrs["committed_step"] = step  # what the file now holds: up to the checkpoint
+        meta.attrs["previous_step"] = step
         params = self.file["parameters"]
         config = json.loads(params.attrs["config"])
         config["run"] = self._settings
@@ -594,6 +636,8 @@ class H5MDWriter:
         for element in self._elements.values():
             element.mark_committed()
         meta = f["fastwalk"]
+        # the checkpoint published next to the file is of one of these two steps (see resume)
+        meta.attrs["previous_step"] = int(meta.attrs["committed_step"])
         meta.attrs["committed_step"] = step
         meta.attrs["commits"] = int(meta.attrs.get("commits", 0)) + 1
         f.flush()

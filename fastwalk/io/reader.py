@@ -100,15 +100,28 @@ class Run:
     ----------
     path : path-like
         The HDF5 file.
+    lock : fastwalk.io.output.OutputLock or None
+        The file's lock when the caller holds it; otherwise a file that
+        another process is writing is refused (:class:`~fastwalk.io.output.BusyError`).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, lock=None):
+        from fastwalk.io.output import refuse_if_busy
+
         self.path = Path(path)
         if not self.path.exists():
             raise FileFormatError(f"file {self.path} does not exist")
+        if not self.path.is_file():  # a FIFO or device would block or mislead h5py
+            from fastwalk.io.output import describe_kind
+
+            raise FileFormatError(f"{self.path} is {describe_kind(self.path)}, not a fastwalk file")
+        if lock is None:
+            refuse_if_busy(self.path, "read")
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
+            if lock is None:
+                refuse_if_busy(self.path, "read")  # it began being written meanwhile
             raise FileFormatError(_open_failure(self.path, exc)) from None
         try:
             self._check_layout()
@@ -182,6 +195,14 @@ class Run:
     def commits(self) -> int:
         """Number of commits so far; 0 means nothing at all is committed yet."""
         return int(self._file["fastwalk"].attrs.get("commits", 0))
+
+    def run_marks(self) -> dict:
+        """Return the run id and the last two committed steps (what a checkpoint must match)."""
+        meta = self._file["fastwalk"].attrs
+        run_id = meta.get("run_id")
+        committed = int(meta.get("committed_step", 0))
+        return {"run_id": None if run_id is None else str(run_id), "committed_step": committed,
+                "previous_step": int(meta.get("previous_step", committed))}
 
     @property
     def target_steps(self) -> int:
