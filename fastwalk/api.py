@@ -142,7 +142,6 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         its first checkpoint) or its checkpoint belongs to another run.
     """
     from fastwalk.io.checkpoint import checkpoint_path, read_checkpoint
-    from fastwalk.io.h5md import H5MDWriter
     from fastwalk.io.output import OutputLock
     from fastwalk.io.reader import Run
     from fastwalk.models import model_class
@@ -156,10 +155,12 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
             arrays = run.parameter_arrays()
             extra_config = run.config.get("config", {})
             file_model, file_seed, file_walkers = run.parameters, run.seed, run.settings["walkers"]
-            settings, status, commits = run.settings, run.status, run.commits
+            settings, status = run.settings, run.status
             marks = run.run_marks()
-        if not checkpoint_path(path).exists() and commits == 0 and status == "running":
-            # killed before its first commit: a run's start is a function of its settings and seed
+        if (not checkpoint_path(path).exists() and marks["committed_step"] <= 0
+                and status in ("running", "error")):
+            # stopped before its first checkpoint, having committed step 0 at most: a run's start
+            # is a function of its settings and seed, so it starts again
             return _restart(path, model_class(file_model["kind"]).from_parameters(file_model, arrays),
                             settings, steps, extra_config, lock, threads=threads,
                             progress=progress, sinks=sinks, commit_seconds=commit_seconds)
@@ -195,7 +196,7 @@ def _check_marks(path: Path, marks: dict, run_id, step: int) -> None:
             f"checkpoint {ckpt} is of run {run_id or 'unknown'}, but {path} is of run "
             f"{marks['run_id']}: they do not belong together; it cannot be resumed"
         )
-    if step not in (marks["committed_step"], marks["previous_step"]):
+    if step not in marks["recent_steps"]:
         raise FileFormatError(
             f"checkpoint {ckpt} is at step {step}, but {path} was last committed at step "
             f"{marks['committed_step']}: the file and checkpoint are copies from different moments "
@@ -240,7 +241,7 @@ def _continue(path, params, arrays, settings, step, state, steps, extra_config, 
 
 
 def _rebuilt(model: Model, settings: dict, total: int, options: dict) -> Simulation:
-    """The simulation a file's settings describe, run to ``total`` steps."""
+    """Return the simulation a file's settings describe, run to ``total`` steps."""
     return Simulation(model, settings["walkers"], total, seed=int(settings["seed"]),
                       every=settings["every"], observe_every=settings["observe_every"],
                       burn_in=settings["burn_in"], first_walker=settings.get("first_walker", 0),

@@ -38,6 +38,7 @@ What is drawn
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,17 @@ def _save(figure, path, dpi: int) -> Path:
     dpi = int(dpi)
     if dpi < 1:
         raise ValueError(f"dpi must be a positive integer, got {dpi}")
-    figure.savefig(path, dpi=dpi, bbox_inches="tight")
+    from fastwalk.io.output import check_target, is_picture
+
+    check_target(path, overwrite=True, what="picture", option="the picture path", ours=is_picture)
+    # drawn beside the target and renamed over it: a kill or a full disk never leaves half a picture
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        figure.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".").lower() or None)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 
 from fastwalk.commands._types import (
-    INTERVAL, MOST_WALKERS, SEED, STEPS, THREADS, Count, DIMENSION, nonnegative,
+    DIMENSION,
+    INTERVAL,
+    MOST_WALKERS,
+    SEED,
+    STEPS,
+    THREADS,
+    Count,
+    nonnegative,
 )
 
 #: exit status when a run is stopped by a signal (128 + signal number)
@@ -216,6 +223,50 @@ def check_threads(threads: int | None) -> None:
                                  param_hint="'--threads'")
 
 
+def check_memory(model, walkers: int) -> None:
+    """Refuse a run whose state would not fit in the memory available now, with the estimate.
+
+    The estimate is the state of one walker (measured on a real one) times the
+    walkers, twice (a frame or observable may copy it), plus what the model
+    holds for all walkers together.
+    """
+    import numpy as np
+
+    from fastwalk import rng
+
+    one = model.initial_state(rng.seed_states(0, 0, 1))
+    arrays = [np.asarray(a) for a in one.values()]
+    per_walker = sum(a.nbytes for a in arrays if a.ndim and a.shape[0] == 1)
+    shared = sum(a.nbytes for a in arrays if not (a.ndim and a.shape[0] == 1))
+    need = shared + 2 * walkers * per_walker
+    available = _available_memory()
+    if available is not None and need > available:
+        raise ValueError(
+            f"this run needs about {_bytes(need)} of memory ({walkers} walkers × "
+            f"{_bytes(2 * per_walker)}, plus {_bytes(shared)}), more than the {_bytes(available)} "
+            "available; use fewer walkers or a smaller system"
+        )
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.3g} {unit}"
+        count /= 1024
+    return f"{count:.3g} PiB"
+
+
 def run_command(kind: str, build_model, options: dict) -> None:
     """Validate, build the model, run it to a file and report, then exit.
 
@@ -253,6 +304,7 @@ def run_command(kind: str, build_model, options: dict) -> None:
         out = check_target(out, overwrite=run["overwrite"])
         refuse_if_busy(out, "replace")
         model = build_model(**model_options)
+        check_memory(model, walkers)
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         raise click.UsageError(str(exc)) from None
 

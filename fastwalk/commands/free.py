@@ -11,7 +11,8 @@ from fastwalk.commands._types import MOST_COORDINATES, Count, nonnegative, posit
 @click.command("free", epilog=(
     "Example:\n\n  fastwalk free --dim 3 --diffusion 0.5 --dt 0.01 --walkers 10000 --steps 1000 "
     "--out free.h5\n\nObservables: msd (mean |x|², length²) and sem_msd."))
-@click.option("--dim", type=Count(1, MOST_COORDINATES), default=2, show_default=True, help="Number of coordinates d.")
+@click.option("--dim", type=Count(1, MOST_COORDINATES), default=2, show_default=True,
+              help="Number of coordinates d.")
 @click.option("--diffusion", type=nonnegative(), default=1.0, show_default=True,
               help="Diffusion constant D (length²/time); MSD = 2·d·D·t.")
 @click.option("--dt", type=positive(), default=0.01, show_default=True, help="Time per step.")

@@ -158,7 +158,10 @@ def read_checkpoint(output) -> tuple[int, dict, dict[str, np.ndarray]]:
                 key.removeprefix("state/"): data[key] for key in data.files if key.startswith("state/")
             }
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise FileFormatError(f"checkpoint {path} is unreadable: {exc}") from None
+        raise FileFormatError(
+            f"checkpoint {path} is damaged or not a fastwalk checkpoint ({type(exc).__name__}); "
+            f"put back a good copy, or start {output} again with --overwrite"
+        ) from None
     if meta.get("format") != _FORMAT:
         raise FileFormatError(f"checkpoint {path} has unknown format {meta.get('format')!r}")
     state["rng"] = rng.states_from_words(state["rng"])

@@ -545,7 +545,7 @@ class H5MDWriter:
                 params.create_dataset(name, data=array)
         meta = f.create_group("fastwalk")
         meta.attrs["run_id"] = secrets.token_hex(8)  # names this file's run in its checkpoints
-        meta.attrs["previous_step"] = -simulation.burn_in
+        meta.attrs["recent_steps"] = np.array([-simulation.burn_in], dtype=np.int64)
         meta.attrs["status"] = "running"
         meta.attrs["committed_step"] = -simulation.burn_in
         meta.attrs["commits"] = 0  # until the first commit, nothing (not even step 0) is committed
@@ -576,7 +576,7 @@ class H5MDWriter:
         meta.attrs["status"] = "running"
         meta.attrs["target_steps"] = total
         meta.attrs["committed_step"] = step  # what the file now holds: up to the checkpoint
-        meta.attrs["previous_step"] = step
+        meta.attrs["recent_steps"] = np.array([step], dtype=np.int64)
         params = self.file["parameters"]
         config = json.loads(params.attrs["config"])
         config["run"] = self._settings
@@ -636,8 +636,10 @@ class H5MDWriter:
         for element in self._elements.values():
             element.mark_committed()
         meta = f["fastwalk"]
-        # the checkpoint published next to the file is of one of these two steps (see resume)
-        meta.attrs["previous_step"] = int(meta.attrs["committed_step"])
+        # the checkpoint beside the file is of one of its last three commits: a commit's checkpoint
+        # is published in the background while the run goes on to the next (see api.resume)
+        recent = [int(s) for s in meta.attrs.get("recent_steps", [])][-2:] + [int(step)]
+        meta.attrs["recent_steps"] = np.array(recent, dtype=np.int64)
         meta.attrs["committed_step"] = step
         meta.attrs["commits"] = int(meta.attrs.get("commits", 0)) + 1
         f.flush()

@@ -113,8 +113,8 @@ def check_target(path, *, overwrite: bool, what: str = "output file", option: st
         raise FileExistsError(f"{what} {path} already exists; choose another {option} or pass "
                               "--overwrite")
     if info.st_size and not ours(path):
-        raise FileExistsError(f"{path} was not written by fastwalk, so --overwrite will not "
-                              f"replace it; choose another {option} or remove it yourself")
+        raise FileExistsError(f"{path} is not a {what} fastwalk wrote, so it will not be "
+                              f"replaced; choose another {option} or remove it yourself")
     return path
 
 

@@ -197,12 +197,16 @@ class Run:
         return int(self._file["fastwalk"].attrs.get("commits", 0))
 
     def run_marks(self) -> dict:
-        """Return the run id and the last two committed steps (what a checkpoint must match)."""
+        """Return the run id, the last committed step and the last commits' steps.
+
+        A checkpoint beside the file must be of this run and of one of these commits.
+        """
         meta = self._file["fastwalk"].attrs
         run_id = meta.get("run_id")
         committed = int(meta.get("committed_step", 0))
+        recent = [int(s) for s in meta.get("recent_steps", [committed])]
         return {"run_id": None if run_id is None else str(run_id), "committed_step": committed,
-                "previous_step": int(meta.get("previous_step", committed))}
+                "recent_steps": recent}
 
     @property
     def target_steps(self) -> int:

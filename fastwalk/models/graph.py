@@ -43,6 +43,9 @@ __all__ = ["GraphWalk"]
 
 _U = np.uintp
 
+#: longest node label an edge list may use (labels are stored with the run)
+MAX_LABEL = 1000
+
 
 @jit
 def _row_cumulative(indptr, weights):
@@ -393,6 +396,10 @@ class GraphWalk(NodeWalkRecords, Model):
                     if not fields:
                         continue
                     u, v, w = _parse_edge(fields, name, number)
+                    if max(len(u), len(v)) > MAX_LABEL:
+                        raise ValueError(
+                            f"{name} line {number}: a node label of {max(len(u), len(v))} "
+                            f"characters; labels may have at most {MAX_LABEL}")
                     weighted |= len(fields) == 3
                     iu = labels.setdefault(u, len(labels))
                     iv = labels.setdefault(v, len(labels))
