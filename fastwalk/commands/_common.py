@@ -36,15 +36,19 @@ def _load_config(ctx: click.Context, param, value):
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
+    from fastwalk.io.output import check_source
+
     path = Path(value)
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise click.BadParameter(f"config file {path} does not exist", param=param) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read config file {path}: {exc}", param=param) from None
+        data = tomllib.loads(check_source(path, "config file").read_text())
     except tomllib.TOMLDecodeError as exc:
         raise click.BadParameter(f"config file {path} is not valid TOML: {exc}", param=param) from None
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"cannot read config file {path}: {exc}", param=param) from None
+    except (FileNotFoundError, ValueError) as exc:  # missing, or not a regular file
+        raise click.BadParameter(str(exc), param=param) from None
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read config file {path}: {exc}", param=param) from None
     data = _command_section(ctx, data, path, param)
     known = {p.name: p for p in ctx.command.params if p.name != "config"}
     defaults = {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from fastwalk.commands._common import run_command, run_options
@@ -26,8 +24,12 @@ def command(**options):
     The next node is a neighbour chosen with probability proportional to the edge
     weight; the stationary law is proportional to degree (strength when weighted).
     """
-    if not Path(options["edgelist"]).exists():
-        raise click.UsageError(f"edge list {options['edgelist']} does not exist")
+    from fastwalk.io.output import check_source
+
+    try:
+        check_source(options["edgelist"], "edge list")
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.UsageError(str(exc)) from None
 
     def build(edgelist, lazy, start):
         from fastwalk.models.graph import GraphWalk

@@ -118,6 +118,29 @@ def check_target(path, *, overwrite: bool, what: str = "output file", option: st
     return path
 
 
+def check_source(path, what: str) -> Path:
+    """Refuse to read anything but an existing regular file (a FIFO would block, a device mislead).
+
+    Parameters
+    ----------
+    path : path-like
+        The file to read.
+    what : str
+        How messages name it, e.g. ``"edge list"``.
+
+    Returns
+    -------
+    pathlib.Path
+        The path.
+    """
+    path = Path(path)
+    if not os.fspath(path).strip() or not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{what} {path} is {describe_kind(path)}, not a regular file")
+    return path
+
+
 def describe_kind(path) -> str:
     """Say what kind of file ``path`` is ("a directory", "a FIFO (named pipe)", ...)."""
     return _kind(os.stat(path).st_mode)
