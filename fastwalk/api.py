@@ -55,8 +55,14 @@ def simulate(
     config: dict | None = None,
     sinks=(),
     commit_seconds: float | None = None,
+    client=None,
+    partitions: int | None = None,
 ) -> RunResult:
     """Run ``model`` and stream it to ``out`` (an H5MD file), if given.
+
+    With ``client`` (a ``distributed.Client``) the walkers are split into
+    ``partitions`` blocks run on the Dask cluster; the file is the same as a
+    one-process run's (see :mod:`fastwalk.distributed`).
 
     Parameters
     ----------
@@ -89,20 +95,36 @@ def simulate(
     commit_seconds : float or None
         Seconds between commits (flush + checkpoint); None takes
         ``$FASTWALK_COMMIT_SECONDS``, else 2 s.
+    client : distributed.Client or None
+        Run on this Dask cluster (each task uses its worker's threads).
+    partitions : int or None
+        Walker blocks [default with a client: two per worker]; without a
+        client they run one after another in this process.
 
     Returns
     -------
     RunResult
-        Seed, steps, exit reason, timing; ``result.extra["out"]`` is the path.
+        Seed, steps, exit reason, timing; ``result.extra["out"]`` is the path
+        (and ``result.extra["partitions"]`` for a partitioned run).
     """
-    sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
-                     burn_in=burn_in, threads=threads, progress=progress,
-                     commit_seconds=_commit_interval(commit_seconds))
+    interval = _commit_interval(commit_seconds)
+    if client is None and partitions is None:
+        sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
+                         burn_in=burn_in, threads=threads, progress=progress, commit_seconds=interval)
+    else:
+        from fastwalk.distributed import PartitionedRun, default_partitions, partition_walkers
+
+        walkers = validate.integer("walkers", walkers, minimum=1)
+        blocks = partition_walkers(walkers, partitions or default_partitions(client, walkers))
+        _set_threads(threads)
+        sim = PartitionedRun(model, walkers, steps, blocks, client=client, seed=seed, every=every,
+                             observe_every=observe_every, burn_in=burn_in, progress=progress,
+                             commit_seconds=interval)
     all_sinks = list(sinks)
     if out is not None:
         from fastwalk.io.h5md import H5MDWriter
 
-        all_sinks.insert(0, H5MDWriter(out, model, overwrite=overwrite, compression=compression,
+        all_sinks.insert(0, H5MDWriter(out, sim.model, overwrite=overwrite, compression=compression,
                                        extra_config=config))
     sim.sinks = all_sinks
     result = sim.run()
@@ -110,8 +132,18 @@ def simulate(
     return result
 
 
+def _set_threads(threads: int | None) -> None:
+    """Set numba's threads for tasks run in this process (the engine does it for itself)."""
+    if threads is not None:
+        import numba
+
+        threads = validate.integer("threads", threads, minimum=1)
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
 def resume(path, steps: int | None = None, *, threads: int | None = None,
-           progress: bool | None = None, sinks=(), commit_seconds: float | None = None) -> RunResult:
+           progress: bool | None = None, sinks=(), commit_seconds: float | None = None,
+           client=None) -> RunResult:
     """Continue a stopped, killed or finished run from its checkpoint.
 
     Parameters
@@ -129,6 +161,10 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         Extra sinks.
     commit_seconds : float or None
         Seconds between commits (None: ``$FASTWALK_COMMIT_SECONDS``, else 2 s).
+    client : distributed.Client or None
+        Continue on this Dask cluster. A partitioned run keeps its partitions
+        (and without a client runs them in this process); a one-process run
+        continues on the cluster as one partition.
 
     Returns
     -------
@@ -163,7 +199,8 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
             # is a function of its settings and seed, so it starts again
             return _restart(path, model_class(file_model["kind"]).from_parameters(file_model, arrays),
                             settings, steps, extra_config, lock, threads=threads,
-                            progress=progress, sinks=sinks, commit_seconds=commit_seconds)
+                            progress=progress, sinks=sinks, commit_seconds=commit_seconds,
+                            client=client)
         if not checkpoint_path(path).exists():
             raise FileFormatError(
                 f"{path} has no checkpoint {checkpoint_path(path).name} beside it; only a run written "
@@ -179,7 +216,7 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         _check_marks(path, marks, description.get("run_id"), step)
         return _continue(path, params, arrays, settings, step, state, steps, extra_config, lock,
                          threads=threads, progress=progress, sinks=sinks,
-                         commit_seconds=commit_seconds)
+                         commit_seconds=commit_seconds, client=client)
     finally:
         lock.release()
 
@@ -210,7 +247,7 @@ def _restart(path, model, settings, steps, extra_config, lock, **options) -> Run
 
     total = settings["steps"] if steps is None else validate.integer("steps", steps, minimum=0)
     sim = _rebuilt(model, settings, total, options)
-    sim.sinks = [H5MDWriter(path, model, overwrite=True, extra_config=extra_config, lock=lock),
+    sim.sinks = [H5MDWriter(path, sim.model, overwrite=True, extra_config=extra_config, lock=lock),
                  *options["sinks"]]
     result = sim.run()
     result.extra["out"] = str(path)
@@ -233,17 +270,30 @@ def _continue(path, params, arrays, settings, step, state, steps, extra_config, 
         raise FileFormatError(f"checkpoint of {path} does not match the file's model parameters")
     sim = _rebuilt(model, settings, total, options)
     sim.restore(step, state)
-    sim.sinks = [H5MDWriter.reopen(path, model, step, extra_config=extra_config, lock=lock),
+    sim.sinks = [H5MDWriter.reopen(path, sim.model, step, extra_config=extra_config, lock=lock),
                  *options["sinks"]]
     result = sim.run()
     result.extra["out"] = str(path)
     return result
 
 
-def _rebuilt(model: Model, settings: dict, total: int, options: dict) -> Simulation:
-    """Return the simulation a file's settings describe, run to ``total`` steps."""
-    return Simulation(model, settings["walkers"], total, seed=int(settings["seed"]),
-                      every=settings["every"], observe_every=settings["observe_every"],
-                      burn_in=settings["burn_in"], first_walker=settings.get("first_walker", 0),
-                      threads=options["threads"], progress=options["progress"],
-                      commit_seconds=_commit_interval(options["commit_seconds"]))
+def _rebuilt(model: Model, settings: dict, total: int, options: dict):
+    """Return the simulation a file's settings describe, run to ``total`` steps.
+
+    A partitioned run keeps its partitions (run here without a client); a
+    one-process run continues on ``options["client"]`` as one partition.
+    """
+    schedule = {"seed": int(settings["seed"]), "every": settings["every"],
+                "observe_every": settings["observe_every"], "burn_in": settings["burn_in"],
+                "progress": options["progress"],
+                "commit_seconds": _commit_interval(options["commit_seconds"])}
+    client = options["client"]
+    if client is None and "partitions" not in settings:
+        return Simulation(model, settings["walkers"], total,
+                          first_walker=settings.get("first_walker", 0), threads=options["threads"],
+                          **schedule)
+    from fastwalk.distributed import PartitionedRun
+
+    _set_threads(options["threads"])
+    blocks = settings.get("partitions", [(0, settings["walkers"])])
+    return PartitionedRun(model, settings["walkers"], total, blocks, client=client, **schedule)

@@ -29,6 +29,22 @@ class MissingDataError(FastwalkError):
     exit_code = 2
 
 
+class ClusterError(FastwalkError):
+    """The Dask cluster cannot be reached or was lost during a run.
+
+    Parameters
+    ----------
+    message : str
+        What happened and what to do.
+    exit_code : int
+        1 for a cluster lost mid-run, 2 for an address that cannot be reached.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class Interrupted(FastwalkError):
     """A command stopped by a signal; the message says what is kept and resumable.
 

@@ -38,14 +38,24 @@ def collect_info() -> dict:
         "max_threads": numba.config.NUMBA_NUM_THREADS,
         "threading_layer": numba.config.THREADING_LAYER,
         "jit_cache": cache,
+        "dask": _dask_version(),
         "package_dir": str(package_dir),
     }
+
+
+def _dask_version() -> str:
+    """Return the distributed version, or how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        return 'not installed (pip install "fastwalk[distributed]" for --dask)'
+    return distributed.__version__
 
 
 @click.command("info", epilog="Example:\n\n  fastwalk info --json")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
 def command(json_output):
-    """Show versions (fastwalk, numba, numpy, h5py, HDF5), threads and the JIT cache."""
+    """Show versions (fastwalk, numba, numpy, h5py, HDF5, Dask), threads and the JIT cache."""
     info = collect_info()
     text = "\n".join(f"{key:<16} {value}" for key, value in info.items())
     print_json_or_text(info, json_output, text)
