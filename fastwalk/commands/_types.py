@@ -78,7 +78,8 @@ class Real(click.FloatRange):
             raise OptionError(f"{_name(param)} must be a finite number, got {value!r}", param=param,
                               ctx=ctx)
         if abs(number) > LARGEST or 0 < abs(number) < SMALLEST:
-            raise OptionError(f"{_name(param)} must be 0 or of magnitude {SMALLEST:g} to "
+            zero = "" if self.min == 0 and self.min_open else "0 or "
+            raise OptionError(f"{_name(param)} must be {zero}of magnitude {SMALLEST:g} to "
                               f"{LARGEST:g}, got {value!r}", param=param, ctx=ctx)
         return _check_range(self, number, param, ctx)
 
