@@ -207,7 +207,10 @@ def run_demo(out_dir, seed: int = DEMO_SEED, pictures: bool = True) -> dict:
     seed = validate.integer("seed", seed, minimum=0, maximum=2**rng.SEED_BITS - 1 - max(LATTICE_LINES))
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file, not a directory; choose a directory for the demo")
+        from fastwalk.io.output import describe_kind
+
+        raise FileExistsError(f"--out {out} is {describe_kind(out)}, not a directory; choose a "
+                              "directory for the demo")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     rows = _lattice_rows(out, seed) + _potential_rows(out, seed) + _sphere_rows(out, seed)

@@ -23,8 +23,9 @@ MOST_STEPS = 2**53
 MOST_WALKERS = 2**40
 #: largest torus dimension or number of subspaces of a crossing
 MOST_DIMENSIONS = 256
-#: largest number of coordinates of a point (sphere and free Brownian motion)
-MOST_COORDINATES = 2**20
+#: largest number of coordinates of a point (sphere, free): H5MD keeps one boundary per
+#: coordinate in an attribute, and HDF5 limits attributes to 64 KiB
+MOST_COORDINATES = 2048
 
 
 class OptionError(click.BadParameter):

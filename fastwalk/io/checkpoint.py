@@ -151,6 +151,10 @@ def read_checkpoint(output) -> tuple[int, dict, dict[str, np.ndarray]]:
             f"no checkpoint {path} next to {output}; only runs written by fastwalk with their "
             ".ckpt file can be resumed"
         )
+    if not path.is_file():  # a FIFO would block np.load
+        from fastwalk.io.output import describe_kind
+
+        raise FileFormatError(f"checkpoint {path} is {describe_kind(path)}, not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
