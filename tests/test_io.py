@@ -466,7 +466,7 @@ def test_damaged_checkpoint_gets_a_clear_error(tmp_path):
     path = tmp_path / "r.h5"
     _free_run(path, steps=30)
     checkpoint.checkpoint_path(path).write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(FileFormatError, match="checkpoint .* is unreadable"):
+    with pytest.raises(FileFormatError, match="checkpoint .* is damaged or not a fastwalk checkpoint"):
         resume(path, progress=False)
 
 
