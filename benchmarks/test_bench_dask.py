@@ -10,8 +10,10 @@ shared machine hits each alike:
   cluster (4 partitions) against one process with 2 numba threads (target: at
   least 0.85x its throughput);
 - per-partition overhead: the same run split into 16 partitions instead of 4,
-  the extra wall time per extra partition (ms), and the wall time of one
-  near-empty task (a 1-step slab of 1 walker) through the scheduler;
+  the extra wall time per extra partition (ms); the wall time the workers did
+  not spend computing, per task ((2 x wall - task compute seconds) / tasks);
+  and the wall time of one near-empty task (a 1-step slab of 1 walker) through
+  the scheduler;
 - a worker loss: the same run with one worker SIGKILLed half-way, the extra
   wall time against an undisturbed run (s) and against one task's compute time.
 """
@@ -56,16 +58,19 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def _run(model, out, **options):
+def _run(model, out, results=None, **options):
     def go():
         out.unlink(missing_ok=True)
-        simulate(model, WALKERS, STEPS, out=out, seed=1, every=EVERY, overwrite=True, **options)
+        result = simulate(model, WALKERS, STEPS, out=out, seed=1, every=EVERY, overwrite=True, **options)
+        if results is not None:
+            results.append(result)
     return go
 
 
 def test_cluster_throughput_against_one_process(client, model, tmp_path, ratio_report):
     one = _run(model, tmp_path / "one.h5", threads=2)
-    dask4 = _run(model, tmp_path / "dask.h5", client=client, partitions=4)
+    results = []
+    dask4 = _run(model, tmp_path / "dask.h5", results, client=client, partitions=4)
     dask16 = _run(model, tmp_path / "dask16.h5", client=client, partitions=16)
     for fn in (one, dask4, dask16):
         fn()  # warm-up: JIT caches in every process
@@ -79,6 +84,9 @@ def test_cluster_throughput_against_one_process(client, model, tmp_path, ratio_r
                  best["one"] / best["dask4"], ">= 0.85")
     ratio_report("dask", "per extra partition (16 vs 4 partitions), ms",
                  1e3 * (best["dask16"] - best["dask4"]) / 12)
+    idle = [(2 * r.wall_s - r.extra["task_seconds"]) / r.extra["tasks"] for r in results[1:]]
+    ratio_report("dask", "workers' wall not computing, ms per task (4 partitions)", 1e3 * min(idle))
+    ratio_report("dask", "tasks per run (4 partitions)", results[-1].extra["tasks"])
 
 
 def test_near_empty_task_through_the_scheduler(client, model, ratio_report):

@@ -522,7 +522,8 @@ class PartitionedRun:
         Returns
         -------
         RunResult
-            Seed, steps written, exit reason, timing; ``extra["partitions"]``.
+            Seed, steps written, exit reason, timing; ``extra`` holds ``partitions``,
+            ``tasks`` (tasks finished) and ``task_seconds`` (their compute time).
 
         Raises
         ------
@@ -545,6 +546,7 @@ class PartitionedRun:
         progress = _Progress(self.steps, self.walkers, show)
         self._t0 = time.perf_counter()
         self._walker_steps = 0
+        self._tasks, self._task_seconds = 0, 0.0
         reason, stop_signal = COMPLETED, None
         try:
             with _StopFlag(self.handle_signals) as stop:
@@ -573,7 +575,8 @@ class PartitionedRun:
             result = RunResult(seed=self.seed, steps=self.step, target_steps=self.steps, reason=reason,
                                signal=stop_signal, wall_s=wall,
                                walker_steps_per_s=self._walker_steps / wall if wall > 0 else 0.0,
-                               extra={"partitions": len(self.blocks)})
+                               extra={"partitions": len(self.blocks), "tasks": self._tasks,
+                                      "task_seconds": self._task_seconds})
             for sink in self.sinks:
                 sink.finish(result)
         return result
@@ -620,6 +623,8 @@ class PartitionedRun:
             slab.parts[p] = result
             reached[p] = slab.end
             self._walker_steps += (slab.end - slab.start) * self.blocks[p][1]
+            self._tasks += 1
+            self._task_seconds += result["seconds"]
             self._learn(slab, result, self.blocks[p][1])
             waiting.add(p)
             while slabs and len(slabs[0].parts) == len(self.blocks):
