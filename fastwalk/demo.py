@@ -205,6 +205,8 @@ def run_demo(out_dir, seed: int = DEMO_SEED, pictures: bool = True) -> dict:
     from fastwalk import rng, validate
 
     seed = validate.integer("seed", seed, minimum=0, maximum=2**rng.SEED_BITS - 1 - max(LATTICE_LINES))
+    if not str(out_dir).strip() or str(out_dir) == "-":
+        raise ValueError(f"--out {str(out_dir)!r} names no directory; give a directory for the demo")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         from fastwalk.io.output import describe_kind
