@@ -2,8 +2,8 @@
 
 Written from the definitions in fastwalk/models/_langevin_kernels.py's
 docstring, one walker at a time, with its own stream from ``naive_rng``
-(d normals per step in coordinate order; MALA draws one uniform only when
-the proposal is not refused at a reflecting wall and its ratio is below 1).
+(d normals per step in coordinate order; MALA draws one uniform when the
+proposal is not refused at a reflecting wall).
 U and ∇U are NumPy functions printed from the same SymPy expression.
 """
 
@@ -61,7 +61,7 @@ def walk(energy, gradient, x, seed, walker, steps, *, method, boundary, lo, side
                 r = dt * (g + gy) - noise * xi
                 log_ratio = 0.5 * float(xi @ xi) - float(r @ r) / (4.0 * temperature * dt)
                 log_ratio -= (usy - us) / temperature
-                if log_ratio >= 0.0 or stream.uniform() < math.exp(log_ratio):
+                if stream.uniform() < math.exp(min(log_ratio, 0.0)):
                     x, u, us, g = y, uy, usy, gy
                     accepted += 1
         total += u

@@ -17,9 +17,8 @@ localizing term, off when γ = 0);
 
 - ``em``: x ← boundary(y);
 - ``mala``: y is a proposal, refused outright when it leaves a reflecting
-  box; otherwise it is accepted when the log ratio
-  ρ = −(U_s(y) − U_s(x))/T − |r|²/(4T·dt) + |ξ|²/2 is >= 0, or else when
-  u < exp(ρ) for one uniform u drawn then, with
+  box; otherwise one uniform u is drawn and y is accepted when u < exp(ρ),
+  ρ = −(U_s(y) − U_s(x))/T − |r|²/(4T·dt) + |ξ|²/2 (no uniform when ρ = −∞), with
   r = dt·(∇U_s(x) + ∇U_s(y)) − √(2T·dt)·ξ (the reverse move's residual;
   for a periodic box computed from the unwrapped move, which is exact).
 
@@ -103,11 +102,13 @@ def _sampled(x, g, gamma, anchor):
 
 @jit(cache=CACHE, inline="always")
 def _accept(u, rho):
-    """Return u < exp(ρ) for ρ < 0, mostly without the exponential.
+    """Return u < exp(ρ) for u in [0, 1), mostly without the exponential.
 
-    For ρ <= 0, 1 + ρ <= exp(ρ) <= 1 + ρ + ρ²/2, so u below the first bound
-    accepts and u at or above the second refuses; exp is needed only in
-    between (probability ρ²/2: rare at the small ρ of most proposals).
+    1 + ρ <= exp(ρ) always, and exp(ρ) <= 1 + ρ + ρ²/2 for ρ <= 0: u below
+    the first bound accepts (every ρ >= 0 does, as u < 1), u at or above the
+    second refuses, and exp is needed only in between (probability ~ρ²/2).
+    The first test is true for almost every proposal, so the branch is
+    predictable, which testing ρ >= 0 first (true about half the time) is not.
     """
     low = 1.0 + rho
     if u < low:
@@ -118,14 +119,14 @@ def _accept(u, rho):
 
 
 @jit(cache=CACHE, inline="always")
-def _count(x, lo, scale, bins, boundary, hist, marg):
+def _count(x, dim, lo, scale, bins, boundary, hist, marg):
     """Bin x into the marginals and the 2-D histogram of (x0, x1).
 
     Coordinates at the upper wall go to the last bin; with ``none`` a
     coordinate outside the box is not counted.
     """
     i0 = -1
-    for j in range(x.shape[0]):
+    for j in range(dim):
         t = (x[j] - lo[j]) * scale
         if boundary == NONE and not (0.0 <= t < bins):
             continue
@@ -181,7 +182,7 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
             if accumulate:  # in locals: a sum in memory would chain every step through a store
                 total += u
                 counted += 1
-                _count(x, lo, scale, bins, boundary, hist, marg)
+                _count(x, dim, lo, scale, bins, boundary, hist, marg)
         for j in range(dim):
             positions[w, j] = x[j]
         energy_sum[w], energy_count[w] = total, counted
@@ -194,9 +195,7 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
     """Advance every walker ``steps`` MALA steps in place (module docstring).
 
     As :func:`advance_em`; ``accepted[w]`` counts walker w's accepted
-    proposals. The uniform is drawn only when the Metropolis–Hastings ratio
-    is below 1 (a proposal with ratio >= 1 is accepted without it). A log
-    ratio of −inf (U_s(y) = +inf, or an infinite gradient) refuses the
+    proposals. A log ratio of −inf (U_s(y) = +inf, or an infinite gradient) refuses the
     proposal without a uniform; NaN (a NaN energy or gradient) or +inf
     (U_s(y) = −inf) is a non-finite state and stops the walker.
     """
@@ -240,8 +239,7 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
                     log_ratio += a * (k_noise * xi[j] - k_drift * a)
                 if log_ratio != log_ratio or log_ratio == math.inf:
                     failed = usy != math.inf  # U_s(y) = +inf: zero weight, refused
-                elif log_ratio >= 0.0 or (log_ratio > -math.inf
-                                          and _accept(rng.uniform(s), log_ratio)):
+                elif log_ratio > -math.inf and _accept(rng.uniform(s), log_ratio):
                     for j in range(dim):
                         x[j] = y[j]
                         gx[j] = gy[j]
@@ -254,7 +252,7 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
             if accumulate:
                 total += ux
                 counted += 1
-                _count(x, lo, scale, bins, boundary, hist, marg)
+                _count(x, dim, lo, scale, bins, boundary, hist, marg)
         for j in range(dim):
             positions[w, j] = x[j]
         energy_sum[w], energy_count[w], accepted[w] = total, counted, moves
