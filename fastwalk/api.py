@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 
 from fastwalk import validate
-from fastwalk.engine import RunResult, Simulation
+from fastwalk.engine import MemorySink, RunResult, Simulation
 from fastwalk.errors import FileFormatError
+from fastwalk.io.memory import MemoryRun
 from fastwalk.models.base import Model
 
 __all__ = ["simulate", "resume", "COMMIT_SECONDS_ENV"]
@@ -65,7 +66,7 @@ def simulate(
     walkers, steps : int
         Ensemble size (>= 1) and steps after burn-in (>= 0).
     out : path-like or None
-        Output file; None keeps nothing on disk (pass ``sinks`` to collect).
+        Output file; None keeps the records in memory instead.
     seed : int or None
         Run seed; None draws a fresh 128-bit seed (reported in the result).
     every : int
@@ -94,6 +95,19 @@ def simulate(
     -------
     RunResult
         Seed, steps, exit reason, timing; ``result.extra["out"]`` is the path.
+        It reads like the opened file (:func:`fastwalk.open`): ``frames``,
+        ``observable(name)``, ``observables``, ``accumulators``,
+        ``parameters``, ``model``, ... come from the records kept in memory
+        or, with ``out``, from the file (opened on first use; ``with`` or
+        ``result.close()`` closes it).
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> run = fw.simulate(fw.LatticeWalk(fw.Crossing.lines(3), length=9), walkers=100,
+    ...                   steps=1000, seed=1)
+    >>> int(run.accumulators["visit_counts"].sum()) == 100 * 1000
+    True
     """
     sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
                      burn_in=burn_in, threads=threads, progress=progress,
@@ -104,9 +118,14 @@ def simulate(
 
         all_sinks.insert(0, H5MDWriter(out, model, overwrite=overwrite, compression=compression,
                                        extra_config=config))
+    memory = None
+    if out is None:
+        memory = MemorySink()
+        all_sinks.append(memory)
     sim.sinks = all_sinks
     result = sim.run()
     result.extra["out"] = None if out is None else str(out)
+    result.data = str(out) if memory is None else MemoryRun(sim, memory, result, config)
     return result
 
 
@@ -133,7 +152,7 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     Returns
     -------
     RunResult
-        As for :func:`simulate`.
+        As for :func:`simulate`; it reads like the opened file.
 
     Raises
     ------
@@ -187,5 +206,5 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     sim.restore(step, state)
     sim.sinks = [H5MDWriter.reopen(path, model, step, extra_config=extra_config), *sinks]
     result = sim.run()
-    result.extra["out"] = str(path)
+    result.extra["out"] = result.data = str(path)
     return result

@@ -19,6 +19,7 @@ Kernel calls are sized to last about ``call_seconds`` so that SIGINT/SIGTERM
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import threading
@@ -77,6 +78,14 @@ class RunResult:
         Wall-clock seconds spent stepping and recording.
     walker_steps_per_s : float
         Walker-steps (burn-in included) per wall-clock second.
+    data : object or None
+        The run's records, set by :func:`fastwalk.simulate` and
+        :func:`fastwalk.resume`: a :class:`fastwalk.io.memory.MemoryRun`, or
+        the output path, opened with :func:`fastwalk.open` on first use. Every
+        name of that reader (``frames``, ``observable``, ``observables``,
+        ``accumulators``, ``parameters``, ``model``, ...) is also read through
+        the result, so an in-memory run and a file are used the same way;
+        :meth:`close` (or a ``with`` block) closes an opened file.
     """
 
     seed: int
@@ -87,6 +96,30 @@ class RunResult:
     wall_s: float
     walker_steps_per_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    data: Any = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # only names the dataclass lacks come here: read them from the run's records
+        if name.startswith("_") or name in ("data", "extra"):
+            raise AttributeError(name)
+        if self.data is None:
+            raise AttributeError(f"RunResult has no attribute {name!r} (this result carries no records)")
+        if isinstance(self.data, (str, os.PathLike)):
+            from fastwalk.io.reader import open_run
+
+            self.data = open_run(self.data)
+        return getattr(self.data, name)
+
+    def close(self) -> None:
+        """Close the output file if reading the result opened it."""
+        if self.data is not None and not isinstance(self.data, (str, os.PathLike)):
+            self.data.close()
+
+    def __enter__(self) -> RunResult:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def schedule_size(steps: int, interval: int, include_last: bool = False) -> int:

@@ -271,35 +271,53 @@ class Run:
         edges = box["edges"][()] if "edges" in box else None
         return {"dimension": int(box.attrs["dimension"]), "boundary": boundary, "edges": edges}
 
+    @property
+    def observables(self) -> dict[str, Series]:
+        """Every observable's committed records, by name."""
+        return {name: self.observable(name) for name in self.observable_names}
+
     def summary(self) -> dict:
         """Return a JSON-able summary of the file (what ``fastwalk inspect`` prints)."""
-        frames = None
-        if self.frame_name is not None:
-            f = self.frames
-            frames = {"name": self.frame_name, "count": len(f), "shape": list(f.shape)}
-            if len(f):
-                frames["first_step"] = int(f.steps[0])
-                frames["last_step"] = int(f.steps[-1])
-        observables = {}
-        for name in self.observable_names:
-            group = self._file["observables"][name]
-            n = int(group.attrs.get(COMMITTED, 0))
-            observables[name] = {"records": n, "shape": list(group["value"].shape[1:])}
-        return {
-            "path": str(self.path),
-            "kind": self.kind,
-            "status": self.status,
-            "version": self.version,
-            "seed": str(self.seed),
-            "committed_step": self.committed_step,
-            "commits": self.commits,
-            "target_steps": self.target_steps,
-            "parameters": self.parameters,
-            "run": self.settings,
-            "frames": frames,
-            "observables": observables,
-            "accumulators": sorted(self._file["fastwalk/accumulators"]),
-        }
+        return summarize(self)
+
+
+def summarize(run) -> dict:
+    """Return a JSON-able summary of a run read from a file or held in memory.
+
+    Parameters
+    ----------
+    run : Run or fastwalk.io.memory.MemoryRun
+        The run.
+
+    Returns
+    -------
+    dict
+        Path, kind, status, seed, steps, parameters, settings, and what was recorded.
+    """
+    frames = None
+    if run.frame_name is not None:
+        f = run.frames
+        frames = {"name": run.frame_name, "count": len(f), "shape": list(f.shape)}
+        if len(f):
+            frames["first_step"] = int(f.steps[0])
+            frames["last_step"] = int(f.steps[-1])
+    observables = {name: {"records": len(series.step), "shape": list(series.value.shape[1:])}
+                   for name, series in run.observables.items()}
+    return {
+        "path": None if run.path is None else str(run.path),
+        "kind": run.kind,
+        "status": run.status,
+        "version": run.version,
+        "seed": str(run.seed),
+        "committed_step": run.committed_step,
+        "commits": run.commits,
+        "target_steps": run.target_steps,
+        "parameters": run.parameters,
+        "run": run.settings,
+        "frames": frames,
+        "observables": observables,
+        "accumulators": sorted(run.accumulators),
+    }
 
 
 def _open_failure(path: Path, exc: OSError) -> str:
