@@ -265,10 +265,15 @@ class Run:
         return {name: group[name][()] for name in group}
 
     def box(self) -> dict:
-        """Return the H5MD box: dimension, boundary and edges."""
+        """Return the H5MD box: dimension, boundary and edges (None when it has none)."""
         box = self._file["particles/walkers/box"]
         boundary = [b.decode() if isinstance(b, bytes) else str(b) for b in box.attrs["boundary"]]
-        edges = box["edges"][()] if "edges" in box else None
+        edges = box.get("edges")
+        if isinstance(edges, h5py.Group):  # time-dependent (one row per frame), the same at every frame
+            rows = int(edges.attrs.get(COMMITTED, 0))
+            edges = edges["value"][0] if rows else np.asarray(self.model.box()["edges"], dtype=np.float64)
+        elif edges is not None:  # one dataset (no frames recorded, or a file from fastwalk 0.1)
+            edges = edges[()]
         return {"dimension": int(box.attrs["dimension"]), "boundary": boundary, "edges": edges}
 
     @property
