@@ -629,7 +629,8 @@ class H5MDWriter:
                     if name in acc:
                         del acc[name]
                     acc.create_dataset(name, data=value)
-                    acc[name].attrs["description"] = f"in-kernel accumulator {name} as of the step in its step attribute"
+                    acc[name].attrs["description"] = (f"in-kernel accumulator {name} as of the step "
+                                                      "in its step attribute")
                 acc[name].attrs["step"] = step
         for element in self._elements.values():
             element.write_pending()
