@@ -16,7 +16,7 @@ from fastwalk.errors import FileFormatError
 from fastwalk.io.memory import MemoryRun
 from fastwalk.models.base import Model
 
-__all__ = ["simulate", "resume", "COMMIT_SECONDS_ENV"]
+__all__ = ["simulate", "resume", "warm_cache", "COMMIT_SECONDS_ENV"]
 
 #: environment variable that sets the default seconds between commits (flush + checkpoint)
 COMMIT_SECONDS_ENV = "FASTWALK_COMMIT_SECONDS"
@@ -208,3 +208,34 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     result = sim.run()
     result.extra["out"] = result.data = str(path)
     return result
+
+
+def warm_cache(kinds=None) -> dict[str, float]:
+    """Compile every model's kernels into numba's cache, so later runs start at once.
+
+    Runs each :meth:`~fastwalk.models.base.Model.examples` instance of each
+    registered model for a few steps, in memory, recording frames and
+    observables. What is compiled stays in numba's on-disk cache (see
+    ``fastwalk info``), so a warm cache costs nothing more.
+
+    Parameters
+    ----------
+    kinds : iterable of str or None
+        Model kinds to warm; None warms every registered model.
+
+    Returns
+    -------
+    dict of str to float
+        Seconds spent on each kind (compiling or loading from the cache).
+    """
+    import time
+
+    from fastwalk.models import REGISTRY, model_class
+
+    seconds = {}
+    for kind in REGISTRY if kinds is None else kinds:
+        start = time.perf_counter()
+        for model in model_class(kind).examples():
+            simulate(model, 4, 2, seed=0, every=1, observe_every=1, progress=False)
+        seconds[kind] = time.perf_counter() - start
+    return seconds

@@ -125,3 +125,19 @@ def test_resume_result_reads_the_file(tmp_path):
     with fw.resume(path, 30, progress=False) as result:
         assert result.steps == 30 and result.committed_step == 30
         assert result.observable("mean_cos_theta").step[-1] == 30
+
+
+def test_every_registered_model_gives_small_examples_to_warm_the_cache():
+    for kind in REGISTRY:
+        cls = model_class(kind)
+        examples = cls.examples()
+        assert examples, f"{cls.__name__}.examples() is empty: `fastwalk info --warm` would skip it"
+        assert all(type(model) is cls for model in examples)
+
+
+@pytest.mark.slow
+def test_info_warm_compiles_every_model(fastwalk_cli):
+    out = fastwalk_cli.run("info", "--warm", "--json", timeout=900)
+    assert out.returncode == 0, out.stderr
+    warmed = json.loads(out.stdout)["warmed_s"]
+    assert sorted(warmed) == sorted(REGISTRY) and all(s >= 0 for s in warmed.values())
