@@ -640,6 +640,8 @@ def potential_report(model, accumulators: dict, radius: float | None = None,
             "regular": mass_within(regular["histogram_2d"], model, radius),
         },
     }
+    report["mass_ratio"] = _mass_ratio(model, min(radius, model.box_side / 4), counts,
+                                       exact["histogram_2d"], n_eff)
     if accumulators.get("marginals") is not None:
         marginal_counts = _counts(accumulators, "marginals", (model.dim, model.bins))
         report["marginal_tv"] = [
@@ -647,6 +649,23 @@ def potential_report(model, accumulators: dict, radius: float | None = None,
             for row, law in zip(marginal_counts, exact["marginals"], strict=True)
         ]
     return report
+
+
+def _mass_ratio(model, radius, counts, exact_2d, samples) -> dict[str, Any] | None:
+    """Return the crossing's mass over a valley point's (:mod:`fastwalk.analysis.mass_ratio`)."""
+    from fastwalk.analysis.mass_ratio import bins_within, crossing_mass_ratio
+
+    if model.crossing.pinned_mask()[0, :2].all() or radius <= 0:
+        return None
+    ratio = crossing_mass_ratio(model, radius, histogram_2d=counts, exact_2d=exact_2d)
+    p_c = float(exact_2d[bins_within(model, ratio["crossing_point"], radius)].sum())
+    p_v = float(exact_2d[bins_within(model, ratio["valley_point"], radius)].sum())
+    # delta method for the log of a ratio of two multinomial cells of n_eff samples
+    variance = (1 - p_c) / (samples * p_c) + (1 - p_v) / (samples * p_v) + 2 / samples
+    ratio["empirical_stderr"] = (ratio["exact_binned"] * math.sqrt(variance)
+                                 if p_c > 0 and p_v > 0 else None)
+    ratio["effective_samples"] = samples
+    return ratio
 
 
 def _counts(accumulators: dict, name: str, shape: tuple[int, int]) -> np.ndarray:
