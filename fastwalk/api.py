@@ -56,8 +56,14 @@ def simulate(
     config: dict | None = None,
     sinks=(),
     commit_seconds: float | None = None,
+    client=None,
+    partitions: int | None = None,
 ) -> RunResult:
     """Run ``model`` and stream it to ``out`` (an H5MD file), if given.
+
+    With ``client`` (a ``distributed.Client``) the walkers are split into
+    ``partitions`` blocks run on the Dask cluster; the file is the same as a
+    one-process run's (see :mod:`fastwalk.distributed`).
 
     Parameters
     ----------
@@ -90,11 +96,17 @@ def simulate(
     commit_seconds : float or None
         Seconds between commits (flush + checkpoint); None takes
         ``$FASTWALK_COMMIT_SECONDS``, else 2 s.
+    client : distributed.Client or None
+        Run on this Dask cluster (each task uses its worker's threads).
+    partitions : int or None
+        Walker blocks [default with a client: two per worker]; without a
+        client they run one after another in this process.
 
     Returns
     -------
     RunResult
-        Seed, steps, exit reason, timing; ``result.extra["out"]`` is the path.
+        Seed, steps, exit reason, timing; ``result.extra["out"]`` is the path
+        (and ``result.extra["partitions"]`` for a partitioned run).
         It reads like the opened file (:func:`fastwalk.open`): ``frames``,
         ``observable(name)``, ``observables``, ``accumulators``,
         ``parameters``, ``model``, ... come from the records kept in memory
@@ -109,14 +121,24 @@ def simulate(
     >>> int(run.accumulators["visit_counts"].sum()) == 100 * 1000
     True
     """
-    sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
-                     burn_in=burn_in, threads=threads, progress=progress,
-                     commit_seconds=_commit_interval(commit_seconds))
+    interval = _commit_interval(commit_seconds)
+    if client is None and partitions is None:
+        sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
+                         burn_in=burn_in, threads=threads, progress=progress, commit_seconds=interval)
+    else:
+        from fastwalk.distributed import PartitionedRun, default_partitions, partition_walkers
+
+        walkers = validate.integer("walkers", walkers, minimum=1)
+        blocks = partition_walkers(walkers, partitions or default_partitions(client, walkers))
+        _set_threads(threads)
+        sim = PartitionedRun(model, walkers, steps, blocks, client=client, seed=seed, every=every,
+                             observe_every=observe_every, burn_in=burn_in, progress=progress,
+                             commit_seconds=interval)
     all_sinks = list(sinks)
     if out is not None:
         from fastwalk.io.h5md import H5MDWriter
 
-        all_sinks.insert(0, H5MDWriter(out, model, overwrite=overwrite, compression=compression,
+        all_sinks.insert(0, H5MDWriter(out, sim.model, overwrite=overwrite, compression=compression,
                                        extra_config=config))
     memory = None
     if out is None:
@@ -125,12 +147,22 @@ def simulate(
     sim.sinks = all_sinks
     result = sim.run()
     result.extra["out"] = None if out is None else str(out)
-    result.data = str(out) if memory is None else MemoryRun(sim, memory, result, config)
+    result.data = str(out) if memory is None else MemoryRun(model, sim, memory, result, config)
     return result
 
 
+def _set_threads(threads: int | None) -> None:
+    """Set numba's threads for tasks run in this process (the engine does it for itself)."""
+    if threads is not None:
+        import numba
+
+        threads = validate.integer("threads", threads, minimum=1)
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
 def resume(path, steps: int | None = None, *, threads: int | None = None,
-           progress: bool | None = None, sinks=(), commit_seconds: float | None = None) -> RunResult:
+           progress: bool | None = None, sinks=(), commit_seconds: float | None = None,
+           client=None) -> RunResult:
     """Continue a stopped, killed or finished run from its checkpoint.
 
     Parameters
@@ -148,6 +180,10 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         Extra sinks.
     commit_seconds : float or None
         Seconds between commits (None: ``$FASTWALK_COMMIT_SECONDS``, else 2 s).
+    client : distributed.Client or None
+        Continue on this Dask cluster. A partitioned run keeps its partitions
+        (and without a client runs them in this process); a one-process run
+        continues on the cluster as one partition.
 
     Returns
     -------
@@ -198,13 +234,21 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         )
     if model.parameters() != params:
         raise FileFormatError(f"checkpoint of {path} does not match the file's model parameters")
-    sim = Simulation(model, settings["walkers"], total, seed=int(settings["seed"]),
-                     every=settings["every"], observe_every=settings["observe_every"],
-                     burn_in=settings["burn_in"], first_walker=settings.get("first_walker", 0),
-                     threads=threads, progress=progress,
-                     commit_seconds=_commit_interval(commit_seconds))
+    interval = _commit_interval(commit_seconds)
+    schedule = {"seed": int(settings["seed"]), "every": settings["every"],
+                "observe_every": settings["observe_every"], "burn_in": settings["burn_in"],
+                "progress": progress, "commit_seconds": interval}
+    if client is None and "partitions" not in settings:
+        sim = Simulation(model, settings["walkers"], total, first_walker=settings.get("first_walker", 0),
+                         threads=threads, **schedule)
+    else:
+        from fastwalk.distributed import PartitionedRun
+
+        _set_threads(threads)
+        blocks = settings.get("partitions", [(0, settings["walkers"])])
+        sim = PartitionedRun(model, settings["walkers"], total, blocks, client=client, **schedule)
     sim.restore(step, state)
-    sim.sinks = [H5MDWriter.reopen(path, model, step, extra_config=extra_config), *sinks]
+    sim.sinks = [H5MDWriter.reopen(path, sim.model, step, extra_config=extra_config), *sinks]
     result = sim.run()
     result.extra["out"] = result.data = str(path)
     return result

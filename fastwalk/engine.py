@@ -442,6 +442,8 @@ class MemorySink:
         Per-name lists of observable values.
     commits : list of int
         Steps at which commits happened.
+    accumulators : dict of numpy.ndarray
+        The model's accumulators as of the last commit that carried a state.
     result : RunResult or None
         Set when the run finishes.
     """
@@ -454,10 +456,13 @@ class MemorySink:
         self.observable_times: list[float] = []
         self.observed: dict[str, list[np.ndarray]] = {}
         self.commits: list[int] = []
+        self.accumulators: dict[str, np.ndarray] = {}
         self.result: RunResult | None = None
+        self._model = None
 
     def start(self, simulation):
-        """Nothing to prepare."""
+        """Remember the model (it turns committed states into accumulators)."""
+        self._model = simulation.model
 
     def frame(self, step, time, values):
         """Store a copy of the frame."""
@@ -473,8 +478,11 @@ class MemorySink:
             self.observed.setdefault(name, []).append(np.array(value, copy=True))
 
     def commit(self, step, state):
-        """Note the commit step."""
+        """Note the commit step; keep a copy of the accumulators of ``state``, if given."""
         self.commits.append(step)
+        if state is not None:
+            self.accumulators = {name: np.array(value, copy=True)
+                                 for name, value in self._model.accumulators(state).items()}
 
     def finish(self, result):
         """Keep the result."""

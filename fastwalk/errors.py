@@ -27,3 +27,19 @@ class MissingDataError(FastwalkError):
     """A file lacks what an analysis needs (for example no ``mean_cos_theta``); a usage error."""
 
     exit_code = 2
+
+
+class ClusterError(FastwalkError):
+    """The Dask cluster cannot be reached or was lost during a run.
+
+    Parameters
+    ----------
+    message : str
+        What happened and what to do.
+    exit_code : int
+        1 for a cluster lost mid-run, 2 for an address that cannot be reached.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -30,7 +30,7 @@ def test_dask_cluster_ensemble_matches_single_process():
     walkers, steps, seed = 600, 120, 2024
     reference = _single_process(model, walkers, steps, seed, every=40, observe_every=30)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         result = simulate_ensemble(model, walkers, steps, seed=seed, client=client,
                                    partitions=5, every=40, observe_every=30)

@@ -152,5 +152,7 @@ def test_cli_refuses_runs_without_walker_energies(fastwalk_cli, tmp_path):
     assert result.returncode == 2
     assert "walker_energy_sum" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    twice = fastwalk_cli.run("llc", out, out)
+    assert twice.returncode == 2 and "given twice" in twice.stderr
     missing = fastwalk_cli.run("llc", tmp_path / "nope.h5")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr

@@ -108,3 +108,13 @@ def test_non_confining_potential_is_refused():
     with pytest.raises(ValueError, match="does not confine"):
         BoltzmannQuadrature(lambda p: p[..., 0] ** 2 * p[..., 1] ** 2, [-1, -1], [1, 1],
                             boundary="none")
+
+
+def test_localizing_bias_enters_the_law_but_not_the_energy():
+    """U = x², bias γ/2·x²: the law is a Gaussian of precision β(2 + γ), ⟨U⟩ = 1/(β(2 + γ))."""
+    gamma, beta = 6.0, 50.0
+    q = BoltzmannQuadrature(lambda p: p[..., 0] ** 2, [-4.0], [4.0],
+                            bias=lambda p: 0.5 * gamma * p[..., 0] ** 2)
+    assert q.mean_energy(beta) == pytest.approx(1 / (beta * (2 + gamma)), rel=1e-10)
+    expected = 0.5 * math.log(2 * math.pi / (beta * (2 + gamma)))
+    assert q.log_partition(beta) == pytest.approx(expected, abs=1e-10)

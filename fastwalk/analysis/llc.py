@@ -37,7 +37,11 @@ valley at low T takes ~L²/T) — so the runs must be long against that time.
 term; the model with the smallest corrected Akaike criterion wins (fewer
 parameters on a tie). Standard errors come from the inverse Fisher matrix of
 the chosen model, scaled by √(χ²/dof) when that exceeds 1; they do not
-include the uncertainty of the model choice.
+include the uncertainty of the model choice, so the models within 2 of the
+best criterion are reported as *rivals*. A slow power correction and a
+logarithm look alike over a few decades of β: x0²x1⁴ (δ = 1/4) swept over
+β = 10..1000 fits m = 2 as well as m = 1 with the power term, and only
+fixing m = 1 (``--multiplicity 1``) or a far wider sweep settles it.
 
 **Free energy.** F(β) = −log Z(β) satisfies dF/dβ = ⟨U⟩, so relative to the
 smallest β₀ (highest temperature) F(β) − F(β₀) = ∫ ⟨U⟩ dβ = ∫ β⟨U⟩ d log β,
@@ -48,6 +52,7 @@ independent runs add their variances.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,6 +63,8 @@ __all__ = ["run_estimate", "fit_learning_coefficient", "free_energy", "model_cur
 
 #: multiplicities the fit tries
 MAX_MULTIPLICITY = 2
+#: a model within this much of the best AICc is reported as a rival the data cannot exclude
+_RIVAL_AICC = 2.0
 #: the power correction's exponent δ is fitted within these bounds
 _DELTA_BOUNDS = (0.05, 3.0)
 
@@ -215,8 +222,10 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, multiplicit
     dict
         The chosen fit: ``lambda``, ``lambda_stderr``, ``multiplicity``,
         ``kappa`` (m >= 2), ``power_correction`` ({c, delta} or None),
-        ``chi2``, ``dof``, ``aicc``, ``parameters``; and ``candidates``, every
-        model tried with its criterion.
+        ``chi2``, ``dof``, ``aicc``, ``parameters``; ``candidates``, every
+        model tried with its criterion; and ``rivals``, the candidates within 2
+        of the best criterion (models the data cannot tell apart: then λ and
+        m depend on the choice, and a wider β range or fixing m settles it).
 
     Raises
     ------
@@ -254,9 +263,12 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, multiplicit
         raise ValueError(f"{n} distinct temperature(s) are too few for the requested model; "
                          "run a sweep over more temperatures")
     best = min(candidates, key=lambda f: (round(f["aicc"], 9), f["parameters"]))
-    return {**best, "candidates": [{key: f[key] for key in ("multiplicity", "power_correction",
-                                                             "lambda", "lambda_stderr", "chi2",
-                                                             "aicc")} for f in candidates]}
+    keys = ("multiplicity", "power_correction", "lambda", "lambda_stderr", "chi2", "aicc")
+    summaries = [{key: f[key] for key in keys} for f in candidates]
+    # within 2 of the best criterion: models these data cannot tell apart
+    rivals = [c for c, f in zip(summaries, candidates, strict=True)
+              if f is not best and f["aicc"] - best["aicc"] < _RIVAL_AICC]
+    return {**best, "candidates": summaries, "rivals": rivals}
 
 
 def free_energy(beta, mean_energy, mean_energy_stderr) -> dict[str, np.ndarray]:
@@ -358,11 +370,15 @@ def llc_report(paths, *, u_min: float = 0.0, multiplicity: int | None = None) ->
     fastwalk.errors.MissingDataError
         If a file is not a run with per-walker energies.
     ValueError
-        If no path is given, or the runs mix potentials.
+        If no path is given, a file is given twice, or the runs mix potentials.
     """
     paths = list(paths)
     if not paths:
         raise ValueError("give at least one run file")
+    seen = [Path(p).resolve() for p in paths]
+    for i, path in enumerate(seen):
+        if path in seen[:i]:
+            raise ValueError(f"{paths[i]} is given twice; give each run once")
     u_min = validate.real("u_min", u_min)
     runs = [_run_from_file(path, u_min) for path in paths]
     potentials = {(r["potential"], r["dim"], r["localize"]) for r in runs}

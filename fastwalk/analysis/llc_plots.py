@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["llc_figure", "zero_set_figure", "plot_llc"]
+__all__ = ["llc_figure", "zero_set_figure", "plot_llc", "langevin_run_figure"]
 
 
 def _figure(figsize):
@@ -126,3 +126,35 @@ def plot_llc(report: dict, path, *, dpi: int = 120):
     from fastwalk.analysis.plots import _save
 
     return _save(llc_figure(report), path, dpi)
+
+
+def langevin_run_figure(run):
+    """Draw an open Langevin file: for d = 2 its 2-D law beside the exact one, with U's zero set.
+
+    Parameters
+    ----------
+    run : fastwalk.io.reader.Run
+        The open file (d = 2 and a typed expression for the exact panel and
+        the zero set; otherwise the observables against time).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    from fastwalk.analysis.quadrature import model_quadrature
+
+    model = run.model
+    histogram = run.accumulators.get("histogram_2d")
+    if model.dim != 2 or histogram is None or getattr(model, "expression", None) is None:
+        from fastwalk.analysis.plots import series_run_figure
+
+        return series_run_figure(run)
+    beta = 1.0 / model.temperature
+    quadrature = model_quadrature(model)
+    exact = quadrature.density_2d(beta)
+    low = np.asarray(model.lower, dtype=np.float64)
+    title = (f"U = {model.expression.text},  T = {model.temperature:g},  "
+             f"λ̂ = β⟨U⟩ (exact) = {beta * quadrature.mean_energy(beta):.4g}")
+    return zero_set_figure(model.expression.energy_numpy, low, low + model.box_side, histogram,
+                           exact, title=title)

@@ -35,7 +35,7 @@ import numpy as np
 
 from fastwalk import validate
 
-__all__ = ["BoltzmannQuadrature", "BOUNDARIES"]
+__all__ = ["BoltzmannQuadrature", "BOUNDARIES", "model_quadrature", "langevin_report"]
 
 #: boundary conditions the references understand
 BOUNDARIES = ("reflect", "periodic", "none")
@@ -98,6 +98,10 @@ class BoltzmannQuadrature:
         The smallest β the grid must serve (boundary ``none`` only).
     nodes_per_panel : int, optional
         Gauss–Legendre nodes per panel (default by dimension: 10, 8, 5).
+    bias : callable, optional
+        A vectorised term added to U in the law but not in the energy whose
+        mean is reported (the localizing γ/2·|x − x*|²): the law is
+        ∝ exp(−β(U + bias)), :meth:`mean_energy` is ⟨U⟩ under it.
 
     Raises
     ------
@@ -108,7 +112,7 @@ class BoltzmannQuadrature:
 
     def __init__(self, energy: Callable[[np.ndarray], np.ndarray], low, high, *,
                  boundary: str = "reflect", focus=None, bins: int = 64,
-                 beta_min: float = 1.0, nodes_per_panel: int | None = None):
+                 beta_min: float = 1.0, nodes_per_panel: int | None = None, bias=None):
         low = np.atleast_1d(np.asarray(low, dtype=np.float64))
         high = np.atleast_1d(np.asarray(high, dtype=np.float64))
         if low.ndim != 1 or low.shape != high.shape or not 1 <= low.size <= 3:
@@ -122,6 +126,7 @@ class BoltzmannQuadrature:
         if boundary not in BOUNDARIES:
             raise ValueError(f"boundary {boundary!r} is not one of {', '.join(BOUNDARIES)}")
         self.energy = energy
+        self.bias = bias
         self.dim = low.size
         self.boundary = boundary
         self.bins = validate.integer("bins", bins, minimum=1, maximum=4096)
@@ -138,11 +143,15 @@ class BoltzmannQuadrature:
         self._build()
 
     # ---------------------------------------------------------------- construction
+    def _law_energy(self, points) -> np.ndarray:
+        values = np.asarray(self.energy(points), dtype=np.float64)
+        return values if self.bias is None else values + np.asarray(self.bias(points))
+
     def _coarse_minimiser(self, low, high) -> np.ndarray:
         count = {1: 2001, 2: 201, 3: 41}[self.dim]
         axes = [np.linspace(lo, hi, count) for lo, hi in zip(low, high, strict=True)]
         grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
-        values = np.asarray(self.energy(grid), dtype=np.float64)
+        values = self._law_energy(grid)
         values = np.where(np.isfinite(values), values, np.inf)
         index = np.unravel_index(int(np.argmin(values)), values.shape)
         return np.array([axes[j][index[j]] for j in range(self.dim)])
@@ -158,8 +167,8 @@ class BoltzmannQuadrature:
                     axes_j = list(axes)
                     axes_j[j] = np.array([value])
                     faces.append(np.stack(np.meshgrid(*axes_j, indexing="ij"), -1).reshape(-1, self.dim))
-            face_energy = np.asarray(self.energy(np.concatenate(faces)), dtype=np.float64)
-            inner = np.asarray(self.energy(self._coarse_minimiser(lo, hi)), dtype=np.float64)
+            face_energy = self._law_energy(np.concatenate(faces))
+            inner = self._law_energy(self._coarse_minimiser(lo, hi))
             if np.all(np.isfinite(face_energy)) and np.all(
                     beta_min * (face_energy - inner) > -math.log(_CONFINED)):
                 return lo, hi
@@ -186,6 +195,9 @@ class BoltzmannQuadrature:
                              "shape); the Boltzmann law needs a finite U on the box")
         self.values = values
         self.u_grid_min = float(values.min())
+        law = values if self.bias is None else values + np.asarray(self.bias(grid))
+        self._law_min = float(law.min())
+        self._law = law - self._law_min
         log_w = np.zeros(values.shape)
         for j, w in enumerate(self.weights):
             shape = [1] * self.dim
@@ -196,14 +208,14 @@ class BoltzmannQuadrature:
     # ---------------------------------------------------------------- laws
     def _probabilities(self, beta: float) -> tuple[np.ndarray, float]:
         beta = validate.real("beta", beta, minimum=0.0, strict_min=True)
-        exponent = self._log_weights - beta * (self.values - self.u_grid_min)
+        exponent = self._log_weights - beta * self._law
         top = float(exponent.max())
         p = np.exp(exponent - top)
         total = float(p.sum())
-        return p / total, top + math.log(total) - beta * self.u_grid_min
+        return p / total, top + math.log(total) - beta * self._law_min
 
     def log_partition(self, beta: float) -> float:
-        """Return log Z(β) = log ∫ exp(−βU(x)) dx over the box (Lebesgue measure).
+        """Return log Z(β) = log ∫ exp(−β(U + bias)(x)) dx over the box (Lebesgue measure).
 
         Parameters
         ----------
@@ -267,7 +279,7 @@ class BoltzmannQuadrature:
         """
         coarse = BoltzmannQuadrature(self.energy, self.low, self.high, boundary="reflect",
                                      focus=self._focus[1:-1], bins=self.bins,
-                                     nodes_per_panel=max(2, self._per_panel - 2))
+                                     nodes_per_panel=max(2, self._per_panel - 2), bias=self.bias)
         return abs(self.mean_energy(beta) - coarse.mean_energy(beta))
 
     def marginals(self, beta: float) -> np.ndarray:
@@ -316,3 +328,131 @@ class BoltzmannQuadrature:
         flat = self.bin_index[0][:, None] * self.bins + self.bin_index[1][None, :]
         counts = np.bincount(flat.ravel(), weights=p.ravel(), minlength=self.bins**2)
         return counts.reshape(self.bins, self.bins)
+
+
+# ---------------------------------------------------------------------- runs
+def model_quadrature(model, bins: int | None = None) -> BoltzmannQuadrature:
+    """Return the quadrature of a Langevin model's stationary law on its box (d <= 3).
+
+    Parameters
+    ----------
+    model : fastwalk.models.langevin.LangevinBrownian
+        A model with a typed expression (``model.expression.energy_numpy``),
+        its box (``lower``, ``box_side``), ``boundary``, ``center``, the
+        localizing ``localize`` γ and point ``at``, and ``bins``.
+    bins : int, optional
+        Bins per coordinate (default the model's).
+
+    Returns
+    -------
+    BoltzmannQuadrature
+        Over the model's box; with boundary ``none`` the law is the one on
+        R^d restricted to the box (see :func:`langevin_report`).
+
+    Raises
+    ------
+    ValueError
+        If the model has no typed expression or d > 3.
+    """
+    expression = getattr(model, "expression", None)
+    if expression is None:
+        raise ValueError("exact references need a typed expression; this run's potential is a "
+                         "pair of jitted functions")
+    if model.dim > 3:
+        raise ValueError(f"exact references are computed for d <= 3, this run has d = {model.dim}")
+    bias = None
+    if model.localize > 0:
+        gamma, at = float(model.localize), np.asarray(model.at, dtype=np.float64)
+
+        def bias(points):
+            return 0.5 * gamma * ((points - at) ** 2).sum(axis=-1)
+    low = np.asarray(model.lower, dtype=np.float64)
+    focus = [np.asarray(model.center, dtype=np.float64), np.asarray(model.at, dtype=np.float64)]
+    return BoltzmannQuadrature(expression.energy_numpy, low, low + model.box_side,
+                               focus=focus, bins=model.bins if bins is None else bins, bias=bias)
+
+
+def langevin_report(model, accumulators: dict) -> dict:
+    """Compare a Langevin run (d <= 3) with its exact Boltzmann law.
+
+    Parameters
+    ----------
+    model : fastwalk.models.langevin.LangevinBrownian
+        The model that was run.
+    accumulators : dict
+        ``walker_energy_sum``, ``walker_energy_count``, ``histogram_2d``
+        (d >= 2), ``marginals`` and (boundary ``none``) ``samples``.
+
+    Returns
+    -------
+    dict
+        JSON-able: ``mean_energy`` (the walkers' time averages, with
+        ``mean_energy_stderr`` from their spread), ``mean_energy_exact``,
+        ``energy_z`` (their difference in standard errors),
+        ``lambda_hat`` and ``lambda_hat_exact`` (β⟨U⟩), ``marginal_tv``
+        (per coordinate, empirical to exact), ``tv_2d`` (for d >= 2) with
+        ``tv_2d_floor_walkers`` (the TV expected from as many independent
+        samples as walkers: an upper floor, since each walker contributes
+        at least one), and
+        ``box_mass_exact`` (the exact mass inside the box: 1 unless the
+        boundary is ``none``).
+    """
+    from fastwalk.analysis.boltzmann import multinomial_tv_floor, total_variation
+    from fastwalk.analysis.llc import run_estimate
+
+    beta = 1.0 / model.temperature
+    estimate = run_estimate(beta, accumulators["walker_energy_sum"],
+                            accumulators["walker_energy_count"])
+    inside = model_quadrature(model)
+    box_mass = 1.0
+    if model.boundary == "none":
+        low = np.asarray(model.lower, dtype=np.float64)
+        everywhere = BoltzmannQuadrature(inside.energy, low, low + model.box_side, boundary="none",
+                                         beta_min=beta, bias=inside.bias,
+                                         focus=inside._focus[1:-1])
+        box_mass = math.exp(inside.log_partition(beta) - everywhere.log_partition(beta))
+        exact_energy = everywhere.mean_energy(beta)
+    else:
+        exact_energy = inside.mean_energy(beta)
+    report = {
+        "mean_energy": estimate["mean_energy"],
+        "mean_energy_stderr": estimate["mean_energy_stderr"],
+        "mean_energy_exact": exact_energy,
+        "energy_z": (estimate["mean_energy"] - exact_energy) / estimate["mean_energy_stderr"],
+        "lambda_hat": estimate["lambda_hat"],
+        "lambda_hat_exact": beta * exact_energy,
+        "box_mass_exact": box_mass,
+    }
+    samples = accumulators.get("samples")
+    if accumulators.get("marginals") is not None:
+        counts = np.asarray(accumulators["marginals"], dtype=np.float64)
+        total = float(np.sum(samples)) if samples is not None else counts[0].sum()
+        exact = inside.marginals(beta) * box_mass
+        report["marginal_tv"] = [total_variation(row / total, law)
+                                 for row, law in zip(counts, exact, strict=True)]
+    if model.dim >= 2 and accumulators.get("histogram_2d") is not None:
+        counts = np.asarray(accumulators["histogram_2d"], dtype=np.float64)
+        total = float(np.sum(samples)) if samples is not None else counts.sum()
+        exact = inside.density_2d(beta) * box_mass
+        report["tv_2d"] = total_variation(counts / total, exact)
+        report["tv_2d_floor_walkers"] = multinomial_tv_floor(exact / exact.sum(),
+                                                             estimate["walkers"])
+    return report
+
+
+def langevin_run_report(run, **options) -> dict:
+    """Return :func:`langevin_report` for an open Langevin file (``fastwalk stationary``).
+
+    Parameters
+    ----------
+    run : fastwalk.io.reader.Run
+        The open file.
+    **options
+        Options of ``fastwalk stationary`` that other models use (ignored).
+
+    Returns
+    -------
+    dict
+        The report.
+    """
+    return langevin_report(run.model, run.accumulators)

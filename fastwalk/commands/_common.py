@@ -13,7 +13,7 @@ SIGNAL_EXIT = {2: 130, 15: 143}
 
 RUN_OPTION_NAMES = {
     "walkers", "steps", "every", "observe_every", "burn_in", "seed", "threads", "out",
-    "overwrite", "config", "json_output", "quiet", "compress", "commit_seconds",
+    "overwrite", "config", "json_output", "quiet", "compress", "commit_seconds", "dask", "partitions",
 }
 
 
@@ -81,6 +81,9 @@ def run_options(fn):
         click.option("--commit-seconds", type=float, default=None,
                      help="Seconds between commits (flush + checkpoint) [default: 2, or "
                           "$FASTWALK_COMMIT_SECONDS]."),
+        dask_option(),
+        click.option("--partitions", type=int, default=None,
+                     help="Walker blocks of a --dask run, 1..walkers [default: two per worker]."),
         click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
         click.option("--config", type=click.Path(dir_okay=False), is_eager=True,
@@ -90,6 +93,61 @@ def run_options(fn):
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def dask_option():
+    """Return the ``--dask ADDRESS|local[:N]`` option."""
+    return click.option(
+        "--dask", default=None, metavar="ADDRESS",
+        help="Run on Dask: a scheduler (tcp://HOST:PORT) or local[:N] (N worker processes on this "
+             "machine, one thread each) [default: one process, no Dask].")
+
+
+def check_dask(dask: str | None, threads: int | None) -> None:
+    """Refuse a malformed ``--dask``, ``--threads`` with it, or a missing distributed extra."""
+    if dask is None:
+        return
+    from fastwalk.distributed import DASK_MISSING, parse_address
+
+    try:
+        parse_address(dask)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--dask'") from None
+    if threads is not None:
+        raise click.UsageError("--threads does not apply with --dask: each task uses its worker's "
+                               "threads (start workers with dask worker --nthreads N)")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise click.UsageError(DASK_MISSING) from None
+
+
+def on_cluster(dask: str | None, out, work):
+    """Call ``work(client)`` with a client for ``--dask`` (None without), closing it after.
+
+    A cluster lost mid-run ends with one line saying how to resume ``out``.
+    """
+    if dask is None:
+        return work(None)
+    import logging
+
+    from fastwalk.distributed import connect
+    from fastwalk.errors import ClusterError
+
+    client, close = connect(dask)
+    # Dask logs a lost connection as tracebacks; the run reports it in one line
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        return work(client)
+    except ClusterError as exc:
+        raise ClusterError(f"{exc}; continue with: fastwalk resume {out} --dask {dask}") from None
+    finally:
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - a lost cluster may fail to close
+            pass
 
 
 def crossing_options(fn):
@@ -174,6 +232,13 @@ def run_command(kind: str, build_model, options: dict) -> None:
 
             resolve_seed(run["seed"])
         check_threads(run["threads"])
+        check_dask(run["dask"], run["threads"])
+        partitions = run["partitions"]
+        if partitions is not None:
+            if run["dask"] is None:
+                raise click.UsageError("--partitions needs --dask (it splits the walkers across Dask "
+                                       "workers); drop it or add --dask local")
+            partitions = validate.integer("--partitions", partitions, minimum=1, maximum=walkers)
         model = build_model(**model_options)
         if out.exists() and not run["overwrite"]:
             raise click.UsageError(
@@ -189,13 +254,13 @@ def run_command(kind: str, build_model, options: dict) -> None:
     config = {"command": kind, **{k: v for k, v in options.items() if k not in {"config"}}}
     config["out"] = str(out)
     quiet, as_json = run["quiet"], run["json_output"]
-    result = simulate(
+    result = on_cluster(run["dask"], out, lambda client: simulate(
         model, walkers, steps, out=out, seed=run["seed"], every=every,
         observe_every=observe_every, burn_in=burn_in, threads=run["threads"],
         overwrite=run["overwrite"], compression="gzip" if run["compress"] else None,
         progress=False if (quiet or as_json) else None, config=_jsonable(config),
-        commit_seconds=run["commit_seconds"],
-    )
+        commit_seconds=run["commit_seconds"], client=client, partitions=partitions,
+    ))
     report_result(result, model, as_json=as_json, quiet=quiet)
 
 
@@ -214,6 +279,9 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
         "exit_status": status,
         "parameters": model.parameters(),
     }
+    for key in ("partitions", "tasks", "task_seconds"):
+        if key in result.extra:
+            summary[key] = result.extra[key]
     try:
         from fastwalk.io.reader import Run
 
@@ -226,8 +294,9 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
         click.echo(json.dumps(summary))
     elif not quiet:
         rate = f"{result.walker_steps_per_s:.3g}"
+        where = f" on {summary['partitions']} partitions" if "partitions" in summary else ""
         click.echo(
-            f"{result.reason}: {result.steps}/{result.target_steps} steps in {result.wall_s:.2f} s "
+            f"{result.reason}: {result.steps}/{result.target_steps} steps{where} in {result.wall_s:.2f} s "
             f"({rate} walker-steps/s), seed {result.seed} -> {summary['out']}"
         )
         if result.reason == "interrupted":

@@ -38,8 +38,18 @@ def collect_info() -> dict:
         "max_threads": numba.config.NUMBA_NUM_THREADS,
         "threading_layer": numba.config.THREADING_LAYER,
         "jit_cache": cache,
+        "dask": _dask_version(),
         "package_dir": str(package_dir),
     }
+
+
+def _dask_version() -> str:
+    """Return the distributed version, or how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        return 'not installed (pip install "fastwalk[distributed]" for --dask)'
+    return distributed.__version__
 
 
 @click.command("info", epilog="Examples:\n\n  fastwalk info --json\n\n  fastwalk info --warm")
@@ -48,7 +58,7 @@ def collect_info() -> dict:
               help="First compile every model's kernels into the JIT cache (once after install, "
                    "so that no later run waits for the compiler).")
 def command(json_output, warm):
-    """Show versions (fastwalk, numba, numpy, h5py, HDF5), threads and the JIT cache."""
+    """Show versions (fastwalk, numba, numpy, h5py, HDF5, Dask), threads and the JIT cache."""
     info = collect_info()
     if warm:
         from fastwalk.api import warm_cache

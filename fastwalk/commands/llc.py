@@ -22,6 +22,8 @@ def _text(report: dict) -> str:
     lines = [f"lambda          {report['lambda']:.5g} ± {report['lambda_stderr']:.2g}"
              + ("   (local)" if report["local"] else ""),
              f"multiplicity    {report['multiplicity'] if report['multiplicity'] else '-'}"]
+    if report["fit"] is None:
+        lines.append("                (one temperature: lambda is λ̂(β); λ and m need a sweep)")
     fit = report["fit"]
     if fit is not None:
         extra = f"   kappa {fit['kappa']:.4g}" if fit["kappa"] is not None else ""
@@ -29,6 +31,11 @@ def _text(report: dict) -> str:
             pc = fit["power_correction"]
             extra += f"   power correction c {pc['c']:.3g}, delta {pc['delta']:.3g}"
         lines.append(f"fit             chi2 {fit['chi2']:.3g} / dof {fit['dof']}{extra}")
+        for rival in fit["rivals"]:
+            lines.append(f"rival model     m = {rival['multiplicity']}"
+                         f"{' + power term' if rival['power_correction'] else ''}: lambda "
+                         f"{rival['lambda']:.5g} ± {rival['lambda_stderr']:.2g} (the data do not "
+                         "exclude it; --multiplicity fixes m)")
     lines.append(f"{'beta':>12} {'<U>':>12} {'± se':>10} {'lambda_hat':>11} {'± se':>9} "
                  f"{'F-F0':>10} {'± se':>9}  file")
     free = {f["beta"]: f for f in report["free_energy"]}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fastwalk.commands._common import check_threads, report_result
+from fastwalk.commands._common import check_dask, check_threads, dask_option, on_cluster, report_result
 
 
 @click.command("resume", epilog="Example:\n\n  fastwalk resume lines.h5 --steps 200000")
@@ -14,22 +14,28 @@ from fastwalk.commands._common import check_threads, report_result
 @click.option("--steps", type=int, default=None,
               help="New total step count (at least the steps done) [default: the original target].")
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@dask_option()
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
-def command(file, steps, threads, json_output, quiet):
+def command(file, steps, threads, dask, json_output, quiet):
     """Continue FILE from its checkpoint (FILE.ckpt) to the original or a new total.
 
     The continuation is bit-identical to an uninterrupted run with the same
     parameters and seed. Record intervals stay those of the original run.
+    A --dask run keeps its partitions (without --dask they run here, one
+    after another).
     """
     if not Path(file).exists():
         raise click.UsageError(f"file {file} does not exist")
     if steps is not None and steps < 0:
         raise click.BadParameter(f"--steps must be >= 0, got {steps}", param_hint="'--steps'")
     check_threads(threads)
+    check_dask(dask, threads)
     from fastwalk.api import resume
 
-    result = resume(file, steps, threads=threads, progress=False if (quiet or json_output) else None)
+    progress = False if (quiet or json_output) else None
+    result = on_cluster(dask, file, lambda client: resume(file, steps, threads=threads, progress=progress,
+                                                          client=client))
     from fastwalk.io.reader import Run
 
     with Run(file) as run:

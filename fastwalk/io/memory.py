@@ -49,10 +49,12 @@ class MemoryRun:
 
     Parameters
     ----------
-    simulation : fastwalk.engine.Simulation
-        The simulation after it ran.
+    model : fastwalk.models.base.Model
+        The model that ran.
+    simulation : fastwalk.engine.Simulation or fastwalk.distributed.PartitionedRun
+        The run, after it ran (its settings and seed).
     sink : fastwalk.engine.MemorySink
-        The sink that collected its records.
+        The sink that collected its records and accumulators.
     result : fastwalk.engine.RunResult
         Its result.
     extra_config : dict or None
@@ -61,8 +63,8 @@ class MemoryRun:
 
     path = None
 
-    def __init__(self, simulation, sink, result, extra_config: dict | None = None):
-        self.model = simulation.model
+    def __init__(self, model, simulation, sink, result, extra_config: dict | None = None):
+        self.model = model
         self.config: dict = {"model": self.model.parameters(), "run": simulation.settings(),
                              "config": dict(extra_config or {})}
         self.seed: int = simulation.seed
@@ -72,8 +74,6 @@ class MemoryRun:
         self.commits: int = len(sink.commits)
         self.target_steps: int = result.target_steps
         self._sink = sink
-        self._accumulators = {name: np.array(value, copy=True)
-                              for name, value in self.model.accumulators(simulation.state).items()}
 
     # the context-manager and close() of a file, for code that treats both alike
     def close(self) -> None:
@@ -149,8 +149,8 @@ class MemoryRun:
 
     @property
     def accumulators(self) -> dict[str, np.ndarray]:
-        """In-kernel accumulators (visit counts, histograms) at the end of the run."""
-        return dict(self._accumulators)
+        """In-kernel accumulators (visit counts, histograms) as of the last commit (the end)."""
+        return dict(self._sink.accumulators)
 
     def box(self) -> dict:
         """Return the H5MD box: dimension, boundary and edges."""
