@@ -141,3 +141,14 @@ def test_info_warm_compiles_every_model(fastwalk_cli):
     assert out.returncode == 0, out.stderr
     warmed = json.loads(out.stdout)["warmed_s"]
     assert sorted(warmed) == sorted(REGISTRY) and all(s >= 0 for s in warmed.values())
+
+
+def test_partitioned_in_memory_run_reads_like_one_process():
+    model = fw.LatticeWalk(fw.Crossing.lines(2), length=5)
+    one = fw.simulate(model, 8, 50, seed=4, every=10, progress=False)
+    split = fw.simulate(model, 8, 50, seed=4, every=10, partitions=2, progress=False)
+    assert split.model == model and split.settings["partitions"] == [[0, 4], [4, 4]]
+    np.testing.assert_array_equal(split.frames[:], one.frames[:])
+    assert split.accumulators.keys() == one.accumulators.keys()
+    for name, value in one.accumulators.items():
+        np.testing.assert_array_equal(split.accumulators[name], value)
