@@ -12,7 +12,7 @@ import numpy as np
 
 from fastwalk._version import __version__
 from fastwalk.errors import MissingDataError
-from fastwalk.io.reader import Series, summarize
+from fastwalk.io.reader import RunView, Series
 
 
 class ArrayFrames:
@@ -44,7 +44,7 @@ class ArrayFrames:
         return np.asarray(self._values, dtype=dtype)
 
 
-class MemoryRun:
+class MemoryRun(RunView):
     """The records of a run kept in memory, with the reading interface of a file.
 
     Parameters
@@ -75,30 +75,8 @@ class MemoryRun:
         self.target_steps: int = result.target_steps
         self._sink = sink
 
-    # the context-manager and close() of a file, for code that treats both alike
     def close(self) -> None:
-        """Do nothing (nothing is open)."""
-
-    def __enter__(self) -> MemoryRun:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    @property
-    def kind(self) -> str:
-        """Model kind, e.g. ``"lattice"``."""
-        return self.model.kind
-
-    @property
-    def parameters(self) -> dict:
-        """The model's resolved parameters."""
-        return self.config["model"]
-
-    @property
-    def settings(self) -> dict:
-        """Run settings: walkers, steps, seed, every, observe_every, burn_in."""
-        return self.config["run"]
+        """Do nothing (nothing is open; a file run closes its file)."""
 
     def parameter_arrays(self) -> dict[str, np.ndarray]:
         """Return the model's arrays (what a file stores under ``/parameters``)."""
@@ -123,29 +101,10 @@ class MemoryRun:
         """Names of the recorded observables."""
         return sorted(self._sink.observed)
 
-    def has_observable(self, name: str) -> bool:
-        """Whether ``name`` was recorded."""
-        return name in self._sink.observed
-
-    def observable(self, name: str) -> Series:
-        """Return an observable's records.
-
-        Raises
-        ------
-        fastwalk.errors.MissingDataError
-            If the run has no such observable.
-        """
-        if not self.has_observable(name):
-            have = ", ".join(self.observable_names) or "none"
-            raise MissingDataError(f"this {self.kind} run has no observable {name!r} (it has: {have})")
+    def _records(self, name: str) -> Series:
         return Series(np.array(self._sink.observable_steps, dtype=np.int64),
                       np.array(self._sink.observable_times, dtype=np.float64),
                       self._sink.series(name))
-
-    @property
-    def observables(self) -> dict[str, Series]:
-        """Every observable by name."""
-        return {name: self.observable(name) for name in self.observable_names}
 
     @property
     def accumulators(self) -> dict[str, np.ndarray]:
@@ -159,7 +118,3 @@ class MemoryRun:
         edges = info.get("edges")
         return {"dimension": dim, "boundary": [info.get("boundary", "none")] * dim,
                 "edges": None if edges is None else np.asarray(edges, dtype=np.float64)}
-
-    def summary(self) -> dict:
-        """Return a JSON-able summary of the run (what ``fastwalk inspect`` prints for a file)."""
-        return summarize(self)

@@ -93,7 +93,63 @@ class Frames:
         return np.stack([self._group["value"][(int(i), *rest)] for i in indices])
 
 
-class Run:
+class RunView:
+    """What a run read from a file and a run kept in memory share.
+
+    Subclasses give ``config``, ``path``, ``close``, ``observable_names`` and ``_records(name)``.
+    """
+
+    @property
+    def kind(self) -> str:
+        """Model kind, e.g. ``"lattice"``."""
+        return self.config["model"]["kind"]
+
+    @property
+    def parameters(self) -> dict:
+        """The model's resolved parameters."""
+        return self.config["model"]
+
+    @property
+    def settings(self) -> dict:
+        """Run settings: walkers, steps, seed, every, observe_every, burn_in."""
+        return self.config["run"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def has_observable(self, name: str) -> bool:
+        """Whether ``name`` was recorded."""
+        return name in self.observable_names
+
+    def observable(self, name: str) -> Series:
+        """Return an observable's (committed) records.
+
+        Raises
+        ------
+        fastwalk.errors.MissingDataError
+            If the run has no such observable.
+        """
+        if not self.has_observable(name):
+            have = ", ".join(self.observable_names) or "none"
+            where = "this run" if self.path is None else str(self.path)
+            raise MissingDataError(f"{where} has no observable {name!r} (it has: {have}); "
+                                   f"it was written by a {self.kind} run")
+        return self._records(name)
+
+    @property
+    def observables(self) -> dict[str, Series]:
+        """Every observable's (committed) records, by name."""
+        return {name: self.observable(name) for name in self.observable_names}
+
+    def summary(self) -> dict:
+        """Return a JSON-able summary (what ``fastwalk inspect`` prints for a file)."""
+        return summarize(self)
+
+
+class Run(RunView):
     """A fastwalk output file opened for reading (use as a context manager).
 
     Parameters
@@ -136,28 +192,7 @@ class Run:
         """Close the file."""
         self._file.close()
 
-    def __enter__(self) -> Run:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # ------------------------------------------------------------------ description
-    @property
-    def kind(self) -> str:
-        """Model kind, e.g. ``"lattice"``."""
-        return self.config["model"]["kind"]
-
-    @property
-    def parameters(self) -> dict:
-        """The model's resolved parameters."""
-        return self.config["model"]
-
-    @property
-    def settings(self) -> dict:
-        """Run settings: walkers, steps, seed, every, observe_every, burn_in."""
-        return self.config["run"]
-
     @property
     def seed(self) -> int:
         """The seed the run used."""
@@ -236,24 +271,7 @@ class Run:
         """Names of the recorded observables."""
         return sorted(self._file["observables"])
 
-    def has_observable(self, name: str) -> bool:
-        """Whether ``name`` was recorded."""
-        return name in self._file["observables"]
-
-    def observable(self, name: str) -> Series:
-        """Return an observable's committed records.
-
-        Raises
-        ------
-        fastwalk.errors.MissingDataError
-            If the file has no such observable.
-        """
-        if not self.has_observable(name):
-            have = ", ".join(self.observable_names) or "none"
-            raise MissingDataError(
-                f"{self.path} has no observable {name!r} (it has: {have}); "
-                f"it was written by a {self.kind} run"
-            )
+    def _records(self, name: str) -> Series:
         group = self._file["observables"][name]
         n = int(group.attrs.get(COMMITTED, 0))
         return Series(group["step"][:n], group["time"][:n], group["value"][:n])
@@ -276,14 +294,6 @@ class Run:
             edges = edges[()]
         return {"dimension": int(box.attrs["dimension"]), "boundary": boundary, "edges": edges}
 
-    @property
-    def observables(self) -> dict[str, Series]:
-        """Every observable's committed records, by name."""
-        return {name: self.observable(name) for name in self.observable_names}
-
-    def summary(self) -> dict:
-        """Return a JSON-able summary of the file (what ``fastwalk inspect`` prints)."""
-        return summarize(self)
 
 
 def summarize(run) -> dict:
