@@ -127,12 +127,13 @@ def test_resume_result_reads_the_file(tmp_path):
         assert result.observable("mean_cos_theta").step[-1] == 30
 
 
-def test_every_registered_model_gives_small_examples_to_warm_the_cache():
+def test_registered_models_give_small_examples_to_warm_the_cache():
     for kind in REGISTRY:
         cls = model_class(kind)
-        examples = cls.examples()
-        assert examples, f"{cls.__name__}.examples() is empty: `fastwalk info --warm` would skip it"
-        assert all(type(model) is cls for model in examples)
+        assert all(type(model) is cls for model in cls.examples())
+    # models whose kernels do not depend on user input: `fastwalk info --warm` compiles them all
+    for kind in ("free", "lattice", "graph", "potential", "sphere"):
+        assert model_class(kind).examples(), kind
 
 
 @pytest.mark.slow
