@@ -97,7 +97,9 @@ class Crossing:
         Dimension D of the torus (>= 1).
     pins : sequence of sequence of int
         For each subspace, the coordinates it pins (each in 0..D-1, at least
-        one pinned and at least one free). Duplicated subspaces are refused.
+        one). A subspace may pin every coordinate (an isolated point: the
+        potential model's regular quadratic minimum); the lattice needs a free
+        coordinate in each. Duplicated subspaces are refused.
     """
 
     dim: int
@@ -117,11 +119,6 @@ class Crossing:
                     )
             if not coords:
                 raise ValueError(f"subspace {k} pins no coordinate; pin at least one")
-            if len(coords) == dim:
-                raise ValueError(
-                    f"subspace {k} pins all {dim} coordinates and has no free coordinate; "
-                    "leave at least one coordinate unpinned"
-                )
             if coords in cleaned:
                 raise ValueError(
                     f"subspace {k} repeats pins {list(coords)}; give each subspace once"
@@ -332,6 +329,12 @@ class LatticeLayout:
                 f"the crossing pins {len(pinned)} distinct axes; the lattice walker supports "
                 f"at most {MAX_PINNED_AXES}"
             )
+        for k, pins in enumerate(crossing.pins):
+            if len(pins) == dim:
+                raise ValueError(
+                    f"subspace {k} pins all {dim} coordinates and has no free coordinate; "
+                    "a lattice needs at least one unpinned coordinate per subspace"
+                )
         self.pinned_axes = tuple(pinned)
         bit_of = {axis: 1 << i for i, axis in enumerate(pinned)}
         self.axis_bit = np.array([bit_of.get(a, 0) for a in range(dim)], dtype=np.int64)

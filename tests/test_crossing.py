@@ -56,7 +56,7 @@ def test_dict_and_options_round_trip():
         (lambda: Crossing.lines(0), ">= 1"),
         (lambda: Crossing(2, [(2,)]), "outside 0..1"),
         (lambda: Crossing(2, [(-1,)]), "outside 0..1"),
-        (lambda: Crossing(2, [(0, 1)]), "no free coordinate"),
+        (lambda: Crossing(2, [(0, 1)]).layout(5), "no free coordinate"),
         (lambda: Crossing(2, [()]), "pins no coordinate"),
         (lambda: Crossing(2, []), "at least one subspace"),
         (lambda: Crossing(3, [(0,), (0,)]), "repeats"),

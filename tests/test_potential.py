@@ -154,6 +154,23 @@ def test_euler_maruyama_stationary_variance():
     assert abs(variance - continuum) > 20 * se  # the chain's own law, not the continuum's
 
 
+@pytest.mark.parametrize("crossing", [Crossing(1, [(0,)]), Crossing(2, [(0, 1)]),
+                                      Crossing(3, [(0, 1, 2), (0,)])])
+def test_a_subspace_pinning_every_coordinate_is_the_regular_quadratic_minimum(crossing):
+    # D = 1 is the Ornstein–Uhlenbeck chain; every coordinate is an OU chain of its own in the
+    # isolated minimum, whose Euler–Maruyama variance is exact (see the test above)
+    a, temperature, dt = 1.0, 0.5, 0.2
+    model = make(crossing, a=a, temperature=temperature, dt=dt, box=20.0, center=10.0)
+    if crossing.count == 1:
+        variance, se = stationary_variance_sample(model, 40_000, 60, seed=5)
+        assert abs(variance - 2 * temperature * dt / (1 - (1 - 2 * a * dt) ** 2)) < 5 * se
+    state = advance(model, 50, 20, seed=2)
+    assert state["marginals"].sum() == 50 * 20 * crossing.dim
+    energy = model.energy(state["position"])
+    if crossing.count == 1:
+        np.testing.assert_allclose(energy, a * ((state["position"] - 10.0) ** 2).sum(axis=1))
+
+
 def test_continuum_stationary_variance_at_small_dt():
     a, temperature, dt = 1.0, 0.5, 0.002
     model = make(ONE_VALLEY, a=a, temperature=temperature, dt=dt, box=20.0, center=10.0)

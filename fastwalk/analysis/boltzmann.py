@@ -114,6 +114,11 @@ def _check_model(model) -> None:
             f"the Boltzmann law needs temperature T > 0, got T = {model.temperature:g}; "
             "at T = 0 the stationary law is concentrated on the minimum set"
         )
+    if model.dim < 2:
+        raise ValueError(
+            f"the Boltzmann comparison of a potential run is made on the (x0, x1) density and "
+            f"needs D >= 2, got D = {model.dim}; read the 1-D law from the 'marginals' accumulator"
+        )
 
 
 def _nodes(box: float, bins: int, per_bin: int) -> tuple[np.ndarray, np.ndarray]:

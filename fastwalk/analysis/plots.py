@@ -807,7 +807,8 @@ def run_figure(run):
                                   walker_center_visits=accumulators.get("walker_center_visits"))
         if kind == "graph":
             return graph_figure(run.model, counts)
-        return potential_figure(run.model, counts)
+        if run.model.dim >= 2:  # a D = 1 potential run has no (x0, x1) picture: its series
+            return potential_figure(run.model, counts)
     if kind == "sphere":
         records = {name: run.observable(name).value if run.has_observable(name) else None
                    for name in ("mean_chord", "rms_chord", "sem_chord", "sem_rms_chord")}

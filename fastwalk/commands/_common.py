@@ -213,18 +213,39 @@ def run_command(kind: str, build_model, options: dict) -> None:
     options : dict
         All of the command's keyword arguments.
     """
-    from fastwalk import validate
-
     run, model_options = split_run_options(options)
     out = Path(run["out"] or f"{kind}.h5")
+    model = prepare_run(run, lambda: build_model(**model_options), [out])
+    result = execute_run(kind, model, out, run, options)
+    report_result(result, model, as_json=run["json_output"], quiet=run["quiet"])
+
+
+def prepare_run(run: dict, build, outs: list[Path]):
+    """Check the run options, build the model and check the output paths.
+
+    Parameters
+    ----------
+    run : dict
+        The run options (see :func:`split_run_options`).
+    build : callable
+        ``build() -> Model``; its ValueError/TypeError become usage errors.
+    outs : list of pathlib.Path
+        The files the run will write.
+
+    Returns
+    -------
+    fastwalk.models.base.Model
+        The model ``build`` returned.
+    """
+    from fastwalk import validate
+
     try:
-        walkers = validate.integer("--walkers", run["walkers"], minimum=1)
-        steps = validate.integer("--steps", run["steps"], minimum=0)
-        every = validate.integer("--every", run["every"], minimum=0)
-        observe_every = run["observe_every"]
-        if observe_every is not None:
-            observe_every = validate.integer("--observe-every", observe_every, minimum=1)
-        burn_in = validate.integer("--burn-in", run["burn_in"], minimum=0)
+        run["walkers"] = validate.integer("--walkers", run["walkers"], minimum=1)
+        run["steps"] = validate.integer("--steps", run["steps"], minimum=0)
+        run["every"] = validate.integer("--every", run["every"], minimum=0)
+        if run["observe_every"] is not None:
+            run["observe_every"] = validate.integer("--observe-every", run["observe_every"], minimum=1)
+        run["burn_in"] = validate.integer("--burn-in", run["burn_in"], minimum=0)
         if run["commit_seconds"] is not None:
             validate.real("--commit-seconds", run["commit_seconds"], minimum=0.0)
         if run["seed"] is not None:
@@ -233,39 +254,88 @@ def run_command(kind: str, build_model, options: dict) -> None:
             resolve_seed(run["seed"])
         check_threads(run["threads"])
         check_dask(run["dask"], run["threads"])
-        partitions = run["partitions"]
-        if partitions is not None:
+        if run["partitions"] is not None:
             if run["dask"] is None:
                 raise click.UsageError("--partitions needs --dask (it splits the walkers across Dask "
                                        "workers); drop it or add --dask local")
-            partitions = validate.integer("--partitions", partitions, minimum=1, maximum=walkers)
-        model = build_model(**model_options)
-        if out.exists() and not run["overwrite"]:
-            raise click.UsageError(
-                f"output file {out} already exists; choose another --out or pass --overwrite"
-            )
-        if not out.parent.exists():
-            raise click.UsageError(f"directory {out.parent} for --out does not exist; create it first")
+            run["partitions"] = validate.integer("--partitions", run["partitions"], minimum=1,
+                                                 maximum=run["walkers"])
+        model = build()
+        for out in outs:
+            if out.exists() and not run["overwrite"]:
+                raise click.UsageError(
+                    f"output file {out} already exists; choose another --out or pass --overwrite"
+                )
+            if not out.parent.exists():
+                raise click.UsageError(f"directory {out.parent} for --out does not exist; create it first")
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
+    return model
 
+
+def execute_run(kind: str, model, out: Path, run: dict, options: dict, seed=None):
+    """Run ``model`` to ``out`` with the run options; return the :class:`RunResult`.
+
+    Parameters
+    ----------
+    kind : str
+        Command name (stored with the configuration).
+    model : fastwalk.models.base.Model
+        What to run.
+    out : pathlib.Path
+        Output file.
+    run : dict
+        The run options.
+    options : dict
+        All of the command's options (stored as the run's configuration).
+    seed : int, optional
+        Overrides ``run["seed"]`` (a sweep gives every run the same seed).
+
+    Returns
+    -------
+    fastwalk.engine.RunResult
+        The run's result.
+    """
     from fastwalk.api import simulate
 
     config = {"command": kind, **{k: v for k, v in options.items() if k not in {"config"}}}
     config["out"] = str(out)
     quiet, as_json = run["quiet"], run["json_output"]
-    result = on_cluster(run["dask"], out, lambda client: simulate(
-        model, walkers, steps, out=out, seed=run["seed"], every=every,
-        observe_every=observe_every, burn_in=burn_in, threads=run["threads"],
-        overwrite=run["overwrite"], compression="gzip" if run["compress"] else None,
+    return on_cluster(run["dask"], out, lambda client: simulate(
+        model, run["walkers"], run["steps"], out=out, seed=run["seed"] if seed is None else seed,
+        every=run["every"], observe_every=run["observe_every"], burn_in=run["burn_in"],
+        threads=run["threads"], overwrite=run["overwrite"],
+        compression="gzip" if run["compress"] else None,
         progress=False if (quiet or as_json) else None, config=_jsonable(config),
-        commit_seconds=run["commit_seconds"], client=client, partitions=partitions,
+        commit_seconds=run["commit_seconds"], client=client, partitions=run["partitions"],
     ))
-    report_result(result, model, as_json=as_json, quiet=quiet)
 
 
 def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
     """Print the run summary (text or JSON) and exit with the run's status."""
+    summary = run_summary(result, model)
+    if as_json:
+        click.echo(json.dumps(summary))
+    elif not quiet:
+        echo_summary(result, summary["out"])
+    sys.exit(summary["exit_status"])
+
+
+def run_summary(result, model) -> dict:
+    """Return the JSON summary of a finished (or stopped) run.
+
+    Parameters
+    ----------
+    result : fastwalk.engine.RunResult
+        The run's result.
+    model : fastwalk.models.base.Model
+        The model it ran.
+
+    Returns
+    -------
+    dict
+        Seed, output, steps, timing, exit status, parameters and settings.
+    """
     status = SIGNAL_EXIT.get(result.signal, 128 + (result.signal or 0)) if result.signal else 0
     summary = {
         "seed": result.seed,
@@ -290,18 +360,20 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
             summary["run"] = run.settings
     except Exception:  # noqa: BLE001 - the summary is best effort; the run itself succeeded
         summary.pop("walkers")
-    if as_json:
-        click.echo(json.dumps(summary))
-    elif not quiet:
-        rate = f"{result.walker_steps_per_s:.3g}"
-        where = f" on {summary['partitions']} partitions" if "partitions" in summary else ""
-        click.echo(
-            f"{result.reason}: {result.steps}/{result.target_steps} steps{where} in {result.wall_s:.2f} s "
-            f"({rate} walker-steps/s), seed {result.seed} -> {summary['out']}"
-        )
-        if result.reason == "interrupted":
-            click.echo(f"resume with: fastwalk resume {summary['out']}", err=True)
-    sys.exit(status)
+    return summary
+
+
+def echo_summary(result, out) -> None:
+    """Print the one-line text summary of a run (and how to resume a stopped one)."""
+    rate = f"{result.walker_steps_per_s:.3g}"
+    partitions = result.extra.get("partitions")
+    where = f" on {partitions} partitions" if partitions is not None else ""
+    click.echo(
+        f"{result.reason}: {result.steps}/{result.target_steps} steps{where} in {result.wall_s:.2f} s "
+        f"({rate} walker-steps/s), seed {result.seed} -> {out}"
+    )
+    if result.reason == "interrupted":
+        click.echo(f"resume with: fastwalk resume {out}", err=True)
 
 
 def _jsonable(value):

@@ -15,6 +15,7 @@ REGISTRY = {
     "graph": "fastwalk.models.graph:GraphWalk",
     "potential": "fastwalk.models.potential:PotentialBrownian",
     "sphere": "fastwalk.models.sphere:SphereBrownian",
+    "langevin": "fastwalk.models.langevin:LangevinBrownian",
 }
 
 

@@ -27,7 +27,6 @@ has an empty row (it would have nowhere to go).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Hashable
 
@@ -36,6 +35,7 @@ from numba import prange
 
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
+from fastwalk.models._kernels import prefetch
 from fastwalk.models.base import Model
 from fastwalk.models.lattice import NodeWalkRecords
 
@@ -56,44 +56,124 @@ def _row_cumulative(indptr, weights):
     return out
 
 
+@jit
+def _reach(indptr, indices, start):
+    """Breadth-first search from ``start``: (reached mask, first edgeless node reached or -1)."""
+    reached = np.zeros(indptr.shape[0] - 1, dtype=np.bool_)
+    queue = np.empty(indptr.shape[0] - 1, dtype=np.int64)
+    queue[0], reached[start], tail = start, True, 1
+    for head in range(indptr.shape[0] - 1):
+        if head == tail:
+            break
+        node = queue[head]
+        if indptr[node] == indptr[node + 1]:
+            return reached, node
+        for j in range(indptr[node], indptr[node + 1]):
+            if not reached[indices[j]]:
+                reached[indices[j]] = True
+                queue[tail] = indices[j]
+                tail += 1
+    return reached, -1
+
+
+#: walkers each thread advances in lockstep (see :func:`_graph_kernel`)
+GROUP = 32
+#: CSR size (bytes) above which the walker prefetches (a graph that does not fit in L2)
+STAGED_BYTES = 2**20
+
+
+@jit
+def _weighted_entry(s, cumulative, low, high):
+    """Draw the entry of row [low, high) whose running weight sum first exceeds u·strength."""
+    target = rng.uniform(s) * cumulative[_U(high - 1)]
+    last = high - 1
+    while low < last:
+        middle = (low + last) >> 1
+        if cumulative[_U(middle)] > target:
+            last = middle
+        else:
+            low = middle + 1
+    return low
+
+
+@jit(inline="always")
+def _step(s, node, lazy, indptr, indices, cumulative, weighted):
+    """Return the node a walker at ``node`` is at after one step (module docstring)."""
+    if lazy > 0.0 and rng.uniform(s) < lazy:
+        return node
+    low, high = indptr[_U(node)], indptr[_U(node + 1)]
+    if weighted:
+        return indices[_U(_weighted_entry(s, cumulative, low, high))]
+    return indices[_U(low + rng.integer(s, high - low))]
+
+
+@jit(inline="always")
+def _staged_step(first, group, nodes, states, counts, lazy, indptr, indices, cumulative,
+                 weighted, accumulate, entry, low, high):
+    """Advance walkers ``first .. first + group - 1`` one step, in phases that prefetch."""
+    for g in range(group):  # row bounds (prefetched), lazy draw; weighted: prefetch the row
+        w = first + g
+        low[g] = indptr[_U(nodes[w])]
+        high[g] = indptr[_U(nodes[w] + 1)]
+        entry[g] = -1 if lazy > 0.0 and rng.uniform(states[w]) < lazy else -2
+        if weighted and entry[g] == -2:
+            prefetch(cumulative, low[g])
+            prefetch(cumulative, high[g] - 1)
+    for g in range(group):  # draw the entry, prefetch it
+        if entry[g] == -2:
+            s = states[first + g]
+            if weighted:
+                entry[g] = _weighted_entry(s, cumulative, low[g], high[g])
+            else:
+                entry[g] = low[g] + rng.integer(s, high[g] - low[g])
+            prefetch(indices, entry[g])
+    for g in range(group):  # move; prefetch the next row and the count
+        w = first + g
+        if entry[g] >= 0:
+            nodes[w] = indices[_U(entry[g])]
+        prefetch(indptr, nodes[w])
+        if accumulate:
+            prefetch(counts, nodes[w])
+
+
 @pjit
 def _graph_kernel(nodes, states, slices, reference_visits, steps, accumulate, lazy,
-                  reference, indptr, indices, cumulative, weighted):
+                  reference, indptr, indices, cumulative, weighted, staged):
     """Advance every walker ``steps`` steps (module docstring).
 
     Walkers are split into ``len(slices)`` contiguous parts; part p counts
-    visits into ``slices[p]``.
+    visits into ``slices[p]``. A thread advances its walkers in groups of
+    :data:`GROUP`, one step of every walker of the group at a time: each
+    step of a walker waits on its memory reads (row, entry), and walkers of a
+    group are independent, so the CPU overlaps their reads. When ``staged``
+    (a graph larger than the cache) the step is cut into phases that each
+    prefetch what the next phase reads (:func:`_staged_step`), which keeps
+    ~GROUP cache misses in flight instead of the few the CPU finds by itself.
+    Each walker still draws from its own stream in the same order, so the
+    trajectories do not depend on the grouping (nor on threads or splits).
     """
     walkers = nodes.shape[0]
     nblocks = slices.shape[0]
     for part in prange(nblocks):
         counts = slices[part]
-        for w in range(part * walkers // nblocks, (part + 1) * walkers // nblocks):
-            s = states[w]
-            node = nodes[w]
-            visits = 0
+        entry = np.empty(GROUP, dtype=np.int64)  # the entry a walker moves through; -1: stays
+        low = np.empty(GROUP, dtype=np.int64)
+        high = np.empty(GROUP, dtype=np.int64)
+        end = (part + 1) * walkers // nblocks
+        for first in range(part * walkers // nblocks, end, GROUP):
+            group = min(GROUP, end - first)
             for _ in range(steps):
-                if not (lazy > 0.0 and rng.uniform(s) < lazy):
-                    low = indptr[_U(node)]
-                    high = indptr[_U(node + 1)]
-                    if weighted:
-                        target = rng.uniform(s) * cumulative[_U(high - 1)]
-                        last = high - 1
-                        while low < last:  # first entry whose running sum exceeds target
-                            middle = (low + last) >> 1
-                            if cumulative[_U(middle)] > target:
-                                last = middle
-                            else:
-                                low = middle + 1
-                        node = indices[_U(low)]
-                    else:
-                        node = indices[_U(low + rng.integer(s, high - low))]
+                if staged:
+                    _staged_step(first, group, nodes, states, counts, lazy, indptr, indices,
+                                 cumulative, weighted, accumulate, entry, low, high)
+                else:
+                    for w in range(first, first + group):
+                        nodes[w] = _step(states[w], nodes[w], lazy, indptr, indices, cumulative,
+                                         weighted)
                 if accumulate:
-                    counts[_U(node)] += 1
-                    visits += node == reference
-            nodes[w] = node
-            if accumulate:
-                reference_visits[w] += visits
+                    for w in range(first, first + group):
+                        counts[_U(nodes[w])] += 1
+                        reference_visits[w] += nodes[w] == reference
 
 
 def _integer_array(name: str, value) -> np.ndarray:
@@ -159,6 +239,7 @@ class GraphWalk(NodeWalkRecords, Model):
         self._check_reachable()
         self._cumulative = (np.zeros(1) if self.weights is None
                             else _row_cumulative(self.indptr, self.weights))
+        self._staged = self.indptr.nbytes + self.indices.nbytes + self._cumulative.nbytes > STAGED_BYTES
 
     # ------------------------------------------------------------------ validation
     def _check_structure(self) -> None:
@@ -225,23 +306,15 @@ class GraphWalk(NodeWalkRecords, Model):
         return validate.integer("start node", start, minimum=0, maximum=self.nodes - 1)
 
     def _check_reachable(self) -> None:
-        from scipy.sparse import csr_array
-        from scipy.sparse.csgraph import breadth_first_order
-
-        adjacency = csr_array((np.ones(self.indices.size), self.indices, self.indptr),
-                              shape=(self.nodes, self.nodes))
-        reachable = breadth_first_order(adjacency, self.start, directed=True,
-                                        return_predecessors=False)
-        empty = reachable[np.diff(self.indptr)[reachable] == 0]
-        if empty.size:
-            node = int(empty[0])
-            where = "is the start node" if node == self.start else (
+        reached, empty = _reach(self.indptr, self.indices, self.start)
+        if empty >= 0:
+            where = "is the start node" if empty == self.start else (
                 f"can be reached from the start node {self._name(self.start)}")
             raise ValueError(
-                f"node {self._name(node)} has no edges but {where}: a walker there has nowhere "
+                f"node {self._name(empty)} has no edges but {where}: a walker there has nowhere "
                 "to go; give it an edge (a self-loop makes it stay) or start elsewhere"
             )
-        self._reachable = np.sort(reachable)
+        self._reachable = np.flatnonzero(reached)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -382,38 +455,18 @@ class GraphWalk(NodeWalkRecords, Model):
         FileNotFoundError
             If the file does not exist.
         """
-        labels: dict[str, int] = {}
-        sources, targets, weights = [], [], []
-        weighted = False
-        name = os.fspath(path)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    fields = line.split("#", 1)[0].split()
-                    if not fields:
-                        continue
-                    u, v, w = _parse_edge(fields, name, number)
-                    weighted |= len(fields) == 3
-                    iu = labels.setdefault(u, len(labels))
-                    iv = labels.setdefault(v, len(labels))
-                    sources.append(iu)
-                    targets.append(iv)
-                    weights.append(w)
-                    if iu != iv:
-                        sources.append(iv)
-                        targets.append(iu)
-                        weights.append(w)
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{name} is not a UTF-8 text edge list: {exc}") from None
-        if not labels:
-            raise ValueError(
-                f"{name} holds no edges; write one edge per line as 'u v' or 'u v weight'"
-            )
-        if start is not None and str(start) not in labels:
-            raise ValueError(f"start node {str(start)!r} does not appear in {name}")
-        indptr, indices, weights = _csr_from_entries(len(labels), sources, targets, weights)
-        return cls(indptr, indices, weights if weighted else None, lazy=lazy,
-                   start=0 if start is None else labels[str(start)], labels=list(labels))
+        from fastwalk.models._edgelist import read_edgelist
+
+        labels, indptr, indices, weights = read_edgelist(path)
+        first = 0
+        if start is not None:
+            where = np.flatnonzero(labels == str(start))
+            if where.size == 0:
+                raise ValueError(f"start node {str(start)!r} does not appear in {os.fspath(path)}")
+            first = int(where[0])
+        walk = cls(indptr, indices, weights, lazy=lazy, start=first)
+        walk.labels = labels  # unique by construction: no need to check them again
+        return walk
 
     # ------------------------------------------------------------------ description
     @property
@@ -494,28 +547,7 @@ class GraphWalk(NodeWalkRecords, Model):
         _graph_kernel(state["node"], state["rng"], state["visit_slices"],
                       state["walker_center_visits"], steps, bool(accumulate), self.lazy,
                       self.start, self.indptr, self.indices, self._cumulative,
-                      self.weights is not None)
-
-
-def _parse_edge(fields: list[str], name: str, number: int) -> tuple[str, str, float]:
-    """Return (u, v, weight) of one edge-list line, or raise naming file and line."""
-    if len(fields) not in (2, 3):
-        raise ValueError(
-            f"{name}, line {number}: expected 'u v' or 'u v weight', got {len(fields)} "
-            f"field{'s' if len(fields) != 1 else ''}: {' '.join(fields)!r}"
-        )
-    if len(fields) == 2:
-        return fields[0], fields[1], 1.0
-    try:
-        weight = float(fields[2])
-    except ValueError:
-        raise ValueError(f"{name}, line {number}: weight {fields[2]!r} is not a number") from None
-    if not (math.isfinite(weight) and weight > 0):
-        raise ValueError(
-            f"{name}, line {number}: weight {fields[2]} of edge {fields[0]} - {fields[1]} must be "
-            "positive and finite (drop the line instead of giving it weight 0)"
-        )
-    return fields[0], fields[1], weight
+                      self.weights is not None, self._staged)
 
 
 def _csr_from_entries(nodes: int, sources, targets, weights):

@@ -24,9 +24,11 @@ each step every coordinate is wrapped into the box [0, Λ). Each walker
 draws its D normals per step with :func:`fastwalk.rng.normal` in coordinate
 order j = 0 .. D−1 from its own stream.
 
-A crossing has D >= 2 (each valley pins a coordinate and leaves one free).
-D = 2 runs a kernel specialised to two coordinates and vectorised across
-walkers (SIMD lanes), D >= 3 the general one; both do the same
+Any D >= 1 and any valleys, including a subspace that pins every
+coordinate (an isolated quadratic minimum, the regular case: ``--dim 1
+--pin 0`` is the Ornstein–Uhlenbeck process). A 2-D crossing whose valleys
+each pin one coordinate runs a kernel specialised to two coordinates and
+vectorised across walkers (SIMD lanes), every other the general one; both do the same
 floating-point operations on the same numbers of each walker's stream, which the pure-NumPy reference
 in ``tests/naive_potential.py`` repeats to 1e-12. The minimum image makes U
 periodic but not smooth at d_j = ±Λ/2 (a ridge far from the valleys when
@@ -263,13 +265,14 @@ def _weights_2d(crossing: Crossing) -> np.ndarray:
 @pjit
 def _advance_nd(positions, states, halves, steps, pin_ptr, pin_idx, pinned_mask, center, box, a,
                 confine, dt, noise, blocks, accumulate, histogram, marginals):
-    """Advance every walker ``steps`` Euler–Maruyama steps in place (any D >= 2).
+    """Advance every walker ``steps`` Euler–Maruyama steps in place (any D >= 1).
 
     Valley k pins ``pin_idx[pin_ptr[k]:pin_ptr[k + 1]]`` (ascending);
     ``pinned_mask`` is the (K, D) bool form. Block b of ``blocks`` contiguous
     walker blocks counts coordinates (0, 1) in ``histogram[b, halves[w]]`` and coordinate
     j >= 2 in ``marginals[b, j]`` (the marginals of 0 and 1 follow from the
-    histogram). ``confine`` is None when the confining term is off. Returns
+    histogram); with D = 1, coordinate 0 in ``marginals[b, 0]``. ``confine`` is
+    None when the confining term is off. Returns
     the first step (relative to this call) after which a walker was not
     finite, or -1.
     """
@@ -301,6 +304,9 @@ def _advance_nd(positions, states, halves, steps, pin_ptr, pin_idx, pinned_mask,
                     break
                 if accumulate:
                     i0 = min(int(positions[w, 0] * to_bin), bins - 1)
+                    if dim == 1:
+                        marginals[block, 0, i0] += 1
+                        continue
                     i1 = min(int(positions[w, 1] * to_bin), bins - 1)
                     histogram[block, halves[w], i0, i1] += 1
                     for j in range(2, dim):
@@ -382,7 +388,7 @@ def _fold_counts(histogram, marginals, histogram_2d, histogram_2d_half, totals):
 
     ``histogram[b, h]`` counts coordinates (0, 1) of block b's walkers of
     half h, and gives the marginals of 0 and 1; ``marginals[b, j]`` counts
-    coordinate j >= 2.
+    coordinate j >= 2 (with D = 1, coordinate 0: the histogram is empty).
     """
     blocks, _, bins, _ = histogram.shape
     for b in range(blocks):
@@ -391,11 +397,12 @@ def _fold_counts(histogram, marginals, histogram_2d, histogram_2d_half, totals):
                 for j in range(bins):
                     count = histogram[b, h, i, j]
                     histogram_2d[i, j] += count
-                    totals[0, i] += count
-                    totals[1, j] += count
+                    if count:
+                        totals[0, i] += count
+                        totals[1, j] += count
                     if h == 1:
                         histogram_2d_half[i, j] += count
-        for j in range(2, marginals.shape[1]):
+        for j in range(2 if totals.shape[0] >= 2 else 0, marginals.shape[1]):
             for i in range(bins):
                 totals[j, i] += marginals[b, j, i]
 
@@ -500,10 +507,6 @@ class PotentialBrownian(Model):
                 f"crossing must be a fastwalk.crossing.Crossing, got {type(crossing).__name__}; "
                 "build one with Crossing(dim, pins) or a preset such as Crossing.lines(2)"
             )
-        if crossing.dim < 2:
-            raise ValueError(
-                f"the crossing has D = {crossing.dim}; the potential model needs D >= 2"
-            )
         self.crossing = crossing
         self.a = validate.real("a (valley strength)", a, minimum=0.0, strict_min=True)
         self.box_side = validate.real("box (side of the periodic box)", box, minimum=0.0,
@@ -524,7 +527,8 @@ class PotentialBrownian(Model):
         self.bins = validate.integer("bins", bins, minimum=1, maximum=1024)
         mask = crossing.pinned_mask()
         self._pinned_mask = mask
-        self._weights_2d = _weights_2d(crossing) if crossing.dim == 2 else None
+        self._lanes_2d = crossing.dim == 2 and all(len(p) == 1 for p in crossing.pins)
+        self._weights_2d = _weights_2d(crossing) if self._lanes_2d else None
         self._pin_ptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
         self._pin_idx = np.concatenate([np.flatnonzero(row) for row in mask]).astype(np.int64)
 
@@ -636,10 +640,10 @@ class PotentialBrownian(Model):
         bins = self.bins if accumulate else 1
         histogram = _zeroed_counts("histogram", (blocks, 2, bins, bins))
         marginals = _zeroed_counts("marginals",
-                                   (blocks, self.dim if accumulate and self.dim > 2 else 1, bins))
+                                   (blocks, self.dim if accumulate and self.dim != 2 else 1, bins))
         noise = math.sqrt(2.0 * self.temperature * self.dt)
         confine = self.confine if self.confine > 0.0 else None
-        if self.dim == 2:
+        if self._lanes_2d:
             bad = _advance_2d(
                 positions, state["rng"], state["half"], steps, self._weights_2d, self.center,
                 self.box_side, self.a, confine, self.dt, noise, blocks, accumulate, histogram,
@@ -679,7 +683,7 @@ class PotentialBrownian(Model):
         return self._energy(positions, np.empty(positions.shape[0]))
 
     def _energy(self, positions: np.ndarray, out: np.ndarray) -> np.ndarray:
-        if self.dim == 2:
+        if self._lanes_2d:
             _energy_2d(positions, self._weights_2d, self.center, self.box_side, self.a,
                        self.confine, out)
         else:

@@ -1,0 +1,180 @@
+"""Run the peer benchmarks once and write the README performance table and its bar chart.
+
+Usage (from the repository root, with the ``peers`` extra installed)::
+
+    python benchmarks/peers/make_table.py                 # run pytest benchmarks/peers, then write
+    python benchmarks/peers/make_table.py --results r.jsonl   # write from a finished run's results
+
+Writes the table between the ``<!-- peers-table -->`` markers of README.md
+(``--readme`` to choose another file) and the chart to
+``benchmarks/peers/peers.png`` (``--chart``). Every figure in both comes from
+the one run: CPU ns per step (all threads summed, i.e. per thread), best of
+its repeats, with the range over repeats and the ratio to fastwalk's time on
+the same job and thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+START, END = "<!-- peers-table -->", "<!-- /peers-table -->"
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512vl", "avx512_fp16", "amx_tile")
+PACKAGES = ("numba", "numpy", "python-igraph", "csrgraph", "graph-walker", "networkx", "torch",
+            "torchsde", "jax", "diffrax", "sdeint", "geomstats")
+
+sys.path.insert(0, str(HERE))
+from peerlib import FASTWALK, OUT_VARIABLE, Result, load  # noqa: E402
+
+
+def machine() -> str:
+    """One line: CPU model, cores, vector extensions, memory, Python and the packages' versions."""
+    model, flags = platform.processor() or "?", set()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name") and model in ("?", "x86_64", ""):
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    vectors = ", ".join(flag.upper() for flag in VECTOR_FLAGS if flag in flags) or "?"
+    if "avx512f" not in flags:
+        vectors += " (no AVX-512)"
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = []
+    for package in ("fastwalk", *PACKAGES):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    return (f"{model}, {os.cpu_count()} logical CPUs, {memory:.0f} GiB; vector extensions: "
+            f"{vectors}. Python {platform.python_version()}; " + ", ".join(versions))
+
+
+def run(path: str) -> None:
+    """Run the peer benchmarks once, appending results to ``path``."""
+    env = dict(os.environ, **{OUT_VARIABLE: path})
+    command = [sys.executable, "-m", "pytest", str(HERE), "-s", "-q", "-p", "no:cacheprovider"]
+    subprocess.run(command, cwd=ROOT, env=env, check=False)
+
+
+def _ratio(result: Result, ours: dict) -> str:
+    base = ours.get((result.job, result.threads))
+    if result.skipped or base is None or result.tool == FASTWALK:
+        return ""
+    return f"{result.ns_per_step / base:.3g}×"
+
+
+def _cell(result: Result) -> str:
+    if result.skipped:
+        return "skipped"
+    low, high = min(result.samples), max(result.samples)
+    spread = f" ({low:.3g}–{high:.3g})" if high > low * 1.005 else ""
+    return f"{result.ns_per_step:.3g}{spread}"
+
+
+def table(results: list[Result], when: str) -> str:
+    """The markdown table (and its header lines) of one run's results."""
+    ours = {(r.job, r.threads): r.ns_per_step for r in results
+            if r.tool == FASTWALK and not r.skipped}
+    lines = [
+        f"Measured {when} on {machine()}",
+        "",
+        "CPU ns per step (all threads summed: per thread), best of the repeats (range); "
+        "× = the tool's time over fastwalk's on the same job and threads (higher: fastwalk "
+        "faster); peak = resident memory the call added. The machine was shared with other "
+        "jobs, which inflates every figure alike; ratios are from the same run.",
+        "",
+        "| job | tool | threads | ns per step (range) | × fastwalk | peak MiB | notes |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for result in results:
+        peak = "" if result.peak_mib is None else f"{max(result.peak_mib, 0):.0f}"
+        lines.append(f"| {result.job} | {result.tool} | {result.threads} | {_cell(result)} "
+                     f"/ {result.unit} | {_ratio(result, ours)} | {peak} | {result.note} |")
+    return "\n".join(lines)
+
+
+def chart(results: list[Result], path: Path, when: str) -> None:
+    """Bar chart, log scale: ns per step of each tool (one thread) on each job."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    jobs = defaultdict(list)
+    for result in results:
+        if not result.skipped and result.threads == 1:
+            jobs[result.job].append(result)
+    columns = 2
+    rows = -(-len(jobs) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(12, 2.2 + 1.9 * rows), squeeze=False)
+    for ax, (job, group) in zip(axes.flat, jobs.items(), strict=False):
+        names = [r.tool for r in group]
+        values = [r.ns_per_step for r in group]
+        colors = ["tab:green" if r.tool.startswith(FASTWALK) else
+                  "tab:gray" if r.tool.startswith("floor") else "tab:blue" for r in group]
+        ax.barh(range(len(group)), values, color=colors)
+        ax.set_yticks(range(len(group)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        unit = next((r.unit for r in group if r.tool == FASTWALK), group[0].unit)
+        ax.set_title(f"{job} (ns per {unit}, 1 thread)", fontsize=10)
+        for i, value in enumerate(values):
+            ax.text(value, i, f" {value:.3g}", va="center", fontsize=7)
+    for ax in list(axes.flat)[len(jobs):]:
+        ax.set_visible(False)
+    figure.suptitle(f"fastwalk and its peers, CPU ns per step, log scale ({when})", fontsize=11)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def write_readme(readme: Path, text: str, chart_path: Path) -> None:
+    """Put ``text`` and the chart between the markers of ``readme`` (appending them if absent)."""
+    body = readme.read_text()
+    image = os.path.relpath(chart_path, readme.parent)
+    block = f"{START}\n{text}\n\n![ns per step, fastwalk and its peers]({image})\n{END}"
+    if START in body and END in body:
+        head, rest = body.split(START, 1)
+        body = head + block + rest.split(END, 1)[1]
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    readme.write_text(body)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", help="results of a finished run (JSON lines); default: run now")
+    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    parser.add_argument("--chart", default=str(HERE / "peers.png"))
+    args = parser.parse_args(argv)
+    path = args.results
+    if path is None:
+        path = tempfile.mkstemp(suffix=".jsonl", prefix="peers-")[1]
+        run(path)
+    results = load(path)
+    if not results:
+        print(f"no results in {path}", file=sys.stderr)
+        return 1
+    when = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
+    when = when.strftime("%Y-%m-%d %H:%M UTC")
+    chart(results, Path(args.chart), when)
+    write_readme(Path(args.readme), table(results, when), Path(args.chart))
+    print(f"wrote the table into {args.readme} and the chart {args.chart} (results: {path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
