@@ -11,11 +11,12 @@ import os
 from pathlib import Path
 
 from fastwalk import validate
-from fastwalk.engine import RunResult, Simulation
+from fastwalk.engine import MemorySink, RunResult, Simulation
 from fastwalk.errors import FileFormatError
+from fastwalk.io.memory import MemoryRun
 from fastwalk.models.base import Model
 
-__all__ = ["simulate", "resume", "COMMIT_SECONDS_ENV"]
+__all__ = ["simulate", "resume", "warm_cache", "COMMIT_SECONDS_ENV"]
 
 #: environment variable that sets the default seconds between commits (flush + checkpoint)
 COMMIT_SECONDS_ENV = "FASTWALK_COMMIT_SECONDS"
@@ -71,7 +72,7 @@ def simulate(
     walkers, steps : int
         Ensemble size (>= 1) and steps after burn-in (>= 0).
     out : path-like or None
-        Output file; None keeps nothing on disk (pass ``sinks`` to collect).
+        Output file; None keeps the records in memory instead.
     seed : int or None
         Run seed; None draws a fresh 128-bit seed (reported in the result).
     every : int
@@ -106,6 +107,19 @@ def simulate(
     RunResult
         Seed, steps, exit reason, timing; ``result.extra["out"]`` is the path
         (and ``result.extra["partitions"]`` for a partitioned run).
+        It reads like the opened file (:func:`fastwalk.open`): ``frames``,
+        ``observable(name)``, ``observables``, ``accumulators``,
+        ``parameters``, ``model``, ... come from the records kept in memory
+        or, with ``out``, from the file (opened on first use; ``with`` or
+        ``result.close()`` closes it).
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> run = fw.simulate(fw.LatticeWalk(fw.Crossing.lines(3), length=9), walkers=100,
+    ...                   steps=1000, seed=1)
+    >>> int(run.accumulators["visit_counts"].sum()) == 100 * 1000
+    True
     """
     interval = _commit_interval(commit_seconds)
     if client is None and partitions is None:
@@ -126,9 +140,14 @@ def simulate(
 
         all_sinks.insert(0, H5MDWriter(out, sim.model, overwrite=overwrite, compression=compression,
                                        extra_config=config))
+    memory = None
+    if out is None:
+        memory = MemorySink()
+        all_sinks.append(memory)
     sim.sinks = all_sinks
     result = sim.run()
     result.extra["out"] = None if out is None else str(out)
+    result.data = str(out) if memory is None else MemoryRun(model, sim, memory, result, config)
     return result
 
 
@@ -169,7 +188,7 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     Returns
     -------
     RunResult
-        As for :func:`simulate`.
+        As for :func:`simulate`; it reads like the opened file.
 
     Raises
     ------
@@ -273,7 +292,7 @@ def _continue(path, params, arrays, settings, step, state, steps, extra_config, 
     sim.sinks = [H5MDWriter.reopen(path, sim.model, step, extra_config=extra_config, lock=lock),
                  *options["sinks"]]
     result = sim.run()
-    result.extra["out"] = str(path)
+    result.extra["out"] = result.data = str(path)
     return result
 
 
@@ -297,3 +316,34 @@ def _rebuilt(model: Model, settings: dict, total: int, options: dict):
     _set_threads(options["threads"])
     blocks = settings.get("partitions", [(0, settings["walkers"])])
     return PartitionedRun(model, settings["walkers"], total, blocks, client=client, **schedule)
+
+
+def warm_cache(kinds=None) -> dict[str, float]:
+    """Compile every model's kernels into numba's cache, so later runs start at once.
+
+    Runs each :meth:`~fastwalk.models.base.Model.examples` instance of each
+    registered model for a few steps, in memory, recording frames and
+    observables. What is compiled stays in numba's on-disk cache (see
+    ``fastwalk info``), so a warm cache costs nothing more.
+
+    Parameters
+    ----------
+    kinds : iterable of str or None
+        Model kinds to warm; None warms every registered model.
+
+    Returns
+    -------
+    dict of str to float
+        Seconds spent on each kind (compiling or loading from the cache).
+    """
+    import time
+
+    from fastwalk.models import REGISTRY, model_class
+
+    seconds = {}
+    for kind in REGISTRY if kinds is None else kinds:
+        start = time.perf_counter()
+        for model in model_class(kind).examples():
+            simulate(model, 4, 2, seed=0, every=1, observe_every=1, progress=False)
+        seconds[kind] = time.perf_counter() - start
+    return seconds

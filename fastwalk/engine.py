@@ -19,6 +19,7 @@ Kernel calls are sized to last about ``call_seconds`` so that SIGINT/SIGTERM
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import threading
@@ -77,6 +78,14 @@ class RunResult:
         Wall-clock seconds spent stepping and recording.
     walker_steps_per_s : float
         Walker-steps (burn-in included) per wall-clock second.
+    data : object or None
+        The run's records, set by :func:`fastwalk.simulate` and
+        :func:`fastwalk.resume`: a :class:`fastwalk.io.memory.MemoryRun`, or
+        the output path, opened with :func:`fastwalk.open` on first use. Every
+        name of that reader (``frames``, ``observable``, ``observables``,
+        ``accumulators``, ``parameters``, ``model``, ...) is also read through
+        the result, so an in-memory run and a file are used the same way;
+        :meth:`close` (or a ``with`` block) closes an opened file.
     """
 
     seed: int
@@ -87,6 +96,30 @@ class RunResult:
     wall_s: float
     walker_steps_per_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    data: Any = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # only names the dataclass lacks come here: read them from the run's records
+        if name.startswith("_") or name in ("data", "extra"):
+            raise AttributeError(name)
+        if self.data is None:
+            raise AttributeError(f"RunResult has no attribute {name!r} (this result carries no records)")
+        if isinstance(self.data, (str, os.PathLike)):
+            from fastwalk.io.reader import open_run
+
+            self.data = open_run(self.data)
+        return getattr(self.data, name)
+
+    def close(self) -> None:
+        """Close the output file if reading the result opened it."""
+        if self.data is not None and not isinstance(self.data, (str, os.PathLike)):
+            self.data.close()
+
+    def __enter__(self) -> RunResult:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def schedule_size(steps: int, interval: int, include_last: bool = False) -> int:
@@ -422,6 +455,8 @@ class MemorySink:
         Per-name lists of observable values.
     commits : list of int
         Steps at which commits happened.
+    accumulators : dict of numpy.ndarray
+        The model's accumulators as of the last commit that carried a state.
     result : RunResult or None
         Set when the run finishes.
     """
@@ -434,10 +469,13 @@ class MemorySink:
         self.observable_times: list[float] = []
         self.observed: dict[str, list[np.ndarray]] = {}
         self.commits: list[int] = []
+        self.accumulators: dict[str, np.ndarray] = {}
         self.result: RunResult | None = None
+        self._model = None
 
     def start(self, simulation):
-        """Nothing to prepare."""
+        """Remember the model (it turns committed states into accumulators)."""
+        self._model = simulation.model
 
     def frame(self, step, time, values):
         """Store a copy of the frame."""
@@ -453,8 +491,11 @@ class MemorySink:
             self.observed.setdefault(name, []).append(np.array(value, copy=True))
 
     def commit(self, step, state):
-        """Note the commit step."""
+        """Note the commit step; keep a copy of the accumulators of ``state``, if given."""
         self.commits.append(step)
+        if state is not None:
+            self.accumulators = {name: np.array(value, copy=True)
+                                 for name, value in self._model.accumulators(state).items()}
 
     def finish(self, result):
         """Keep the result."""

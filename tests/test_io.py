@@ -114,8 +114,11 @@ def test_h5md_layout_metadata_parameters_and_box(tmp_path):
         assert box.attrs["dimension"] == 3
         assert [b.decode() if isinstance(b, bytes) else b for b in box.attrs["boundary"]] == [
             "periodic"] * 3
-        np.testing.assert_array_equal(box["edges"][()], [5.0] * 3)
         position = f["particles/walkers/position"]
+        # periodic box with position frames: edges is a time-dependent element beside the frames
+        np.testing.assert_array_equal(box["edges/value"][()], [[5.0] * 3] * 4)
+        np.testing.assert_array_equal(box["edges/step"][()], position["step"][()])
+        np.testing.assert_array_equal(box["edges/time"][()], position["time"][()])
         np.testing.assert_array_equal(position["step"][()], [0, 2, 4, 6])
         np.testing.assert_array_equal(position["time"][()], [0.0, 1.0, 2.0, 3.0])
         # walker w at (w + 0.5 step) mod 5 in every coordinate
