@@ -211,7 +211,7 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
             extra_config = run.config.get("config", {})
             file_model, file_seed, file_walkers = run.parameters, run.seed, run.settings["walkers"]
             settings, status = run.settings, run.status
-            marks = run.run_marks()
+            marks = run._run_marks()
         if (not checkpoint_path(path).exists() and marks["committed_step"] <= 0
                 and status in ("running", "error")):
             # stopped before its first checkpoint, having committed step 0 at most: a run's start

@@ -231,7 +231,7 @@ class Run(RunView):
         """Number of commits so far; 0 means nothing at all is committed yet."""
         return int(self._file["fastwalk"].attrs.get("commits", 0))
 
-    def run_marks(self) -> dict:
+    def _run_marks(self) -> dict:
         """Return the run id, the last committed step and the last commits' steps.
 
         A checkpoint beside the file must be of this run and of one of these commits.
