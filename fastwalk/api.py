@@ -11,11 +11,12 @@ import os
 from pathlib import Path
 
 from fastwalk import validate
-from fastwalk.engine import RunResult, Simulation
+from fastwalk.engine import MemorySink, RunResult, Simulation
 from fastwalk.errors import FileFormatError
+from fastwalk.io.memory import MemoryRun
 from fastwalk.models.base import Model
 
-__all__ = ["simulate", "resume", "COMMIT_SECONDS_ENV"]
+__all__ = ["simulate", "resume", "warm_cache", "COMMIT_SECONDS_ENV"]
 
 #: environment variable that sets the default seconds between commits (flush + checkpoint)
 COMMIT_SECONDS_ENV = "FASTWALK_COMMIT_SECONDS"
@@ -71,7 +72,7 @@ def simulate(
     walkers, steps : int
         Ensemble size (>= 1) and steps after burn-in (>= 0).
     out : path-like or None
-        Output file; None keeps nothing on disk (pass ``sinks`` to collect).
+        Output file; None keeps the records in memory instead.
     seed : int or None
         Run seed; None draws a fresh 128-bit seed (reported in the result).
     every : int
@@ -106,6 +107,19 @@ def simulate(
     RunResult
         Seed, steps, exit reason, timing; ``result.extra["out"]`` is the path
         (and ``result.extra["partitions"]`` for a partitioned run).
+        It reads like the opened file (:func:`fastwalk.open`): ``frames``,
+        ``observable(name)``, ``observables``, ``accumulators``,
+        ``parameters``, ``model``, ... come from the records kept in memory
+        or, with ``out``, from the file (opened on first use; ``with`` or
+        ``result.close()`` closes it).
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> run = fw.simulate(fw.LatticeWalk(fw.Crossing.lines(3), length=9), walkers=100,
+    ...                   steps=1000, seed=1)
+    >>> int(run.accumulators["visit_counts"].sum()) == 100 * 1000
+    True
     """
     interval = _commit_interval(commit_seconds)
     if client is None and partitions is None:
@@ -126,9 +140,14 @@ def simulate(
 
         all_sinks.insert(0, H5MDWriter(out, sim.model, overwrite=overwrite, compression=compression,
                                        extra_config=config))
+    memory = None
+    if out is None:
+        memory = MemorySink()
+        all_sinks.append(memory)
     sim.sinks = all_sinks
     result = sim.run()
     result.extra["out"] = None if out is None else str(out)
+    result.data = str(out) if memory is None else MemoryRun(model, sim, memory, result, config)
     return result
 
 
@@ -169,7 +188,7 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     Returns
     -------
     RunResult
-        As for :func:`simulate`.
+        As for :func:`simulate`; it reads like the opened file.
 
     Raises
     ------
@@ -178,35 +197,88 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         its first checkpoint) or its checkpoint belongs to another run.
     """
     from fastwalk.io.checkpoint import checkpoint_path, read_checkpoint
-    from fastwalk.io.h5md import H5MDWriter
+    from fastwalk.io.output import OutputLock
     from fastwalk.io.reader import Run
     from fastwalk.models import model_class
 
     path = Path(path)
-    with Run(path) as run:
-        arrays = run.parameter_arrays()
-        extra_config = run.config.get("config", {})
-        file_model, file_seed, file_walkers = run.parameters, run.seed, run.settings["walkers"]
-        status = run.status
-    if not checkpoint_path(path).exists():
-        if status in ("running", "error"):  # every commit of a running file writes a checkpoint
-            how = "stopped" if status == "running" else "failed"
+    if not path.exists():
+        raise FileFormatError(f"file {path} does not exist")
+    lock = OutputLock(path, "resume")  # held until the run ends: no other run may touch the file
+    try:
+        with Run(path, lock=lock) as run:
+            arrays = run.parameter_arrays()
+            extra_config = run.config.get("config", {})
+            file_model, file_seed, file_walkers = run.parameters, run.seed, run.settings["walkers"]
+            settings, status = run.settings, run.status
+            marks = run._run_marks()
+        if (not checkpoint_path(path).exists() and marks["committed_step"] <= 0
+                and status in ("running", "error")):
+            # stopped before its first checkpoint, having committed step 0 at most: a run's start
+            # is a function of its settings and seed, so it starts again
+            return _restart(path, model_class(file_model["kind"]).from_parameters(file_model, arrays),
+                            settings, steps, extra_config, lock, threads=threads,
+                            progress=progress, sinks=sinks, commit_seconds=commit_seconds,
+                            client=client)
+        if not checkpoint_path(path).exists():
             raise FileFormatError(
-                f"{path} has no checkpoint {checkpoint_path(path).name}: the run {how} before its "
-                "first checkpoint was written, so there is nothing to resume; start it again with "
-                "--overwrite"
+                f"{path} has no checkpoint {checkpoint_path(path).name} beside it; only a run written "
+                "by fastwalk, with its .ckpt file, can be resumed"
             )
+        step, description, state = read_checkpoint(path)
+        params, settings = description["model"], description["run"]
+        if params != file_model or int(settings["seed"]) != file_seed or settings["walkers"] != file_walkers:
+            raise FileFormatError(
+                f"checkpoint {checkpoint_path(path)} belongs to another run than {path} "
+                "(different model, seed or walkers); it cannot be resumed"
+            )
+        _check_marks(path, marks, description.get("run_id"), step)
+        return _continue(path, params, arrays, settings, step, state, steps, extra_config, lock,
+                         threads=threads, progress=progress, sinks=sinks,
+                         commit_seconds=commit_seconds, client=client)
+    finally:
+        lock.release()
+
+
+def _check_marks(path: Path, marks: dict, run_id, step: int) -> None:
+    """Refuse a checkpoint that is not of this file's run, or not of its last commits."""
+    from fastwalk.io.checkpoint import checkpoint_path
+
+    if marks.get("run_id") is None:  # a file written before run ids: nothing more to compare
+        return
+    ckpt = checkpoint_path(path)
+    if run_id != marks["run_id"]:
         raise FileFormatError(
-            f"{path} has no checkpoint {checkpoint_path(path).name} beside it; only a run written "
-            "by fastwalk, with its .ckpt file, can be resumed"
+            f"checkpoint {ckpt} is of run {run_id or 'unknown'}, but {path} is of run "
+            f"{marks['run_id']}: they do not belong together; it cannot be resumed"
         )
-    step, description, state = read_checkpoint(path)
-    params, settings = description["model"], description["run"]
-    if params != file_model or int(settings["seed"]) != file_seed or settings["walkers"] != file_walkers:
+    if step not in marks["recent_steps"]:
         raise FileFormatError(
-            f"checkpoint {checkpoint_path(path)} belongs to another run than {path} "
-            "(different model, seed or walkers); it cannot be resumed"
+            f"checkpoint {ckpt} is at step {step}, but {path} was last committed at step "
+            f"{marks['committed_step']}: the file and checkpoint are copies from different moments "
+            "(an older file put back?); put back the matching pair to resume"
         )
+
+
+def _restart(path, model, settings, steps, extra_config, lock, **options) -> RunResult:
+    """Run again from step 0 into ``path`` (it committed nothing, so nothing is lost)."""
+    from fastwalk.io.h5md import H5MDWriter
+
+    total = settings["steps"] if steps is None else validate.integer("steps", steps, minimum=0)
+    sim = _rebuilt(model, settings, total, options)
+    sim.sinks = [H5MDWriter(path, sim.model, overwrite=True, extra_config=extra_config, lock=lock),
+                 *options["sinks"]]
+    result = sim.run()
+    result.extra["out"] = str(path)
+    return result
+
+
+def _continue(path, params, arrays, settings, step, state, steps, extra_config, lock,
+              **options) -> RunResult:
+    """Continue ``path`` from its checkpoint at ``step``."""
+    from fastwalk.io.h5md import H5MDWriter
+    from fastwalk.models import model_class
+
     model = model_class(params["kind"]).from_parameters(params, arrays)
     total = settings["steps"] if steps is None else validate.integer("steps", steps, minimum=0)
     if total < step:
@@ -215,21 +287,63 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         )
     if model.parameters() != params:
         raise FileFormatError(f"checkpoint of {path} does not match the file's model parameters")
-    interval = _commit_interval(commit_seconds)
+    sim = _rebuilt(model, settings, total, options)
+    sim.restore(step, state)
+    sim.sinks = [H5MDWriter.reopen(path, sim.model, step, extra_config=extra_config, lock=lock),
+                 *options["sinks"]]
+    result = sim.run()
+    result.extra["out"] = result.data = str(path)
+    return result
+
+
+def _rebuilt(model: Model, settings: dict, total: int, options: dict):
+    """Return the simulation a file's settings describe, run to ``total`` steps.
+
+    A partitioned run keeps its partitions (run here without a client); a
+    one-process run continues on ``options["client"]`` as one partition.
+    """
     schedule = {"seed": int(settings["seed"]), "every": settings["every"],
                 "observe_every": settings["observe_every"], "burn_in": settings["burn_in"],
-                "progress": progress, "commit_seconds": interval}
+                "progress": options["progress"],
+                "commit_seconds": _commit_interval(options["commit_seconds"])}
+    client = options["client"]
     if client is None and "partitions" not in settings:
-        sim = Simulation(model, settings["walkers"], total, first_walker=settings.get("first_walker", 0),
-                         threads=threads, **schedule)
-    else:
-        from fastwalk.distributed import PartitionedRun
+        return Simulation(model, settings["walkers"], total,
+                          first_walker=settings.get("first_walker", 0), threads=options["threads"],
+                          **schedule)
+    from fastwalk.distributed import PartitionedRun
 
-        _set_threads(threads)
-        blocks = settings.get("partitions", [(0, settings["walkers"])])
-        sim = PartitionedRun(model, settings["walkers"], total, blocks, client=client, **schedule)
-    sim.restore(step, state)
-    sim.sinks = [H5MDWriter.reopen(path, sim.model, step, extra_config=extra_config), *sinks]
-    result = sim.run()
-    result.extra["out"] = str(path)
-    return result
+    _set_threads(options["threads"])
+    blocks = settings.get("partitions", [(0, settings["walkers"])])
+    return PartitionedRun(model, settings["walkers"], total, blocks, client=client, **schedule)
+
+
+def warm_cache(kinds=None) -> dict[str, float]:
+    """Compile every model's kernels into numba's cache, so later runs start at once.
+
+    Runs each :meth:`~fastwalk.models.base.Model.examples` instance of each
+    registered model for a few steps, in memory, recording frames and
+    observables. What is compiled stays in numba's on-disk cache (see
+    ``fastwalk info``), so a warm cache costs nothing more.
+
+    Parameters
+    ----------
+    kinds : iterable of str or None
+        Model kinds to warm; None warms every registered model.
+
+    Returns
+    -------
+    dict of str to float
+        Seconds spent on each kind (compiling or loading from the cache).
+    """
+    import time
+
+    from fastwalk.models import REGISTRY, model_class
+
+    seconds = {}
+    for kind in REGISTRY if kinds is None else kinds:
+        start = time.perf_counter()
+        for model in model_class(kind).examples():
+            simulate(model, 4, 2, seed=0, every=1, observe_every=1, progress=False)
+        seconds[kind] = time.perf_counter() - start
+    return seconds

@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 import signal
 import sys
+import warnings
 
 import click
 
@@ -75,13 +76,20 @@ def main(argv=None) -> int:
     int
         The exit status (the process exits with it).
     """
-    from fastwalk.errors import FastwalkError
+    from fastwalk.errors import FastwalkError, Interrupted
 
     if hasattr(signal, "SIGXFSZ"):
         # a file-size limit must surface as a write error we can report, not kill us
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminate)
+    # numbers that overflow are an error to report, never a warning beside a "completed" run
+    warnings.filterwarnings("error", category=RuntimeWarning, module=r"(numpy|fastwalk)(\.|$)")
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args
+    group_options = args[:next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))]
+    debug = "--debug" in group_options
+    if not args:
+        click.echo(cli.get_help(click.Context(cli, info_name="fastwalk")))
+        sys.exit(0)
     try:
         status = cli.main(args=args, prog_name="fastwalk", standalone_mode=False)
     except click.exceptions.Abort:
@@ -98,26 +106,46 @@ def main(argv=None) -> int:
             raise
         click.echo(f"Error: {exc.format_message()}", err=True)
         status = exc.exit_code
+    except Interrupted as exc:
+        click.echo(f"Interrupted: {exc}", err=True)
+        status = exc.exit_code
     except FastwalkError as exc:
         if debug:
             raise
         click.echo(f"Error: {exc}", err=True)
         status = exc.exit_code
+    except (RuntimeWarning, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        if debug:
+            raise
+        click.echo(f"Error: the numbers overflowed ({exc}); choose values of a more moderate "
+                   "magnitude", err=True)
+        status = 1
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         if debug:
             raise
         click.echo(f"Error: {exc}", err=True)
         status = 2
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        status = 130
+    except KeyboardInterrupt as exc:
+        name = "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
+        click.echo(f"Interrupted: stopped by {name}; nothing was written that needs resuming",
+                   err=True)
+        status = 143 if isinstance(exc, _Terminated) else 130
     except MemoryError:
         if debug:
             raise
-        click.echo("Error: out of memory; use fewer walkers or a smaller lattice", err=True)
+        click.echo("Error: out of memory; use fewer walkers or a smaller system", err=True)
         status = 1
     status = 0 if status is None else int(status)
     sys.exit(status)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM outside a run (a run's engine handles both signals itself)."""
+
+
+def _terminate(signum, frame):
+    """Stop on SIGTERM as on SIGINT; the status is then 143."""
+    raise _Terminated()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -74,17 +74,20 @@ def parse_pin(text: str) -> tuple[int, ...]:
     tuple of int
         The indices, in the order given.
     """
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    if not parts:
+    parts = [p.strip() for p in str(text).split(",")]
+    if not all(parts):
         raise ValueError(
             f"--pin needs comma-separated coordinate indices such as 0,2; got {text!r}"
         )
     try:
-        return tuple(int(p) for p in parts)
+        coords = tuple(int(p) for p in parts)
     except ValueError:
         raise ValueError(
             f"--pin needs comma-separated integer coordinate indices such as 0,2; got {text!r}"
         ) from None
+    if len(set(coords)) != len(coords):
+        raise ValueError(f"--pin {text!r} names a coordinate twice; name each once, e.g. 0,2")
+    return coords
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class Crossing:
 
     def __init__(self, dim: int, pins: Iterable[Iterable[int]]):
         dim = validate.integer("dimension D", dim, minimum=1)
-        cleaned = []
+        cleaned, seen = [], set()
         for k, subspace in enumerate(pins):
             coords = tuple(sorted({validate.integer(f"pinned coordinate of subspace {k}", c)
                                    for c in subspace}))
@@ -119,11 +122,12 @@ class Crossing:
                     )
             if not coords:
                 raise ValueError(f"subspace {k} pins no coordinate; pin at least one")
-            if coords in cleaned:
+            if coords in seen:
                 raise ValueError(
                     f"subspace {k} repeats pins {list(coords)}; give each subspace once"
                 )
             cleaned.append(coords)
+            seen.add(coords)
         if not cleaned:
             raise ValueError("a crossing needs at least one subspace (K >= 1)")
         object.__setattr__(self, "dim", dim)

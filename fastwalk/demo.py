@@ -27,6 +27,8 @@ from pathlib import Path
 DEMO_SEED = 20230124
 #: rows pass when |measured − predicted| <= TOLERANCE_SIGMA × stderr
 TOLERANCE_SIGMA = 4.0
+#: the lattice stage runs K = 2, 3, 4 and 10 lines (seeds base + K)
+LATTICE_LINES = (2, 3, 4, 10)
 
 
 @dataclass
@@ -69,9 +71,23 @@ def _agree(experiment, quantity, measured, stderr, predicted) -> Row:
                f"|Δ| <= {TOLERANCE_SIGMA:g}σ", bool(ok))
 
 
-def _lattice_rows(out: Path, seed: int, lines=(2, 3, 4, 10)) -> list[Row]:
-    from fastwalk.analysis.stationary import walk_report
+def _simulate(model, walkers: int, steps: int, out: Path, **options) -> None:
+    """Run one stage into ``out``; a signal stops the whole demo (saying what is resumable)."""
+    import signal
+
     from fastwalk.api import simulate
+    from fastwalk.errors import Interrupted
+
+    result = simulate(model, walkers, steps, out=out, overwrite=True, progress=False, **options)
+    if result.signal:
+        name = signal.Signals(result.signal).name
+        raise Interrupted(
+            f"the demo stopped by {name} during the run {out}, which `fastwalk resume {out}` "
+            "continues; `fastwalk demo` runs every stage again", result.signal)
+
+
+def _lattice_rows(out: Path, seed: int, lines=LATTICE_LINES) -> list[Row]:
+    from fastwalk.analysis.stationary import walk_report
     from fastwalk.crossing import Crossing
     from fastwalk.io.reader import Run
     from fastwalk.models.lattice import LatticeWalk
@@ -79,8 +95,8 @@ def _lattice_rows(out: Path, seed: int, lines=(2, 3, 4, 10)) -> list[Row]:
     rows = []
     for k in lines:
         path = out / f"lattice_K{k}.h5"
-        simulate(LatticeWalk(Crossing.lines(k), 9), 1000, 20_000, out=path, seed=seed + k,
-                 burn_in=200, overwrite=True, progress=False)
+        _simulate(LatticeWalk(Crossing.lines(k), 9), 1000, 20_000, path, seed=seed + k,
+                  burn_in=200)
         with Run(path) as run:
             report = walk_report(run.model, run.accumulators)
         rows.append(_agree("lattice", f"center/other visits, K={k} lines, L=9",
@@ -90,7 +106,6 @@ def _lattice_rows(out: Path, seed: int, lines=(2, 3, 4, 10)) -> list[Row]:
 
 def _potential_rows(out: Path, seed: int) -> list[Row]:
     from fastwalk.analysis.boltzmann import potential_report
-    from fastwalk.api import simulate
     from fastwalk.crossing import Crossing
     from fastwalk.io.reader import Run
     from fastwalk.models.potential import PotentialBrownian
@@ -99,8 +114,7 @@ def _potential_rows(out: Path, seed: int) -> list[Row]:
     path = out / "valleys.h5"
     model = PotentialBrownian(Crossing.lines(2), a=1.0, center=0.5, box=1.0, temperature=0.05,
                               dt=1e-3, start="uniform")
-    simulate(model, walkers, 20_000, out=path, seed=seed, burn_in=3000, every=5000,
-             overwrite=True, progress=False)
+    _simulate(model, walkers, 20_000, path, seed=seed, burn_in=3000, every=5000)
     with Run(path) as run:
         report = potential_report(run.model, run.accumulators, walkers=walkers)
     masses = report["mass_within_radius"]
@@ -134,14 +148,13 @@ def _ratio_row(ratio: dict, walkers: int) -> Row:
 
 def _sphere_rows(out: Path, seed: int) -> list[Row]:
     from fastwalk.analysis.decay import fit_report
-    from fastwalk.api import simulate
     from fastwalk.io.reader import Run
     from fastwalk.models.sphere import SphereBrownian
 
     diffusion = 0.01
     path = out / "sphere.h5"
-    simulate(SphereBrownian(99, 1.0, diffusion, 0.01, method="exact"), 10_000, 300, out=path,
-             seed=seed, observe_every=3, overwrite=True, progress=False)
+    _simulate(SphereBrownian(99, 1.0, diffusion, 0.01, method="exact"), 10_000, 300, path,
+              seed=seed, observe_every=3)
     with Run(path) as run:
         mean, sem = run.observable("mean_cos_theta"), run.observable("sem_cos_theta")
         report = fit_report(mean.time, mean.value, sem.value, run.parameters)
@@ -189,7 +202,17 @@ def run_demo(out_dir, seed: int = DEMO_SEED, pictures: bool = True) -> dict:
         ``rows`` (list of :class:`Row` as dicts, with ``sigma``), ``passed``
         (all rows), ``files``, ``pictures``, ``wall_s``.
     """
+    from fastwalk import rng, validate
+
+    seed = validate.integer("seed", seed, minimum=0, maximum=2**rng.SEED_BITS - 1 - max(LATTICE_LINES))
+    if not str(out_dir).strip() or str(out_dir) == "-":
+        raise ValueError(f"--out {str(out_dir)!r} names no directory; give a directory for the demo")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        from fastwalk.io.output import describe_kind
+
+        raise FileExistsError(f"--out {out} is {describe_kind(out)}, not a directory; choose a "
+                              "directory for the demo")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     rows = _lattice_rows(out, seed) + _potential_rows(out, seed) + _sphere_rows(out, seed)
@@ -200,7 +223,7 @@ def run_demo(out_dir, seed: int = DEMO_SEED, pictures: bool = True) -> dict:
         "files": sorted(str(p) for p in out.glob("*.h5")),
         "pictures": drawn,
         "wall_s": time.perf_counter() - t0,
-        "seed": seed,
+        "seed": str(seed),
     }
 
 

@@ -19,6 +19,7 @@ Kernel calls are sized to last about ``call_seconds`` so that SIGINT/SIGTERM
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import threading
@@ -77,6 +78,14 @@ class RunResult:
         Wall-clock seconds spent stepping and recording.
     walker_steps_per_s : float
         Walker-steps (burn-in included) per wall-clock second.
+    data : object or None
+        The run's records, set by :func:`fastwalk.simulate` and
+        :func:`fastwalk.resume`: a :class:`fastwalk.io.memory.MemoryRun`, or
+        the output path, opened with :func:`fastwalk.open` on first use. Every
+        name of that reader (``frames``, ``observable``, ``observables``,
+        ``accumulators``, ``parameters``, ``model``, ...) is also read through
+        the result, so an in-memory run and a file are used the same way;
+        :meth:`close` (or a ``with`` block) closes an opened file.
     """
 
     seed: int
@@ -87,6 +96,30 @@ class RunResult:
     wall_s: float
     walker_steps_per_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    data: Any = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # only names the dataclass lacks come here: read them from the run's records
+        if name.startswith("_") or name in ("data", "extra"):
+            raise AttributeError(name)
+        if self.data is None:
+            raise AttributeError(f"RunResult has no attribute {name!r} (this result carries no records)")
+        if isinstance(self.data, (str, os.PathLike)):
+            from fastwalk.io.reader import open_run
+
+            self.data = open_run(self.data)
+        return getattr(self.data, name)
+
+    def close(self) -> None:
+        """Close the output file if reading the result opened it."""
+        if self.data is not None and not isinstance(self.data, (str, os.PathLike)):
+            self.data.close()
+
+    def __enter__(self) -> RunResult:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def schedule_size(steps: int, interval: int, include_last: bool = False) -> int:
@@ -138,29 +171,36 @@ class _StopFlag:
 
 
 class _Progress:
-    """A one-line progress bar with rate and ETA on stderr."""
+    """A one-line progress bar with rate and ETA on stderr.
+
+    Rate and ETA count from the first update, after the first kernel call:
+    that call includes the JIT compilation, which says nothing about the rest.
+    """
 
     def __init__(self, total: int, walkers: int, enabled: bool):
         self.total, self.walkers, self.enabled = total, walkers, enabled
-        self._t0 = time.perf_counter()
+        self._first: tuple[float, int] | None = None
         self._last = 0.0
 
     def update(self, done: int, force: bool = False):
         if not self.enabled:
             return
         now = time.perf_counter()
+        if self._first is None:
+            self._first = (now, done)
         if not force and now - self._last < 0.2:
             return
         self._last = now
-        elapsed = now - self._t0
+        elapsed, progressed = now - self._first[0], done - self._first[1]
         fraction = done / self.total if self.total else 1.0
-        rate = done * self.walkers / elapsed if elapsed > 0 else 0.0
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else math.inf
+        rate = progressed * self.walkers / elapsed if elapsed > 0 else 0.0
+        eta = elapsed * (self.total - done) / progressed if progressed > 0 else math.inf
         bar = "#" * int(30 * fraction)
         eta_text = "?" if not math.isfinite(eta) else f"{eta:6.1f}s"
+        rate_text = f"{rate:.3g}" if progressed > 0 else "?"
         sys.stderr.write(
             f"\r[{bar:<30}] {100 * fraction:5.1f}%  step {done}/{self.total}  "
-            f"{rate:.3g} walker-steps/s  ETA {eta_text} "
+            f"{rate_text} walker-steps/s  ETA {eta_text} "
         )
         sys.stderr.flush()
 
@@ -322,20 +362,23 @@ class Simulation:
             import numba
 
             numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
-        for sink in self.sinks:
-            sink.start(self)
-        if self.state is None:
-            states = rng.seed_states(self.seed, self.first_walker, self.walkers)
-            self.state = self.model.initial_state(states)
-            self.step = -self.burn_in
-            if self.step == 0:
-                self._record(0)
         show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
         progress = _Progress(self.steps, self.walkers, show)
         t0 = time.perf_counter()
         walker_steps = 0
         reason, stop_signal = COMPLETED, None
+        started = []  # the sinks to finish, whatever happens from here
         try:
+            for sink in self.sinks:
+                sink.start(self)
+                started.append(sink)
+            if self.state is None:
+                states = rng.seed_states(self.seed, self.first_walker, self.walkers)
+                self.state = self.model.initial_state(states)
+                self.step = -self.burn_in
+                if self.step == 0:
+                    self._record(0)
+                    self._commit(checkpoint=True)  # a file declares its records from the start
             with _StopFlag(self.handle_signals) as stop:
                 walker_steps = self._loop(stop, progress)
                 if stop.signal is not None and self.step < self.steps:
@@ -361,7 +404,7 @@ class Simulation:
                 wall_s=wall,
                 walker_steps_per_s=walker_steps / wall if wall > 0 else 0.0,
             )
-            for sink in self.sinks:
+            for sink in started:
                 sink.finish(result)
         return result
 
@@ -388,6 +431,9 @@ class Simulation:
             if self.step >= 0:
                 self._record(self.step)
                 progress.update(self.step)
+                if self.step == 0:  # burn-in just ended: commit step 0 (see run)
+                    self._commit(checkpoint=True)
+                    last_commit = time.perf_counter()
             if time.perf_counter() - last_commit >= self.commit_seconds and self.step < self.steps:
                 self._commit(checkpoint=True)
                 last_commit = time.perf_counter()
@@ -409,6 +455,8 @@ class MemorySink:
         Per-name lists of observable values.
     commits : list of int
         Steps at which commits happened.
+    accumulators : dict of numpy.ndarray
+        The model's accumulators as of the last commit that carried a state.
     result : RunResult or None
         Set when the run finishes.
     """
@@ -421,10 +469,13 @@ class MemorySink:
         self.observable_times: list[float] = []
         self.observed: dict[str, list[np.ndarray]] = {}
         self.commits: list[int] = []
+        self.accumulators: dict[str, np.ndarray] = {}
         self.result: RunResult | None = None
+        self._model = None
 
     def start(self, simulation):
-        """Nothing to prepare."""
+        """Remember the model (it turns committed states into accumulators)."""
+        self._model = simulation.model
 
     def frame(self, step, time, values):
         """Store a copy of the frame."""
@@ -440,8 +491,11 @@ class MemorySink:
             self.observed.setdefault(name, []).append(np.array(value, copy=True))
 
     def commit(self, step, state):
-        """Note the commit step."""
+        """Note the commit step; keep a copy of the accumulators of ``state``, if given."""
         self.commits.append(step)
+        if state is not None:
+            self.accumulators = {name: np.array(value, copy=True)
+                                 for name, value in self._model.accumulators(state).items()}
 
     def finish(self, result):
         """Keep the result."""

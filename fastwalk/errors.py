@@ -43,3 +43,20 @@ class ClusterError(FastwalkError):
     def __init__(self, message: str, exit_code: int = 1):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Interrupted(FastwalkError):
+    """A command stopped by a signal; the message says what is kept and resumable.
+
+    Parameters
+    ----------
+    message : str
+        What was kept and how to go on.
+    signum : int
+        The signal (the exit status is 128 + ``signum``).
+    """
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

@@ -60,7 +60,7 @@ def test_free_run_json_config_and_file(tmp_path):
     summary = json.loads(out.stdout)
     for key in ("seed", "out", "steps", "wall_s", "walker_steps_per_s", "parameters", "reason"):
         assert key in summary
-    assert summary["seed"] == 11 and summary["steps"] == 200 and summary["walkers"] == 64
+    assert summary["seed"] == "11" and summary["steps"] == 200 and summary["walkers"] == 64
     assert summary["parameters"]["dim"] == 3 and summary["reason"] == "completed"
     with h5py.File(tmp_path / "f.h5", "r") as f:
         assert f["particles/walkers/position/value"].shape == (3, 64, 3)  # steps 0, 100, 200

@@ -114,8 +114,11 @@ def test_h5md_layout_metadata_parameters_and_box(tmp_path):
         assert box.attrs["dimension"] == 3
         assert [b.decode() if isinstance(b, bytes) else b for b in box.attrs["boundary"]] == [
             "periodic"] * 3
-        np.testing.assert_array_equal(box["edges"][()], [5.0] * 3)
         position = f["particles/walkers/position"]
+        # periodic box with position frames: edges is a time-dependent element beside the frames
+        np.testing.assert_array_equal(box["edges/value"][()], [[5.0] * 3] * 4)
+        np.testing.assert_array_equal(box["edges/step"][()], position["step"][()])
+        np.testing.assert_array_equal(box["edges/time"][()], position["time"][()])
         np.testing.assert_array_equal(position["step"][()], [0, 2, 4, 6])
         np.testing.assert_array_equal(position["time"][()], [0.0, 1.0, 2.0, 3.0])
         # walker w at (w + 0.5 step) mod 5 in every coordinate
@@ -334,6 +337,7 @@ def test_reader_sees_only_committed_records(tmp_path):
     # background fsync, which would otherwise hold HDF5's file lock a moment longer)
     writer._sync.close()
     writer.file.close()
+    writer._lock.release()  # the kernel drops a killed process's lock
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(f["particles/walkers/position/value"][7], 7.0)
     with fastwalk.open(path) as run:
@@ -465,7 +469,7 @@ def test_damaged_checkpoint_gets_a_clear_error(tmp_path):
     path = tmp_path / "r.h5"
     _free_run(path, steps=30)
     checkpoint.checkpoint_path(path).write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(FileFormatError, match="checkpoint .* is unreadable"):
+    with pytest.raises(FileFormatError, match="checkpoint .* is damaged or not a fastwalk checkpoint"):
         resume(path, progress=False)
 
 

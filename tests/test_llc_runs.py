@@ -159,3 +159,22 @@ def test_langevin_runs_match_their_exact_law(tmp_path, potential, options):
     assert report["tv_2d"] < report["tv_2d_floor_walkers"], report
     if options.get("boundary") == "none":
         assert 0.9 < report["box_mass_exact"] < 1.0
+
+
+def test_langevin_picture_and_stationary_report(tmp_path):
+    from fastwalk.analysis.llc_plots import langevin_run_figure
+    from fastwalk.analysis.quadrature import langevin_run_report
+    from fastwalk.io.reader import Run
+
+    model = LangevinBrownian("x0**2 * x1**2", 2, box=2.0, temperature=0.05, dt=0.05,
+                             method="mala", start="uniform", bins=16)
+    path = tmp_path / "run.h5"
+    simulate(model, 100, 1000, out=path, seed=2, burn_in=500, observe_every=500,
+             overwrite=True, progress=False)
+    with Run(path) as run:
+        report = langevin_run_report(run)
+        figure = langevin_run_figure(run)
+    assert abs(report["energy_z"]) < 4
+    assert len(figure.axes) == 4  # two laws, two colour bars
+    figure.savefig(tmp_path / "run.png")
+    assert (tmp_path / "run.png").stat().st_size > 1000

@@ -110,6 +110,7 @@ def table(results: list[Result], when: str) -> str:
 def chart(results: list[Result], path: Path, when: str) -> None:
     """Bar chart, log scale: ns per step of each tool (one thread) on each job."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -130,6 +131,7 @@ def chart(results: list[Result], path: Path, when: str) -> None:
         ax.set_yticks(range(len(group)), names, fontsize=8)
         ax.invert_yaxis()
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         unit = next((r.unit for r in group if r.tool == FASTWALK), group[0].unit)
         ax.set_title(f"{job} (ns per {unit}, 1 thread)", fontsize=10)
         for i, value in enumerate(values):

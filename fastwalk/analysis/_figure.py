@@ -7,6 +7,7 @@ display is needed and pyplot's global state is never touched.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,17 @@ def save_figure(figure, path, dpi: int) -> Path:
     dpi = int(dpi)
     if dpi < 1:
         raise ValueError(f"dpi must be a positive integer, got {dpi}")
-    figure.savefig(path, dpi=dpi, bbox_inches="tight")
+    from fastwalk.io.output import check_target, is_picture
+
+    check_target(path, overwrite=True, what="picture", option="the picture path", ours=is_picture)
+    # drawn beside the target and renamed over it: a kill or a full disk never leaves half a picture
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        figure.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".").lower() or None)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

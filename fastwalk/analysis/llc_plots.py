@@ -147,9 +147,10 @@ def langevin_run_figure(run):
     model = run.model
     histogram = run.accumulators.get("histogram_2d")
     if model.dim != 2 or histogram is None or getattr(model, "expression", None) is None:
-        from fastwalk.analysis.plots import series_run_figure
+        from fastwalk.analysis import plots
 
-        return series_run_figure(run)
+        # the observables against time (series_run_figure where models declare their picture)
+        return getattr(plots, "series_run_figure", plots.run_figure)(run)
     beta = 1.0 / model.temperature
     quadrature = model_quadrature(model)
     exact = quadrature.density_2d(beta)

@@ -8,6 +8,17 @@ from pathlib import Path
 
 import click
 
+from fastwalk.commands._types import (
+    DIMENSION,
+    INTERVAL,
+    MOST_WALKERS,
+    SEED,
+    STEPS,
+    THREADS,
+    Count,
+    nonnegative,
+)
+
 #: exit status when a run is stopped by a signal (128 + signal number)
 SIGNAL_EXIT = {2: 130, 15: 143}
 
@@ -25,64 +36,133 @@ def _load_config(ctx: click.Context, param, value):
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
+    from fastwalk.io.output import check_source
+
     path = Path(value)
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise click.BadParameter(f"config file {path} does not exist", param=param) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read config file {path}: {exc}", param=param) from None
+        data = tomllib.loads(check_source(path, "config file").read_text())
     except tomllib.TOMLDecodeError as exc:
         raise click.BadParameter(f"config file {path} is not valid TOML: {exc}", param=param) from None
-    section = data.get(ctx.command.name, None)
-    if isinstance(section, dict):
-        data = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **section}
-    known = {p.name: p for p in ctx.command.params}
-    aliases = {"json": "json_output"}
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"cannot read config file {path}: {exc}", param=param) from None
+    except (FileNotFoundError, ValueError) as exc:  # missing, or not a regular file
+        raise click.BadParameter(str(exc), param=param) from None
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read config file {path}: {exc}", param=param) from None
+    data = _command_section(ctx, data, path, param)
+    known = {p.name: p for p in ctx.command.params if p.name != "config"}
     defaults = {}
     for key, item in data.items():
-        if isinstance(item, dict):
-            continue
-        name = aliases.get(key.replace("-", "_"), key.replace("-", "_"))
-        if name not in known or name == "config":
-            shown = {"json_output": "json"}
-            options = ", ".join(sorted(shown.get(k, k).replace("_", "-")
-                                       for k in known if k != "config"))
+        name = _CONFIG_ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name not in known:
+            options = ", ".join(sorted(_option_text(k) for k in known))
             raise click.BadParameter(
                 f"config file {path} sets unknown option {key!r}; known options: {options}",
                 param=param,
             )
-        defaults[name] = item
+        defaults[name] = _config_value(ctx, known[name], key, item, path)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return str(path)
+
+
+_CONFIG_ALIASES = {"json": "json_output"}
+
+
+def _option_text(name: str) -> str:
+    return {"json_output": "json"}.get(name, name).replace("_", "-")
+
+
+def _command_section(ctx: click.Context, data: dict, path: Path, param) -> dict:
+    """Return the top-level keys overlaid with this command's ``[section]``.
+
+    Sections named after other commands are skipped (one file may serve several
+    commands); any other section is an error naming it.
+    """
+    group = ctx.parent.command if ctx.parent is not None else None
+    commands = set(group.list_commands(ctx.parent)) if isinstance(group, click.Group) else set()
+    commands.add(ctx.command.name)
+    for key, item in data.items():
+        if isinstance(item, dict) and key not in commands:
+            raise click.BadParameter(
+                f"config file {path} has an unknown section [{key}]; sections name commands "
+                f"(here [{ctx.command.name}])", param=param)
+    section = data.get(ctx.command.name, {})
+    for key, item in section.items():
+        if isinstance(item, dict):
+            raise click.BadParameter(
+                f"config file {path} has a table {key!r} inside [{ctx.command.name}]; "
+                "give options as key = value", param=param)
+    return {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **section}
+
+
+def _config_value(ctx: click.Context, option: click.Parameter, key: str, value, path: Path):
+    """Convert one config value exactly as the command line would, or name the key and why not."""
+    def refuse(why: str):
+        shown = json.dumps(value, default=str)
+        raise click.BadParameter(f"config file {path}: {key} = {shown} {why}",
+                                 param_hint="'--config'")
+
+    if getattr(option, "is_flag", False):
+        if not isinstance(value, bool):
+            refuse("must be true or false")
+        return value
+    items = value if option.multiple and isinstance(value, list) else [value]
+    texts = [_config_text(item, option.type, refuse) for item in items]
+    try:
+        converted = [option.type.convert(text, option, ctx) for text in texts]
+    except click.BadParameter as exc:
+        refuse(f"is not allowed: {exc.message}")
+    return converted if option.multiple else converted[0]
+
+
+def _config_text(item, kind: click.ParamType, refuse) -> str:
+    """Return the command-line text of one TOML value.
+
+    A TOML array of numbers is the comma-separated list that a text option
+    taking several values (``--center``, ``--pin``) reads.
+    """
+    numeric = isinstance(kind, (click.types.IntParamType, click.types.FloatParamType))
+
+    def is_number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if isinstance(item, list) and item and not numeric and all(map(is_number, item)):
+        return ",".join(repr(v) for v in item)
+    if not (isinstance(item, str) or is_number(item)):
+        refuse(f"is not a valid {kind.name} (give a TOML {'number' if numeric else 'string'})")
+    if isinstance(item, str) and numeric:
+        refuse("must be a TOML number, not a string")
+    if isinstance(item, float) and isinstance(kind, click.types.IntParamType):
+        refuse("must be an integer")
+    return item if isinstance(item, str) else repr(item)
 
 
 def run_options(fn):
     """Add the options every simulation command shares."""
     options = [
-        click.option("--walkers", "-n", type=int, default=1000, show_default=True,
+        click.option("--walkers", "-n", type=Count(1, MOST_WALKERS), default=1000, show_default=True,
                      help="Number of independent walkers."),
-        click.option("--steps", "-s", type=int, default=10_000, show_default=True,
+        click.option("--steps", "-s", type=STEPS, default=10_000, show_default=True,
                      help="Steps after burn-in (lattice time counts steps; continuous time = steps × dt)."),
-        click.option("--every", type=int, default=0, show_default=True,
+        click.option("--every", type=STEPS, default=0, show_default=True,
                      help="Record walker positions/nodes every K steps, first at step 0 (0 = never)."),
-        click.option("--observe-every", type=int, default=None,
+        click.option("--observe-every", type=INTERVAL, default=None,
                      help="Record observables every K steps [default: about 200 records]."),
-        click.option("--burn-in", type=int, default=0, show_default=True,
+        click.option("--burn-in", type=STEPS, default=0, show_default=True,
                      help="Steps run before step 0, neither recorded nor counted."),
-        click.option("--seed", type=int, default=None,
+        click.option("--seed", type=SEED, default=None,
                      help="Seed in [0, 2**128) [default: fresh from OS entropy, reported]."),
-        click.option("--threads", type=int, default=None,
+        click.option("--threads", type=THREADS, default=None,
                      help="Numba threads [default: all cores]."),
         click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
                      help="Output HDF5 file [default: <command>.h5]."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         click.option("--compress", is_flag=True, help="gzip-compress the datasets."),
-        click.option("--commit-seconds", type=float, default=None,
+        click.option("--commit-seconds", type=nonnegative(1e9), default=None,
                      help="Seconds between commits (flush + checkpoint) [default: 2, or "
                           "$FASTWALK_COMMIT_SECONDS]."),
         dask_option(),
-        click.option("--partitions", type=int, default=None,
+        click.option("--partitions", type=Count(1, MOST_WALKERS), default=None,
                      help="Walker blocks of a --dask run, 1..walkers [default: two per worker]."),
         click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
@@ -153,9 +233,9 @@ def on_cluster(dask: str | None, out, work):
 def crossing_options(fn):
     """Add ``--lines K`` or ``--dim D --pin SPEC ...`` (the crossing of DESIGN.md)."""
     options = [
-        click.option("--lines", "-K", type=int, default=None,
+        click.option("--lines", "-K", type=DIMENSION, default=None,
                      help="The original notebook's crossing: K axes of a K-torus meeting at the center."),
-        click.option("--dim", "-d", type=int, default=None,
+        click.option("--dim", "-d", type=DIMENSION, default=None,
                      help="Torus dimension D, with one --pin per subspace."),
         click.option("--pin", multiple=True,
                      help="Coordinates one subspace pins to the center, e.g. 0,2; repeat per subspace."),
@@ -166,18 +246,23 @@ def crossing_options(fn):
 
 
 def parse_floats(name: str, text) -> float | list[float]:
-    """Parse ``"0.5"`` or ``"0.5,0.25"`` into a float or a list of floats."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    if isinstance(text, (list, tuple)):
-        return [float(v) for v in text]
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"{name} needs a number or comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ValueError(f"{name} needs a number or comma-separated numbers, got {text!r}")
+    """Parse ``"0.5"`` or ``"0.5,0.25"`` into a float or a list of floats.
+
+    Each value obeys the rules of every continuous option (finite, magnitude 0
+    or within [SMALLEST, LARGEST]); an empty item (``"0.1,,0.2"``) is refused.
+    """
+    from fastwalk.commands._types import Real
+
+    parts = [p.strip() for p in str(text).split(",")]
+    wanted = f"{name} needs a number or comma-separated numbers, got {text!r}"
+    if not all(parts):
+        raise ValueError(wanted + " (an empty item)")
+    values = []
+    for part in parts:
+        try:
+            values.append(Real().convert(part, None, None))
+        except click.BadParameter as exc:
+            raise ValueError(f"{wanted}: {exc.message}") from None
     return values[0] if len(values) == 1 else values
 
 
@@ -200,6 +285,50 @@ def check_threads(threads: int | None) -> None:
                                  param_hint="'--threads'")
 
 
+def check_memory(model, walkers: int) -> None:
+    """Refuse a run whose state would not fit in the memory available now, with the estimate.
+
+    The estimate is the state of one walker (measured on a real one) times the
+    walkers, twice (a frame or observable may copy it), plus what the model
+    holds for all walkers together.
+    """
+    import numpy as np
+
+    from fastwalk import rng
+
+    one = model.initial_state(rng.seed_states(0, 0, 1))
+    arrays = [np.asarray(a) for a in one.values()]
+    per_walker = sum(a.nbytes for a in arrays if a.ndim and a.shape[0] == 1)
+    shared = sum(a.nbytes for a in arrays if not (a.ndim and a.shape[0] == 1))
+    need = shared + 2 * walkers * per_walker
+    available = _available_memory()
+    if available is not None and need > available:
+        raise ValueError(
+            f"this run needs about {_bytes(need)} of memory ({walkers} walkers × "
+            f"{_bytes(2 * per_walker)}, plus {_bytes(shared)}), more than the {_bytes(available)} "
+            "available; use fewer walkers or a smaller system"
+        )
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.3g} {unit}"
+        count /= 1024
+    return f"{count:.3g} PiB"
+
+
 def run_command(kind: str, build_model, options: dict) -> None:
     """Validate, build the model, run it to a file and report, then exit.
 
@@ -214,14 +343,15 @@ def run_command(kind: str, build_model, options: dict) -> None:
         All of the command's keyword arguments.
     """
     run, model_options = split_run_options(options)
-    out = Path(run["out"] or f"{kind}.h5")
+    out = Path(f"{kind}.h5") if run["out"] is None else run["out"]
     model = prepare_run(run, lambda: build_model(**model_options), [out])
-    result = execute_run(kind, model, out, run, options)
+    result = execute_run(kind, model, Path(out), run, options)
     report_result(result, model, as_json=run["json_output"], quiet=run["quiet"])
 
 
-def prepare_run(run: dict, build, outs: list[Path]):
-    """Check the run options, build the model and check the output paths.
+def prepare_run(run: dict, build, outs: list):
+    """Check the run options, the output paths (the policy of :mod:`fastwalk.io.output`) and
+    the memory the run needs; build the model.
 
     Parameters
     ----------
@@ -229,7 +359,7 @@ def prepare_run(run: dict, build, outs: list[Path]):
         The run options (see :func:`split_run_options`).
     build : callable
         ``build() -> Model``; its ValueError/TypeError become usage errors.
-    outs : list of pathlib.Path
+    outs : list of path-like
         The files the run will write.
 
     Returns
@@ -238,6 +368,7 @@ def prepare_run(run: dict, build, outs: list[Path]):
         The model ``build`` returned.
     """
     from fastwalk import validate
+    from fastwalk.io.output import check_target, refuse_if_busy
 
     try:
         run["walkers"] = validate.integer("--walkers", run["walkers"], minimum=1)
@@ -253,6 +384,9 @@ def prepare_run(run: dict, build, outs: list[Path]):
 
             resolve_seed(run["seed"])
         check_threads(run["threads"])
+        for out in outs:
+            check_target(out, overwrite=run["overwrite"])
+            refuse_if_busy(out, "replace")
         check_dask(run["dask"], run["threads"])
         if run["partitions"] is not None:
             if run["dask"] is None:
@@ -261,14 +395,9 @@ def prepare_run(run: dict, build, outs: list[Path]):
             run["partitions"] = validate.integer("--partitions", run["partitions"], minimum=1,
                                                  maximum=run["walkers"])
         model = build()
-        for out in outs:
-            if out.exists() and not run["overwrite"]:
-                raise click.UsageError(
-                    f"output file {out} already exists; choose another --out or pass --overwrite"
-                )
-            if not out.parent.exists():
-                raise click.UsageError(f"directory {out.parent} for --out does not exist; create it first")
-    except (ValueError, TypeError) as exc:
+        for each in model if isinstance(model, list) else [model]:  # a sweep builds several
+            check_memory(each, run["walkers"])
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         raise click.UsageError(str(exc)) from None
     return model
 
@@ -315,7 +444,7 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
     """Print the run summary (text or JSON) and exit with the run's status."""
     summary = run_summary(result, model)
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps(_jsonable(summary)))
     elif not quiet:
         echo_summary(result, summary["out"])
     sys.exit(summary["exit_status"])
@@ -338,7 +467,7 @@ def run_summary(result, model) -> dict:
     """
     status = SIGNAL_EXIT.get(result.signal, 128 + (result.signal or 0)) if result.signal else 0
     summary = {
-        "seed": result.seed,
+        "seed": str(result.seed),
         "out": result.extra.get("out"),
         "steps": result.steps,
         "target_steps": result.target_steps,
@@ -376,7 +505,16 @@ def echo_summary(result, out) -> None:
         click.echo(f"resume with: fastwalk resume {out}", err=True)
 
 
+#: integers beyond this lose digits in JSON readers that hold numbers as doubles (jq, JavaScript)
+_EXACT_JSON_INT = 2**53
+
+
 def _jsonable(value):
+    """Return ``value`` with every key a string and every unsafe integer (seeds) a string."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > _EXACT_JSON_INT:
+        return str(value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

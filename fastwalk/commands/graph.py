@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from fastwalk.commands._common import run_command, run_options
+from fastwalk.commands._types import LAZY
 
 
 @click.command("graph", epilog=(
@@ -14,7 +13,7 @@ from fastwalk.commands._common import run_command, run_options
     "EDGELIST has one edge per line, 'u v' or 'u v weight' (positive weights; # comments). "
     "Node labels are kept in /parameters/graph/labels, in the order visit_counts uses."))
 @click.argument("edgelist", type=click.Path(dir_okay=False))
-@click.option("--lazy", type=float, default=0.0, show_default=True,
+@click.option("--lazy", type=LAZY, default=0.0, show_default=True,
               help="Probability of staying put at each step (lazy walk), in [0, 1).")
 @click.option("--start", type=str, default=None,
               help="Start node label [default: the first node of the edge list].")
@@ -25,8 +24,12 @@ def command(**options):
     The next node is a neighbour chosen with probability proportional to the edge
     weight; the stationary law is proportional to degree (strength when weighted).
     """
-    if not Path(options["edgelist"]).exists():
-        raise click.UsageError(f"edge list {options['edgelist']} does not exist")
+    from fastwalk.io.output import check_source
+
+    try:
+        check_source(options["edgelist"], "edge list")
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.UsageError(str(exc)) from None
 
     def build(edgelist, lazy, start):
         from fastwalk.models.graph import GraphWalk

@@ -52,10 +52,17 @@ def _dask_version() -> str:
     return distributed.__version__
 
 
-@click.command("info", epilog="Example:\n\n  fastwalk info --json")
+@click.command("info", epilog="Examples:\n\n  fastwalk info --json\n\n  fastwalk info --warm")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
-def command(json_output):
+@click.option("--warm", is_flag=True,
+              help="First compile every model's kernels into the JIT cache (once after install, "
+                   "so that no later run waits for the compiler).")
+def command(json_output, warm):
     """Show versions (fastwalk, numba, numpy, h5py, HDF5, Dask), threads and the JIT cache."""
     info = collect_info()
+    if warm:
+        from fastwalk.api import warm_cache
+
+        info["warmed_s"] = {kind: round(s, 2) for kind, s in warm_cache().items()}
     text = "\n".join(f"{key:<16} {value}" for key, value in info.items())
     print_json_or_text(info, json_output, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from fastwalk.commands._common import crossing_options, run_command, run_options
+from fastwalk.commands._types import LAZY, Count
 
 
 @click.command("lattice", epilog=(
@@ -14,11 +15,11 @@ from fastwalk.commands._common import crossing_options, run_command, run_options
     "Time counts steps. Observables: visit_counts (cumulative over walkers, per node); "
     "/parameters/lattice/coords maps nodes to lattice coordinates."))
 @crossing_options
-@click.option("--length", "-L", type=int, required=True,
+@click.option("--length", "-L", type=Count(3, 2**40), required=True,
               help="Lattice length L (>= 3): each axis is the cycle Z_L, the center at 0.")
-@click.option("--lazy", type=float, default=0.0, show_default=True,
+@click.option("--lazy", type=LAZY, default=0.0, show_default=True,
               help="Probability of staying put at each step (lazy walk), in [0, 1).")
-@click.option("--start", type=int, default=None,
+@click.option("--start", type=Count(0, 2**62), default=None,
               help="Start node index [default: the crossing's center].")
 @run_options
 def command(**options):

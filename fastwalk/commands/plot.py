@@ -21,15 +21,20 @@ import click
               help="Picture to write; its suffix picks the format (.png; .svg and .pdf work too).")
 @click.option("--dpi", type=click.IntRange(20, 1200), default=120, show_default=True,
               help="Resolution in dots per inch.")
-def command(file, output, dpi):
+@click.option("--overwrite", is_flag=True, help="Replace an existing picture.")
+def command(file, output, dpi, overwrite):
     """Draw FILE in the way that suits its model and write the picture."""
+    from fastwalk.io.output import check_target, is_picture
+
     if not Path(file).exists():
         raise click.UsageError(f"file {file} does not exist")
     if Path(file).is_dir():
         raise click.UsageError(f"{file} is a directory, not a fastwalk file")
-    out = Path(output)
-    if not out.parent.exists():
-        raise click.UsageError(f"directory {out.parent} for -o does not exist; create it first")
+    try:
+        out = check_target(output, overwrite=overwrite, what="picture", option="-o",
+                           ours=is_picture)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        raise click.UsageError(str(exc)) from None
     from fastwalk.analysis.plots import MISSING_MATPLOTLIB
     from fastwalk.errors import FastwalkError
 
@@ -48,5 +53,8 @@ def command(file, output, dpi):
     from fastwalk.io.reader import Run
 
     with Run(file) as run:
-        written = plot_run(run, out, dpi=dpi)
+        try:
+            written = plot_run(run, out, dpi=dpi)
+        except OSError as exc:
+            raise FastwalkError(f"cannot write the picture {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {written}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from fastwalk.commands._common import crossing_options, parse_floats, run_command, run_options
+from fastwalk.commands._types import Count, nonnegative, positive
 
 
 @click.command("potential", epilog=(
@@ -19,21 +20,21 @@ from fastwalk.commands._common import crossing_options, parse_floats, run_comman
     "Observables: mean_energy, sem_energy; histograms of the first two coordinates and "
     "1-D marginals as accumulators."))
 @crossing_options
-@click.option("--a", "a", type=float, default=1.0, show_default=True,
+@click.option("--a", "a", type=positive(), default=1.0, show_default=True,
               help="Valley stiffness a (> 0), energy per length².")
 @click.option("--center", type=str, default="0.5", show_default=True,
               help="Center b: one value for every coordinate, or D comma-separated values.")
-@click.option("--box", type=float, default=1.0, show_default=True,
+@click.option("--box", type=positive(), default=1.0, show_default=True,
               help="Side Λ of the periodic box [0, Λ)^D (length).")
-@click.option("--temperature", "-T", type=float, default=0.05, show_default=True,
+@click.option("--temperature", "-T", type=nonnegative(), default=0.05, show_default=True,
               help="Temperature T (>= 0), energy units; noise √(2T dt) per coordinate.")
-@click.option("--dt", type=float, default=1e-3, show_default=True,
+@click.option("--dt", type=positive(), default=1e-3, show_default=True,
               help="Euler–Maruyama time step (0 < dt < 1/a for stable valleys).")
-@click.option("--confine", type=float, default=0.0, show_default=True,
+@click.option("--confine", type=nonnegative(), default=0.0, show_default=True,
               help="Strength of the optional periodic confining term (0 = off).")
 @click.option("--start", type=click.Choice(["center", "uniform"]), default="center",
               show_default=True, help="Start at the center b or uniformly in the box.")
-@click.option("--bins", type=int, default=64, show_default=True,
+@click.option("--bins", type=Count(1, 1024), default=64, show_default=True,
               help="Histogram bins per coordinate.")
 @run_options
 def command(**options):

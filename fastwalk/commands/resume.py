@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from fastwalk.commands._common import check_dask, check_threads, dask_option, on_cluster, report_result
+from fastwalk.commands._types import STEPS, THREADS
 
 
 @click.command("resume", epilog="Example:\n\n  fastwalk resume lines.h5 --steps 200000")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--steps", type=int, default=None,
+@click.option("--steps", type=STEPS, default=None,
               help="New total step count (at least the steps done) [default: the original target].")
-@click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--threads", type=THREADS, default=None, help="Numba threads [default: all cores].")
 @dask_option()
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from fastwalk.commands._common import print_json_or_text
+from fastwalk.commands._types import positive
 
 
 def stationary_report(path, radius: float | None = None) -> dict:
@@ -40,7 +41,7 @@ def _text(report: dict) -> str:
 
 @click.command("stationary", epilog="Example:\n\n  fastwalk stationary lines.h5 --json")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--radius", type=float, default=None,
+@click.option("--radius", type=positive(), default=None,
               help="potential runs: radius r around the center for the probability masses "
                    "[default: max(2·√(T/2a), 2 bin widths), twice a valley's thermal width].")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")

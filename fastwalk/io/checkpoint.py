@@ -151,6 +151,10 @@ def read_checkpoint(output) -> tuple[int, dict, dict[str, np.ndarray]]:
             f"no checkpoint {path} next to {output}; only runs written by fastwalk with their "
             ".ckpt file can be resumed"
         )
+    if not path.is_file():  # a FIFO would block np.load
+        from fastwalk.io.output import describe_kind
+
+        raise FileFormatError(f"checkpoint {path} is {describe_kind(path)}, not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
@@ -158,7 +162,10 @@ def read_checkpoint(output) -> tuple[int, dict, dict[str, np.ndarray]]:
                 key.removeprefix("state/"): data[key] for key in data.files if key.startswith("state/")
             }
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise FileFormatError(f"checkpoint {path} is unreadable: {exc}") from None
+        raise FileFormatError(
+            f"checkpoint {path} is damaged or not a fastwalk checkpoint ({type(exc).__name__}); "
+            f"put back a good copy, or start {output} again with --overwrite"
+        ) from None
     if meta.get("format") != _FORMAT:
         raise FileFormatError(f"checkpoint {path} has unknown format {meta.get('format')!r}")
     state["rng"] = rng.states_from_words(state["rng"])

@@ -3,11 +3,19 @@
 Layout (see DESIGN.md)::
 
     /h5md                      version [1, 1]; author, creator, modules/fastwalk
-    /particles/walkers/box     dimension, boundary (+ edges when periodic)
+    /particles/walkers/box     dimension, boundary (+ edges when periodic: {step, time, value}
+                               beside position frames, else one dataset)
     /particles/walkers/<frame> {step, time, value}   position [T][N][D] or node [T][N]
     /observables/<name>        {step, time, value}
     /parameters                config (JSON), seed, version, kind; model arrays
     /fastwalk                  status, committed step; accumulators/<name>
+
+Every group and dataset carries a ``description`` attribute (what it holds, its
+shape and units), so ``h5dump -A`` explains the file. Quantities are in the
+model's reduced units, so no H5MD ``unit`` attribute is written (the H5MD units
+module attaches units to dimensionful data only, and MDAnalysis refuses unit
+strings it does not know); MDAnalysis reads the files with
+``convert_units=False``.
 
 Durability: rows are written as they come; at a *commit* the file is first
 flushed with the old counts (so rows, chunk index and shapes are on disk), then
@@ -52,7 +60,7 @@ import numpy as np
 
 from fastwalk._version import __version__
 from fastwalk.errors import FastwalkError
-from fastwalk.io import checkpoint
+from fastwalk.io import checkpoint, output
 from fastwalk.io._space import NoSpace, SpaceGuard
 
 #: HDF5 file-format range: readable by HDF5 1.10 and later tools
@@ -127,6 +135,8 @@ class _Element:
                                  chunks=_index_chunk(chunks[0]), **opts)
             group.create_dataset("value", shape=(0, *row_shape), maxshape=(None, *row_shape),
                                  dtype=dtype, chunks=chunks, **opts)
+            group["step"].attrs["description"] = "step of each record, counted after burn-in"
+            group["time"].attrs["description"] = "time of each record: step * dt, in reduced units"
             group.attrs[COMMITTED] = 0
         self.step, self.time, self.value = group["step"], group["time"], group["value"]
         self.count = int(group.attrs.get(COMMITTED, 0))
@@ -319,13 +329,20 @@ class H5MDWriter:
         Write ``<path>.ckpt`` at every commit so the run can be resumed.
     extra_config : dict or None
         More JSON-able configuration to store (e.g. the CLI's resolved options).
+    lock : fastwalk.io.output.OutputLock or None
+        The output's lock, when the caller already holds it (else :meth:`start`
+        takes it and :meth:`finish` drops it).
     resume_step : int or None
         Continue the existing file ``path`` from its checkpoint at this step
         (see :meth:`reopen`) instead of creating a new file.
+
+    The path must pass :func:`fastwalk.io.output.check_target`: a run replaces
+    only a regular file fastwalk wrote, and never one another run is writing.
+    A run that fails before its first commit removes its file.
     """
 
     def __init__(self, path, model, *, overwrite: bool = False, compression: str | None = None,
-                 checkpoints: bool = True, extra_config: dict | None = None,
+                 checkpoints: bool = True, extra_config: dict | None = None, lock=None,
                  resume_step: int | None = None):
         self.path = Path(path)
         self.model = model
@@ -340,27 +357,38 @@ class H5MDWriter:
         self._space: SpaceGuard | None = None
         self._sync: _BackgroundSync | None = None
         self._unsynced = 0  # frame bytes written since the last fsync was queued
-        if resume_step is None and self.path.exists() and not overwrite:
-            raise FileExistsError(
-                f"output file {self.path} already exists; choose another --out or pass --overwrite"
-            )
-        if not self.path.parent.exists():
-            raise FileNotFoundError(
-                f"directory {self.path.parent} of output file {self.path} does not exist; create it first"
-            )
+        self._overwrite = overwrite
+        self._lock = lock
+        self._created = False
+        if resume_step is None:  # a new file; a resumed one was checked by resume
+            if lock is None:
+                output.refuse_if_busy(self.path, "replace")
+            output.check_target(self.path, overwrite=overwrite)
+        self._edges: np.ndarray | None = None  # box edges recorded beside each position frame
 
     @classmethod
-    def reopen(cls, path, model, resume_step: int, extra_config: dict | None = None) -> H5MDWriter:
+    def reopen(cls, path, model, resume_step: int, extra_config: dict | None = None,
+               lock=None) -> H5MDWriter:
         """Reopen an existing file to continue it from a checkpoint at ``resume_step``."""
-        return cls(path, model, extra_config=extra_config, resume_step=resume_step)
+        return cls(path, model, extra_config=extra_config, lock=lock, resume_step=resume_step)
 
     # ------------------------------------------------------------------ sink protocol
     def start(self, simulation) -> None:
         """Create (or reopen) the file and write the run description."""
         self._settings = simulation.settings()
         self._simulation = simulation
+        if self._lock is None:
+            self._lock = output.OutputLock(self.path)
+        try:
+            self._open(simulation)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _open(self, simulation) -> None:
         try:
             if self._resume_step is None:
+                output.check_target(self.path, overwrite=self._overwrite)
                 self._create(simulation)
             else:
                 self._reopen(simulation)
@@ -371,10 +399,17 @@ class H5MDWriter:
             self._abandon()
             raise FastwalkError(f"cannot write {self.path}: {_short(exc)}") from None
 
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def frame(self, step: int, time: float, values: np.ndarray) -> None:
         """Append one frame of positions or nodes."""
         self._guarded(self._append, f"particles/walkers/{self.model.frame_name}", step, time,
                       values)
+        if self._edges is not None:
+            self._guarded(self._append, EDGES, step, time, self._edges)
         self._unsynced += values.nbytes
         if self._unsynced >= WRITEBACK_BYTES and self._sync.idle():
             self._wait_sync()
@@ -393,7 +428,7 @@ class H5MDWriter:
         staged = None
         if state is not None and self.checkpoints:
             description = {"model": self.model.parameters(), "run": self._settings,
-                           "config": self.extra_config}
+                           "config": self.extra_config, "run_id": self._run_id()}
             try:
                 staged = checkpoint.stage_checkpoint(self.path, step, description, state)
             except OSError as exc:
@@ -401,6 +436,9 @@ class H5MDWriter:
                 raise FastwalkError(_checkpoint_failure(self.path, step, _short(exc))) from None
         self._sync.submit(step, staged)
         self._unsynced = 0
+
+    def _run_id(self) -> str:
+        return str(self.file["fastwalk"].attrs.get("run_id", ""))
 
     def _wait_sync(self) -> None:
         """Wait for the background job; its failure stops the run like a failed write."""
@@ -421,6 +459,12 @@ class H5MDWriter:
             If the last commit's fsync or checkpoint failed (the file is then
             closed with status ``error``).
         """
+        try:
+            self._finish(result)
+        finally:
+            self._release_lock()
+
+    def _finish(self, result) -> None:
         if self.file is None:
             return
         earlier, late = self._failure, None
@@ -434,6 +478,7 @@ class H5MDWriter:
         reason = "error" if self._failure else result.reason
         try:
             meta = self.file["fastwalk"]
+            stub = reason == "error" and self._created and not int(meta.attrs.get("commits", 0))
             meta.attrs["status"] = reason
             meta.attrs["wall_s"] = float(result.wall_s)
             if reason != "error":
@@ -446,6 +491,9 @@ class H5MDWriter:
         self._close_quietly()
         if self._space is not None:
             self._space.release(self.path)
+        if stub:  # a run that failed before committing anything leaves nothing behind
+            self.path.unlink(missing_ok=True)
+            checkpoint.checkpoint_path(self.path).unlink(missing_ok=True)
         if late is not None:
             raise late
 
@@ -464,6 +512,7 @@ class H5MDWriter:
             checkpoint.checkpoint_path(self.path).unlink(missing_ok=True)
             checkpoint.remove_staged(self.path)
             os.replace(tmp, self.path)
+            self._created = True
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -481,9 +530,12 @@ class H5MDWriter:
         module = h5md.create_group("modules").create_group("fastwalk")
         module.attrs["version"] = np.array(MODULE_VERSION, dtype=np.int32)
         walkers = f.create_group("particles").create_group("walkers")
-        self._write_box(walkers.create_group("box"))
-        f.create_group("observables")
+        self._write_box(walkers.create_group("box"), simulation.every > 0)
+        f.create_group("observables").attrs["description"] = (
+            "ensemble observables: {step, time, value} series, recorded every observe_every steps")
         params = f.create_group("parameters")
+        params.attrs["description"] = ("the run's description: config (JSON: model parameters, run "
+                                       "settings, options), kind, seed, version; model arrays below")
         config = {"model": self.model.parameters(), "run": self._settings, "config": self.extra_config}
         params.attrs["config"] = json.dumps(config)
         params.attrs["kind"] = self.model.kind
@@ -495,12 +547,18 @@ class H5MDWriter:
                 params.create_dataset(name, data=array.astype(object), dtype=h5py.string_dtype())
             else:
                 params.create_dataset(name, data=array)
+            params[name].attrs["description"] = f"model parameter array {name} (see config)"
         meta = f.create_group("fastwalk")
+        meta.attrs["run_id"] = secrets.token_hex(8)  # names this file's run in its checkpoints
+        meta.attrs["recent_steps"] = np.array([-simulation.burn_in], dtype=np.int64)
+        meta.attrs["description"] = ("run status (running, completed, interrupted, error), last "
+                                     "committed step, commits; in-kernel accumulators below")
         meta.attrs["status"] = "running"
         meta.attrs["committed_step"] = -simulation.burn_in
         meta.attrs["commits"] = 0  # until the first commit, nothing (not even step 0) is committed
         meta.attrs["target_steps"] = simulation.steps
-        meta.create_group("accumulators")
+        meta.create_group("accumulators").attrs["description"] = (
+            "in-kernel accumulators (visit counts, histograms) as of the last commit")
         f.flush()
 
     def _reopen(self, simulation) -> None:
@@ -508,6 +566,8 @@ class H5MDWriter:
         self._space = _guard(self.file)
         self._sync = _BackgroundSync(self.file.id.get_vfd_handle(), self.path)
         checkpoint.remove_staged(self.path)  # left by a run killed while publishing one
+        if not isinstance(self.file["particles/walkers/box"].get("edges"), h5py.Dataset):
+            self._edges = self._edges_beside_frames(simulation.every > 0)  # (older files: one dataset)
         step = self._resume_step
         every, observe_every, total = simulation.every, simulation.observe_every, simulation.steps
 
@@ -517,14 +577,16 @@ class H5MDWriter:
         def on_observable_schedule(s):
             return s <= step and (s % observe_every == 0 or s == total)
 
-        for path, _is_frame in self._existing_elements():
+        for path, is_frame in self._existing_elements():
             element = _Element(self.file[path], None, None, None)
-            element.keep(on_frame_schedule if path.startswith("particles") else on_observable_schedule)
+            element.keep(on_frame_schedule if is_frame else on_observable_schedule)
             self._elements[path] = element
             self._space.add_chunks(element.chunk_bytes())
         meta = self.file["fastwalk"]
         meta.attrs["status"] = "running"
         meta.attrs["target_steps"] = total
+        meta.attrs["committed_step"] = step  # what the file now holds: up to the checkpoint
+        meta.attrs["recent_steps"] = np.array([step], dtype=np.int64)
         params = self.file["parameters"]
         config = json.loads(params.attrs["config"])
         config["run"] = self._settings
@@ -538,18 +600,36 @@ class H5MDWriter:
         for name in walkers:
             if name != "box":
                 found.append((f"particles/walkers/{name}", True))
+        if isinstance(walkers["box"].get("edges"), h5py.Group):
+            found.append((EDGES, True))
         for name in self.file["observables"]:
             found.append((f"observables/{name}", False))
         return found
 
-    def _write_box(self, box: h5py.Group) -> None:
+    def _write_box(self, box: h5py.Group, frames: bool) -> None:
+        """Write the H5MD box; edges go beside each position frame when frames are recorded.
+
+        H5MD 1.1 lets ``edges`` be a time-dependent element, and MDAnalysis
+        reads the box of frame ``i`` from row ``i`` of ``edges/value``.
+        """
         info = self.model.box()
         dim = int(info["dimension"])
         box.attrs["dimension"] = dim
         boundary = info.get("boundary", "none")
         box.attrs["boundary"] = np.array([boundary] * dim, dtype=h5py.string_dtype())
-        if info.get("edges") is not None:
+        box.attrs["description"] = (f"simulation box: {dim} dimensions, boundary {boundary}"
+                                    + (", edge lengths in edges" if info.get("edges") is not None else ""))
+        self._edges = self._edges_beside_frames(frames)
+        if info.get("edges") is not None and self._edges is None:
             box.create_dataset("edges", data=np.asarray(info["edges"], dtype=np.float64))
+            box["edges"].attrs["description"] = _DESCRIPTIONS[EDGES]
+
+    def _edges_beside_frames(self, frames: bool) -> np.ndarray | None:
+        """Return the box edges to record with each position frame, or None (static or no edges)."""
+        edges = self.model.box().get("edges")
+        if edges is None or not frames or self.model.frame_name != "position":
+            return None
+        return np.asarray(edges, dtype=np.float64)
 
     def _append(self, path: str, step: int, time: float, value) -> None:
         value = np.asarray(value)
@@ -558,6 +638,8 @@ class H5MDWriter:
             self._space.before_write(0)
             group = self.file.require_group(path)
             element = _Element(group, value.shape, value.dtype, self.compression)
+            group.attrs["description"] = group["value"].attrs["description"] = _describe_values(
+                path, value.shape)
             self._elements[path] = element
             self._space.add_chunks(element.chunk_bytes())
         self._space.before_write(element.stored_row_bytes)
@@ -576,6 +658,8 @@ class H5MDWriter:
                     if name in acc:
                         del acc[name]
                     acc.create_dataset(name, data=value)
+                    acc[name].attrs["description"] = (f"in-kernel accumulator {name} as of the step "
+                                                      "in its step attribute")
                 acc[name].attrs["step"] = step
         for element in self._elements.values():
             element.write_pending()
@@ -584,6 +668,10 @@ class H5MDWriter:
         for element in self._elements.values():
             element.mark_committed()
         meta = f["fastwalk"]
+        # the checkpoint beside the file is of one of its last three commits: a commit's checkpoint
+        # is published in the background while the run goes on to the next (see api.resume)
+        recent = [int(s) for s in meta.attrs.get("recent_steps", [])][-2:] + [int(step)]
+        meta.attrs["recent_steps"] = np.array(recent, dtype=np.int64)
         meta.attrs["committed_step"] = step
         meta.attrs["commits"] = int(meta.attrs.get("commits", 0)) + 1
         f.flush()
@@ -649,6 +737,24 @@ class H5MDWriter:
             except (OSError, RuntimeError, ValueError):
                 pass
             self.file = None
+
+
+#: the time-dependent box edges element
+EDGES = "particles/walkers/box/edges"
+_DESCRIPTIONS = {
+    "particles/walkers/position": "walker positions [frame][walker][dimension], in reduced units",
+    "particles/walkers/node": "node index of each walker [frame][walker]",
+    EDGES: "edge lengths of the periodic box [dimension], in reduced units (the same at every frame)",
+}
+
+
+def _describe_values(path: str, shape: tuple[int, ...]) -> str:
+    """Say what the ``value`` dataset of the element at ``path`` holds."""
+    if path in _DESCRIPTIONS:
+        return _DESCRIPTIONS[path]
+    name = path.rsplit("/", 1)[-1]
+    per = f" of shape {list(shape)}" if shape else ""
+    return f"ensemble observable {name}{per} at each record, in reduced units (see /parameters)"
 
 
 #: HDF5 objects of files abandoned after a failed write (see :meth:`H5MDWriter._abandon`)

@@ -93,22 +93,91 @@ class Frames:
         return np.stack([self._group["value"][(int(i), *rest)] for i in indices])
 
 
-class Run:
+class RunView:
+    """What a run read from a file and a run kept in memory share.
+
+    Subclasses give ``config``, ``path``, ``close``, ``observable_names`` and ``_records(name)``.
+    """
+
+    @property
+    def kind(self) -> str:
+        """Model kind, e.g. ``"lattice"``."""
+        return self.config["model"]["kind"]
+
+    @property
+    def parameters(self) -> dict:
+        """The model's resolved parameters."""
+        return self.config["model"]
+
+    @property
+    def settings(self) -> dict:
+        """Run settings: walkers, steps, seed, every, observe_every, burn_in."""
+        return self.config["run"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def has_observable(self, name: str) -> bool:
+        """Whether ``name`` was recorded."""
+        return name in self.observable_names
+
+    def observable(self, name: str) -> Series:
+        """Return an observable's (committed) records.
+
+        Raises
+        ------
+        fastwalk.errors.MissingDataError
+            If the run has no such observable.
+        """
+        if not self.has_observable(name):
+            have = ", ".join(self.observable_names) or "none"
+            where = "this run" if self.path is None else str(self.path)
+            raise MissingDataError(f"{where} has no observable {name!r} (it has: {have}); "
+                                   f"it was written by a {self.kind} run")
+        return self._records(name)
+
+    @property
+    def observables(self) -> dict[str, Series]:
+        """Every observable's (committed) records, by name."""
+        return {name: self.observable(name) for name in self.observable_names}
+
+    def summary(self) -> dict:
+        """Return a JSON-able summary (what ``fastwalk inspect`` prints for a file)."""
+        return summarize(self)
+
+
+class Run(RunView):
     """A fastwalk output file opened for reading (use as a context manager).
 
     Parameters
     ----------
     path : path-like
         The HDF5 file.
+    lock : fastwalk.io.output.OutputLock or None
+        The file's lock when the caller holds it; otherwise a file that
+        another process is writing is refused (:class:`~fastwalk.io.output.BusyError`).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, lock=None):
+        from fastwalk.io.output import refuse_if_busy
+
         self.path = Path(path)
         if not self.path.exists():
             raise FileFormatError(f"file {self.path} does not exist")
+        if not self.path.is_file():  # a FIFO or device would block or mislead h5py
+            from fastwalk.io.output import describe_kind
+
+            raise FileFormatError(f"{self.path} is {describe_kind(self.path)}, not a fastwalk file")
+        if lock is None:
+            refuse_if_busy(self.path, "read")
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
+            if lock is None:
+                refuse_if_busy(self.path, "read")  # it began being written meanwhile
             raise FileFormatError(_open_failure(self.path, exc)) from None
         try:
             self._check_layout()
@@ -136,28 +205,7 @@ class Run:
         """Close the file."""
         self._file.close()
 
-    def __enter__(self) -> Run:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # ------------------------------------------------------------------ description
-    @property
-    def kind(self) -> str:
-        """Model kind, e.g. ``"lattice"``."""
-        return self.config["model"]["kind"]
-
-    @property
-    def parameters(self) -> dict:
-        """The model's resolved parameters."""
-        return self.config["model"]
-
-    @property
-    def settings(self) -> dict:
-        """Run settings: walkers, steps, seed, every, observe_every, burn_in."""
-        return self.config["run"]
-
     @property
     def seed(self) -> int:
         """The seed the run used."""
@@ -182,6 +230,18 @@ class Run:
     def commits(self) -> int:
         """Number of commits so far; 0 means nothing at all is committed yet."""
         return int(self._file["fastwalk"].attrs.get("commits", 0))
+
+    def _run_marks(self) -> dict:
+        """Return the run id, the last committed step and the last commits' steps.
+
+        A checkpoint beside the file must be of this run and of one of these commits.
+        """
+        meta = self._file["fastwalk"].attrs
+        run_id = meta.get("run_id")
+        committed = int(meta.get("committed_step", 0))
+        recent = [int(s) for s in meta.get("recent_steps", [committed])]
+        return {"run_id": None if run_id is None else str(run_id), "committed_step": committed,
+                "recent_steps": recent}
 
     @property
     def target_steps(self) -> int:
@@ -236,24 +296,7 @@ class Run:
         """Names of the recorded observables."""
         return sorted(self._file["observables"])
 
-    def has_observable(self, name: str) -> bool:
-        """Whether ``name`` was recorded."""
-        return name in self._file["observables"]
-
-    def observable(self, name: str) -> Series:
-        """Return an observable's committed records.
-
-        Raises
-        ------
-        fastwalk.errors.MissingDataError
-            If the file has no such observable.
-        """
-        if not self.has_observable(name):
-            have = ", ".join(self.observable_names) or "none"
-            raise MissingDataError(
-                f"{self.path} has no observable {name!r} (it has: {have}); "
-                f"it was written by a {self.kind} run"
-            )
+    def _records(self, name: str) -> Series:
         group = self._file["observables"][name]
         n = int(group.attrs.get(COMMITTED, 0))
         return Series(group["step"][:n], group["time"][:n], group["value"][:n])
@@ -265,41 +308,56 @@ class Run:
         return {name: group[name][()] for name in group}
 
     def box(self) -> dict:
-        """Return the H5MD box: dimension, boundary and edges."""
+        """Return the H5MD box: dimension, boundary and edges (None when it has none)."""
         box = self._file["particles/walkers/box"]
         boundary = [b.decode() if isinstance(b, bytes) else str(b) for b in box.attrs["boundary"]]
-        edges = box["edges"][()] if "edges" in box else None
+        edges = box.get("edges")
+        if isinstance(edges, h5py.Group):  # time-dependent (one row per frame), the same at every frame
+            rows = int(edges.attrs.get(COMMITTED, 0))
+            edges = edges["value"][0] if rows else np.asarray(self.model.box()["edges"], dtype=np.float64)
+        elif edges is not None:  # one dataset (no frames recorded, or a file from fastwalk 0.1)
+            edges = edges[()]
         return {"dimension": int(box.attrs["dimension"]), "boundary": boundary, "edges": edges}
 
-    def summary(self) -> dict:
-        """Return a JSON-able summary of the file (what ``fastwalk inspect`` prints)."""
-        frames = None
-        if self.frame_name is not None:
-            f = self.frames
-            frames = {"name": self.frame_name, "count": len(f), "shape": list(f.shape)}
-            if len(f):
-                frames["first_step"] = int(f.steps[0])
-                frames["last_step"] = int(f.steps[-1])
-        observables = {}
-        for name in self.observable_names:
-            group = self._file["observables"][name]
-            n = int(group.attrs.get(COMMITTED, 0))
-            observables[name] = {"records": n, "shape": list(group["value"].shape[1:])}
-        return {
-            "path": str(self.path),
-            "kind": self.kind,
-            "status": self.status,
-            "version": self.version,
-            "seed": str(self.seed),
-            "committed_step": self.committed_step,
-            "commits": self.commits,
-            "target_steps": self.target_steps,
-            "parameters": self.parameters,
-            "run": self.settings,
-            "frames": frames,
-            "observables": observables,
-            "accumulators": sorted(self._file["fastwalk/accumulators"]),
-        }
+
+
+def summarize(run) -> dict:
+    """Return a JSON-able summary of a run read from a file or held in memory.
+
+    Parameters
+    ----------
+    run : Run or fastwalk.io.memory.MemoryRun
+        The run.
+
+    Returns
+    -------
+    dict
+        Path, kind, status, seed, steps, parameters, settings, and what was recorded.
+    """
+    frames = None
+    if run.frame_name is not None:
+        f = run.frames
+        frames = {"name": run.frame_name, "count": len(f), "shape": list(f.shape)}
+        if len(f):
+            frames["first_step"] = int(f.steps[0])
+            frames["last_step"] = int(f.steps[-1])
+    observables = {name: {"records": len(series.step), "shape": list(series.value.shape[1:])}
+                   for name, series in run.observables.items()}
+    return {
+        "path": None if run.path is None else str(run.path),
+        "kind": run.kind,
+        "status": run.status,
+        "version": run.version,
+        "seed": str(run.seed),
+        "committed_step": run.committed_step,
+        "commits": run.commits,
+        "target_steps": run.target_steps,
+        "parameters": run.parameters,
+        "run": run.settings,
+        "frames": frames,
+        "observables": observables,
+        "accumulators": sorted(run.accumulators),
+    }
 
 
 def _open_failure(path: Path, exc: OSError) -> str:

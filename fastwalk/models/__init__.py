@@ -4,8 +4,9 @@ A model of kind ``K`` is the :class:`~fastwalk.models.base.Model` subclass
 with ``kind = "K"`` defined in ``fastwalk/models/K.py``: it registers itself
 when its module is imported (``Model.__init_subclass__``), and
 :func:`model_class` imports that module on first use, so looking up a name
-costs nothing and adding a model edits no table. Models defined elsewhere
-(plugins, tests) are found once imported, or through :data:`REGISTRY`.
+costs nothing. :data:`REGISTRY` names the package's models for the lazy
+top-level exports (``fastwalk.LatticeWalk``); models defined elsewhere (plugins,
+tests) are found once imported, or through an entry added to it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from fastwalk.models.base import Model, resolve
 
 __all__ = ["REGISTRY", "known_kinds", "model_class", "resolve"]
 
-#: extra kinds outside ``fastwalk.models``: kind name -> ``"module:ClassName"``
-REGISTRY: dict[str, str] = {}
+#: kind name -> ``"module:ClassName"``: the top-level package exports these classes
+#: lazily by name (``fw.LatticeWalk``) without importing numba; models found only by
+#: the module convention or imported from elsewhere work too, but are not exported there
+REGISTRY: dict[str, str] = {
+    "free": "fastwalk.models.free:FreeBrownian",
+    "lattice": "fastwalk.models.lattice:LatticeWalk",
+    "graph": "fastwalk.models.graph:GraphWalk",
+    "potential": "fastwalk.models.potential:PotentialBrownian",
+    "sphere": "fastwalk.models.sphere:SphereBrownian",
+    "langevin": "fastwalk.models.langevin:LangevinBrownian",
+}
 
 
 def _import_kind(kind: str) -> None:

@@ -34,6 +34,9 @@ _NEWLINE, _RETURN, _HASH = 10, 13, 35
 _FALLBACK = -1  # scanner status: let the Python reader decide
 _POWERS = np.array([10.0**k for k in range(23)])
 
+#: longest node label an edge list may use (labels are stored with the run)
+MAX_LABEL = 1000
+
 
 @jit(inline="always")
 def _blank(byte):
@@ -344,6 +347,7 @@ def read_edgelist(path):
         del data, u, v, weights
         return _read_python(name)
     width = int((ends[:count] - starts[:count]).max())
+    _check_label_length(name, width)  # the labels' array holds every label at the longest's width
     labels = _spans(data, starts[:count], ends[:count], width).view(f"S{width}").ravel()
     labels = labels.astype(f"U{width}")  # ASCII bytes: decoding cannot fail
     del data, starts, ends
@@ -366,6 +370,12 @@ def _convert_pending(data, weights, pending, starts, ends) -> int:
     return 0
 
 
+def _check_label_length(where: str, length: int) -> None:
+    if length > MAX_LABEL:
+        raise ValueError(f"{where}: a node label of {length} characters; labels may have at most "
+                         f"{MAX_LABEL}")
+
+
 def _read_python(name: str):
     """Read the file the defining way (module docstring): slow, exact, naming bad lines."""
     labels: dict[str, int] = {}
@@ -378,6 +388,7 @@ def _read_python(name: str):
                 if not fields:
                     continue
                 u, v, w = _parse_edge(fields, name, number)
+                _check_label_length(f"{name} line {number}", max(len(u), len(v)))
                 weighted |= len(fields) == 3
                 iu = labels.setdefault(u, len(labels))
                 iv = labels.setdefault(v, len(labels))

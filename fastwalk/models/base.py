@@ -94,6 +94,15 @@ class Model(abc.ABC):
         return {}
 
     @classmethod
+    def examples(cls) -> list[Model]:
+        """Return small instances that between them call every compiled kernel of the model.
+
+        ``fastwalk info --warm`` runs each for a few steps so that numba's cache
+        holds every kernel before the first real run. The default is none.
+        """
+        return []
+
+    @classmethod
     @abc.abstractmethod
     def from_parameters(cls, parameters: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
         """Rebuild a model from :meth:`parameters` and :meth:`parameter_arrays`."""

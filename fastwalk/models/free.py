@@ -79,6 +79,11 @@ class FreeBrownian(Model):
         return {"kind": self.kind, "dim": self.dim, "diffusion": self.diffusion, "dt": self.dt}
 
     @classmethod
+    def examples(cls) -> list[FreeBrownian]:
+        """Return one small instance (see :meth:`Model.examples`)."""
+        return [cls(2)]
+
+    @classmethod
     def from_parameters(cls, parameters: dict, arrays: dict) -> FreeBrownian:
         """Rebuild from :meth:`parameters`."""
         return cls(parameters["dim"], parameters["diffusion"], parameters["dt"])

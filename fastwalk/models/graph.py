@@ -515,6 +515,12 @@ class GraphWalk(NodeWalkRecords, Model):
         return arrays
 
     @classmethod
+    def examples(cls) -> list[GraphWalk]:
+        """Return an unweighted and a weighted triangle (see :meth:`Model.examples`)."""
+        indptr, indices = [0, 2, 4, 6], [1, 2, 0, 2, 0, 1]
+        return [cls(indptr, indices), cls(indptr, indices, [1.0, 2.0, 1.0, 3.0, 2.0, 3.0])]
+
+    @classmethod
     def from_parameters(cls, parameters: dict, arrays: dict) -> GraphWalk:
         """Rebuild from :meth:`parameters` and :meth:`parameter_arrays`."""
         return cls(arrays["graph/indptr"], arrays["graph/indices"], arrays.get("graph/weights"),

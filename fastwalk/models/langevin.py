@@ -170,7 +170,9 @@ class LangevinBrownian(Model):
 
     kind = "langevin"
     frame_name = "position"
+    #: for d = 2 the empirical and exact 2-D laws with the zero set of U; else the series
     picture = "fastwalk.analysis.llc_plots:langevin_run_figure"
+    #: the exact Boltzmann law by quadrature (d <= 3, typed expressions)
     stationary_report = "fastwalk.analysis.quadrature:langevin_run_report"
 
     def __init__(self, potential, dim: int, params: dict | None = None, *, box: float = 2.0,

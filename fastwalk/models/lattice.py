@@ -305,6 +305,11 @@ class LatticeWalk(NodeWalkRecords, Model):
         return {"lattice/coords": self.coords()}
 
     @classmethod
+    def examples(cls) -> list[LatticeWalk]:
+        """Return a small crossing (see :meth:`Model.examples`)."""
+        return [cls(Crossing.lines(2), 5)]
+
+    @classmethod
     def from_parameters(cls, parameters: dict, arrays: dict) -> LatticeWalk:
         """Rebuild from :meth:`parameters` (the stored coordinates are derived data)."""
         return cls(Crossing.from_dict(parameters["crossing"]), parameters["length"],

@@ -282,6 +282,11 @@ def _lineage_table(theta: int, tau: float) -> tuple[int, np.ndarray]:
     while _centered_log_cf(last, theta, np.array([(count - 0.5) * h]),
                           mean_last)[0].real > -_PSI_LOG:
         count *= 2
+        if count > MAX_TABLE:
+            raise ValueError(
+                f"the exact method at n·D·dt/R² = {theta * tau / 2:.3g} (n = {theta}) needs more "
+                f"than {MAX_TABLE} quadrature nodes; use a larger dt or method='geodesic'"
+            )
     u = (np.arange(count) + 0.5) * h
     centered = _centered_log_cf(last, theta, u, mean_last)
     cdf = np.empty(size)

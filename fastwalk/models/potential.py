@@ -561,6 +561,12 @@ class PotentialBrownian(Model):
         }
 
     @classmethod
+    def examples(cls) -> list[PotentialBrownian]:
+        """Return a 2-D and a 3-D crossing (the 2-D kernel is its own; see :meth:`Model.examples`)."""
+        return [cls(Crossing.lines(k), a=1.0, center=0.5, box=1.0, temperature=0.1, dt=1e-3)
+                for k in (2, 3)]
+
+    @classmethod
     def from_parameters(cls, parameters: dict, arrays: dict) -> PotentialBrownian:
         """Rebuild from :meth:`parameters`."""
         return cls(

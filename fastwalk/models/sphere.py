@@ -430,6 +430,11 @@ class SphereBrownian(Model):
         }
 
     @classmethod
+    def examples(cls) -> list[SphereBrownian]:
+        """Return one instance per step method (see :meth:`Model.examples`)."""
+        return [cls(2, method=method) for method in METHODS]
+
+    @classmethod
     def from_parameters(cls, parameters: dict, arrays: dict) -> SphereBrownian:
         """Rebuild from :meth:`parameters`."""
         return cls(
