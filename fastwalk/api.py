@@ -126,7 +126,8 @@ def simulate(
         sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
                          burn_in=burn_in, threads=threads, progress=progress, commit_seconds=interval)
     else:
-        from fastwalk.distributed import PartitionedRun, default_partitions, partition_walkers
+        from fastwalk.cluster import default_partitions
+        from fastwalk.distributed import PartitionedRun, partition_walkers
 
         walkers = validate.integer("walkers", walkers, minimum=1)
         blocks = partition_walkers(walkers, partitions or default_partitions(client, walkers))

@@ -21,7 +21,8 @@ from fastwalk.engine import MemorySink, Simulation, schedule_size
 from fastwalk.errors import FastwalkError, FileFormatError, MissingDataError
 from fastwalk.io import checkpoint
 from fastwalk.io import h5md as h5md_module
-from fastwalk.io.h5md import CHUNK_MAX, CHUNK_MIN, H5MDWriter, chunk_shape
+from fastwalk.io.element import CHUNK_MAX, CHUNK_MIN, chunk_shape
+from fastwalk.io.h5md import H5MDWriter
 from fastwalk.models.base import Model
 from fastwalk.models.free import FreeBrownian
 

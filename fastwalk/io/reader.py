@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from fastwalk.errors import FileFormatError, MissingDataError
-from fastwalk.io.h5md import COMMITTED
+from fastwalk.io.element import COMMITTED
 
 
 @dataclass(frozen=True)
