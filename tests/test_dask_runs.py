@@ -40,6 +40,7 @@ def client():
 def _models():
     from fastwalk.models.free import FreeBrownian
     from fastwalk.models.graph import GraphWalk
+    from fastwalk.models.langevin import LangevinBrownian
     from fastwalk.models.lattice import LatticeWalk
     from fastwalk.models.potential import PotentialBrownian
     from fastwalk.models.sphere import SphereBrownian
@@ -53,6 +54,8 @@ def _models():
         "potential": PotentialBrownian(Crossing.lines(2), a=1.0, center=0.5, box=2.0, temperature=0.5,
                                        dt=0.01, start="uniform", bins=16),
         "sphere": SphereBrownian(dim=3, radius=1.0, diffusion=1.0, dt=0.01, start="uniform"),
+        "langevin": LangevinBrownian("a * x0**2 * x1**2", 2, {"a": 2.0}, box=2.0, temperature=0.1,
+                                     dt=0.02, method="mala", start="uniform", bins=16),
     }
 
 
@@ -72,7 +75,7 @@ def assert_same_run(path, reference):
         assert mine["fastwalk"].attrs["status"] == ref["fastwalk"].attrs["status"] == "completed"
 
 
-@pytest.mark.parametrize("kind", ["free", "lattice", "graph", "potential", "sphere"])
+@pytest.mark.parametrize("kind", ["free", "lattice", "graph", "potential", "sphere", "langevin"])
 def test_every_model_kind_on_the_cluster_equals_one_process(client, kind, tmp_path):
     model = _models()[kind]
     options = {"seed": 41, "every": 25, "observe_every": 20, "burn_in": 7, "commit_seconds": 0}
@@ -178,6 +181,21 @@ def test_client_killed_mid_run_resumes_on_dask_bit_identically(client, fastwalk_
     reference = fastwalk_cli.run(*args, "--out", tmp_path / "one.h5", "--quiet")
     assert reference.returncode == 0, reference.stderr
     assert_same_run(out, tmp_path / "one.h5")
+
+
+def test_interrupted_dask_run_says_how_to_resume_on_the_cluster(client, fastwalk_cli, tmp_path):
+    out = tmp_path / "stopped.h5"
+    proc = fastwalk_cli.start("lattice", "--lines", 3, "--length", 9, "--walkers", 400, "--steps", 10**7,
+                              "--dask", _address(client), "--commit-seconds", 0, "--out", out)
+    ckpt = out.with_name(out.name + ".ckpt")
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert f"fastwalk resume {out} --dask {_address(client)}" in stderr
+    assert "Traceback" not in stderr
 
 
 RSS_SCRIPT = textwrap.dedent("""

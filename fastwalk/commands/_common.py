@@ -187,7 +187,7 @@ def check_dask(dask: str | None, threads: int | None) -> None:
     """Refuse a malformed ``--dask``, ``--threads`` with it, or a missing distributed extra."""
     if dask is None:
         return
-    from fastwalk.distributed import DASK_MISSING, parse_address
+    from fastwalk.cluster import DASK_MISSING, parse_address
 
     try:
         parse_address(dask)
@@ -211,7 +211,7 @@ def on_cluster(dask: str | None, out, work):
         return work(None)
     import logging
 
-    from fastwalk.distributed import connect
+    from fastwalk.cluster import connect
     from fastwalk.errors import ClusterError
 
     client, close = connect(dask)
@@ -220,7 +220,9 @@ def on_cluster(dask: str | None, out, work):
         if name.startswith("distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
-        return work(client)
+        result = work(client)
+        result.extra["dask"] = dask  # so that a resume hint names the cluster too
+        return result
     except ClusterError as exc:
         raise ClusterError(f"{exc}; continue with: fastwalk resume {out} --dask {dask}") from None
     finally:
@@ -478,7 +480,7 @@ def run_summary(result, model) -> dict:
         "exit_status": status,
         "parameters": model.parameters(),
     }
-    for key in ("partitions", "tasks", "task_seconds"):
+    for key in ("dask", "partitions", "tasks", "task_seconds"):
         if key in result.extra:
             summary[key] = result.extra[key]
     try:
@@ -502,7 +504,8 @@ def echo_summary(result, out) -> None:
         f"({rate} walker-steps/s), seed {result.seed} -> {out}"
     )
     if result.reason == "interrupted":
-        click.echo(f"resume with: fastwalk resume {out}", err=True)
+        dask = result.extra.get("dask")
+        click.echo(f"resume with: fastwalk resume {out}" + (f" --dask {dask}" if dask else ""), err=True)
 
 
 #: integers beyond this lose digits in JSON readers that hold numbers as doubles (jq, JavaScript)
