@@ -266,3 +266,22 @@ def test_report_is_json_and_checks_its_input():
         boltzmann.potential_report(model, {"histogram_2d": np.zeros((8, 8))})
     with pytest.raises(TypeError, match="PotentialBrownian"):
         boltzmann.potential_report(object(), {"histogram_2d": counts})
+
+
+def test_one_dimensional_ornstein_uhlenbeck_run_is_compared_on_its_line():
+    # D = 1, x0 pinned: the Ornstein–Uhlenbeck process; at a·dt = 0.002 Euler–Maruyama's variance
+    # bias (a·dt/2 relative) is far below the sampling floor, so only noise separates the laws
+    model = make(Crossing(1, [(0,)]), dt=0.002, start="uniform")
+    walkers, steps = 2000, 2000
+    state = model.initial_state(rng.seed_states(11, 0, walkers))
+    model.advance(state, -1000, 1000, False)
+    model.advance(state, 0, steps, True)
+    report = boltzmann.potential_report(model, {"marginals": state["marginals"]}, walkers=walkers)
+    json.dumps(report)
+    assert report["samples"] == walkers * steps
+    assert boltzmann.relaxation_time(model) == pytest.approx(0.5)  # 1/(2a): no valley to run along
+    assert report["tv_boltzmann"] < 2 * report["tv_floor"], report
+    # a law 20% stiffer is told apart from the same counts
+    stiffer = make(Crossing(1, [(0,)]), a=1.2, dt=0.002)
+    wrong = boltzmann.potential_report(stiffer, {"marginals": state["marginals"]}, walkers=walkers)
+    assert wrong["tv_boltzmann"] > 3 * report["tv_floor"], (wrong, report)

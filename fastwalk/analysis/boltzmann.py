@@ -58,11 +58,6 @@ def _check_model(model) -> None:
             f"the Boltzmann law needs temperature T > 0, got T = {model.temperature:g}; "
             "at T = 0 the stationary law is concentrated on the minimum set"
         )
-    if model.dim < 2:
-        raise ValueError(
-            f"the Boltzmann comparison of a potential run is made on the (x0, x1) density and "
-            f"needs D >= 2, got D = {model.dim}; read the 1-D law from the 'marginals' accumulator"
-        )
 
 
 def _nodes(box: float, bins: int, per_bin: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +277,7 @@ def boltzmann_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str,
     dict
         ``"marginals"``: float64 ``[D][bins]`` bin probabilities of every
         coordinate; ``"histogram_2d"``: ``[bins][bins]`` bin probabilities of
-        the first two coordinates; ``"method"``: ``"disjoint"``,
+        the first two coordinates (None when D = 1); ``"method"``: ``"disjoint"``,
         ``"codisjoint"``, ``"tensor"`` or ``"factorised"`` (how the coupled
         coordinates were integrated).
 
@@ -310,7 +305,7 @@ def boltzmann_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str,
             mixed_marginals, joint = _structured_mixed(model, mixed, method, per_bin)
         for j, law in mixed_marginals.items():
             marginals[j] = law
-    if joint is None:  # 0 or 1 is independent of everything else
+    if joint is None and model.dim >= 2:  # 0 or 1 is independent of everything else
         joint = np.outer(marginals[0], marginals[1])
     return {"marginals": marginals, "histogram_2d": joint, "method": method}
 
@@ -348,8 +343,8 @@ def regular_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str, n
     for row in mask:
         laws = [pinned[j] if row[j] else free[j] for j in range(model.dim)]
         marginals += np.array(laws)
-        joint += np.outer(laws[0], laws[1])
-    return {"marginals": marginals / len(mask), "histogram_2d": joint / len(mask)}
+        joint += np.outer(laws[0], laws[1 % model.dim])
+    return {"marginals": marginals / len(mask), "histogram_2d": joint / len(mask) if model.dim >= 2 else None}
 
 
 # ---------------------------------------------------------------------- comparisons
@@ -436,7 +431,8 @@ def relaxation_time(model) -> float:
     τ = max(1 / (2(a + c)), 1 / (T·(2π/Λ)² + 2c)): the first is the decay
     time across a valley, the second that of free diffusion around the box
     along a valley (slowest Fourier mode), shortened by the confining
-    curvature 2c.
+    curvature 2c. A crossing that pins every coordinate has no valley to
+    diffuse along: τ = 1 / (2(a + c)).
 
     Parameters
     ----------
@@ -450,6 +446,8 @@ def relaxation_time(model) -> float:
     """
     _check_model(model)
     across = 1.0 / (2.0 * (model.a + model.confine))
+    if model.crossing.pinned_mask().all():  # one isolated minimum: no direction along a valley
+        return across
     along = 1.0 / (model.temperature * (2 * math.pi / model.box_side) ** 2 + 2.0 * model.confine)
     return max(across, along)
 
@@ -553,6 +551,8 @@ def potential_report(model, accumulators: dict, radius: float | None = None,
         If the histograms are empty or do not match the model's bins.
     """
     _check_model(model)
+    if model.dim == 1:
+        return _line_report(model, accumulators, walkers)
     counts = _counts(accumulators, "histogram_2d", (model.bins, model.bins))
     samples = int(counts.sum())
     if samples <= 0:
@@ -598,6 +598,22 @@ def potential_report(model, accumulators: dict, radius: float | None = None,
             for row, law in zip(marginal_counts, exact["marginals"], strict=True)
         ]
     return report
+
+
+def _line_report(model, accumulators: dict, walkers: int | None) -> dict[str, Any]:
+    """Compare a D = 1 run (e.g. the Ornstein–Uhlenbeck process) on the law of x0."""
+    counts = _counts(accumulators, "marginals", (1, model.bins))[0]
+    samples = int(counts.sum())
+    if samples <= 0:
+        raise ValueError("marginals is empty: run some steps after burn-in before comparing")
+    exact = boltzmann_reference(model)["marginals"][0]
+    n_eff = effective_samples(model, samples, walkers)
+    estimate = multinomial_tv_floor(exact, n_eff)
+    tv = probabilities_total_variation(counts / samples, exact)
+    return {"samples": samples, "method": "factorised", "tv_boltzmann": tv, "tv_floor": estimate,
+            "tv_floor_method": "relaxation-time estimate", "tv_floor_measured": None,
+            "tv_floor_estimate": estimate, "effective_samples": n_eff,
+            "relaxation_time": relaxation_time(model), "marginal_tv": [tv]}
 
 
 def potential_run_report(run, radius: float | None = None, **options) -> dict[str, Any]:
