@@ -233,6 +233,32 @@ def test_a_jitted_pair_runs_and_is_rebuilt_from_its_import_path():
     assert LangevinBrownian.from_parameters(params, {}).parameters() == params
 
 
+@numba.njit
+def _stiff_energy(x):
+    return x[0] ** 2 + 50.0 * x[1] ** 4
+
+
+@numba.njit
+def _stiff_gradient(x, out):
+    out[0] = 2.0 * x[0]
+    out[1] = 200.0 * x[1] ** 3
+
+
+def test_a_jitted_pair_too_stiff_for_euler_maruyama_is_refused_like_an_expression():
+    # curvature of 50·x1⁴ is 600·x1², 600 at the box's edge: EM is unstable for dt >= 1/300
+    typed = LangevinBrownian("x0**2 + 50*x1**4", 2, box=2.0, temperature=0.5, dt=1e-3)
+    pair = LangevinBrownian(_stiff_energy, 2, gradient=_stiff_gradient, box=2.0, temperature=0.5,
+                            dt=1e-3)
+    (exact, at), (differenced, where) = typed.max_curvature(), pair.max_curvature()
+    np.testing.assert_array_equal(at, where)
+    assert differenced == pytest.approx(exact, rel=1e-6)
+    for potential, gradient in (("x0**2 + 50*x1**4", None), (_stiff_energy, _stiff_gradient)):
+        with pytest.raises(ValueError, match="too large for Euler–Maruyama.*--method mala"):
+            LangevinBrownian(potential, 2, gradient=gradient, box=2.0, temperature=0.5, dt=0.01)
+        LangevinBrownian(potential, 2, gradient=gradient, box=2.0, temperature=0.5, dt=0.01,
+                         method="mala")
+
+
 def test_pickles_as_its_parameters_for_other_processes():
     import pickle
 

@@ -279,32 +279,45 @@ class LangevinBrownian(Model):
         """Return the largest Hessian eigenvalue of U over probe points of the box.
 
         Probes: the start point, the center and 512 fixed pseudo-random points
-        of the box (not the run's streams). Typed expressions only (symbolic
-        Hessian); for jitted pairs returns ``(None, None)``.
+        of the box (not the run's streams). The Hessian is symbolic for a typed
+        expression and, for a jitted pair, central differences of the gradient
+        (step 1e-5 of the box side).
 
         Returns
         -------
         tuple
-            ``(curvature, point)``.
+            ``(curvature, point)``, or ``(None, None)`` where U's Hessian is
+            nowhere finite on the probes.
         """
-        if self.expression is None:
-            return None, None
         probe = np.random.default_rng(1).uniform(size=(512, self.dim))
         points = np.vstack([self._start_points()[:1], self.center[None, :],
                             self.lower + self.box_side * probe])
-        columns = [points[:, i] for i in range(self.dim)]
-        hessian = np.empty((points.shape[0], self.dim, self.dim))
-        for i, row in enumerate(self.expression.hessian_numpy):
-            for k, entry in enumerate(row):
-                with np.errstate(all="ignore"):
-                    value = np.broadcast_to(entry(*columns), points.shape[:1])
-                hessian[:, i, i + k] = hessian[:, i + k, i] = value
+        hessian = self._hessian(points)
         finite = np.all(np.isfinite(hessian), axis=(1, 2))
         if not finite.any():
             return None, None
         top = np.linalg.eigvalsh(hessian[finite])[:, -1]
         k = int(np.argmax(top))
         return float(top[k]), points[finite][k]
+
+    def _hessian(self, points: np.ndarray) -> np.ndarray:
+        hessian = np.empty((points.shape[0], self.dim, self.dim))
+        if self.expression is None:
+            step = 1e-5 * self.box_side
+            for i in range(self.dim):
+                shift = np.zeros(self.dim)
+                shift[i] = step
+                column = (self.energies_gradients(points + shift)[1]
+                          - self.energies_gradients(points - shift)[1]) / (2 * step)
+                hessian[:, :, i] = column
+            return 0.5 * (hessian + hessian.transpose(0, 2, 1))
+        columns = [points[:, i] for i in range(self.dim)]
+        for i, row in enumerate(self.expression.hessian_numpy):
+            for k, entry in enumerate(row):
+                with np.errstate(all="ignore"):
+                    value = np.broadcast_to(entry(*columns), points.shape[:1])
+                hessian[:, i, i + k] = hessian[:, i + k, i] = value
+        return hessian
 
     # ------------------------------------------------------------------ description
     @property
