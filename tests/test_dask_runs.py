@@ -198,6 +198,48 @@ def test_interrupted_dask_run_says_how_to_resume_on_the_cluster(client, fastwalk
     assert "Traceback" not in stderr
 
 
+CLUSTER_SCRIPT = textwrap.dedent("""
+    import time, distributed
+    if __name__ == "__main__":
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=":0")
+        print(cluster.scheduler_address, flush=True)
+        while True:
+            time.sleep(1)
+""")
+
+
+def test_lost_scheduler_stops_with_one_line_and_a_resumable_file(fastwalk_cli, tmp_path):
+    script = tmp_path / "cluster.py"
+    script.write_text(CLUSTER_SCRIPT)
+    cluster = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        address = cluster.stdout.readline().strip()
+        args = ["lattice", "--lines", 3, "--length", 9, "--walkers", 400, "--steps", 60_000,
+                "--every", 2000, "--seed", 5]
+        out = tmp_path / "lost.h5"
+        proc = fastwalk_cli.start(*args, "--dask", address, "--commit-seconds", 0, "--out", out,
+                                  "--quiet")
+        ckpt = out.with_name(out.name + ".ckpt")
+        deadline = time.monotonic() + 120
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        os.killpg(cluster.pid, signal.SIGKILL)  # the scheduler and its worker, at once
+        cluster.wait()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: lost the Dask scheduler"), stderr
+    assert f"continue with: fastwalk resume {out} --dask {address}" in lines[0]
+    resumed = fastwalk_cli.run("resume", out, "--quiet")  # on one process: the same run
+    assert resumed.returncode == 0, resumed.stderr
+    reference = fastwalk_cli.run(*args, "--out", tmp_path / "one.h5", "--quiet")
+    assert reference.returncode == 0, reference.stderr
+    assert_same_run(out, tmp_path / "one.h5")
+
+
 RSS_SCRIPT = textwrap.dedent("""
     import resource, sys
     import distributed
