@@ -153,7 +153,7 @@ class LangevinBrownian(Model):
         Start at c, uniformly in the box (d uniforms per walker from its
         stream), or at the given point.
     localize : float, optional
-        γ >= 0 of the localizing term γ/2·|x − x*|² (0 = off).
+        γ >= 0 of the localizing term ``γ/2·|x − x*|²`` (0 = off).
     at : float or sequence of float, optional
         The point x* (default: the center).
     bins : int, optional
