@@ -533,13 +533,13 @@ class GraphWalk(NodeWalkRecords, Model):
 
     def stationary_law(self) -> tuple[np.ndarray, str]:
         """Return the exact stationary law and how it was obtained (degree, strength, or LU)."""
-        from fastwalk.analysis.stationary import csr_law
+        from fastwalk.graph_laws import csr_law
 
         return csr_law(self.indptr, self.indices, self.weights, start=self.start)
 
     def periodic_classes(self) -> tuple[int, np.ndarray | None]:
         """Return the non-lazy walk's period and each node's cyclic class (None if 1)."""
-        from fastwalk.analysis.stationary import csr_cyclic_classes
+        from fastwalk.graph_laws import csr_cyclic_classes
 
         return csr_cyclic_classes(self.indptr, self.indices, self.start)
 
