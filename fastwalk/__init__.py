@@ -11,7 +11,8 @@ The main names are here, imported on first use (PEP 562) so that
     run.accumulators["visit_counts"]
 
 Every model class of :data:`fastwalk.models.REGISTRY` is exported under its
-class name, so a model registered there appears here without further change.
+class name; the registry is read off the model modules, so a new model module
+appears here without further change.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,6 +51,32 @@ def test_every_registered_model_is_exported_under_its_class_name():
         cls = model_class(kind)
         assert getattr(fw, cls.__name__) is cls
         assert cls.__name__ in fw.__all__ and cls.__name__ in dir(fw)
+
+
+def test_the_registry_read_from_the_sources_names_every_model_class_of_the_package():
+    from fastwalk.models import known_kinds
+    from fastwalk.models.base import Model
+
+    imported = {kind: f"{cls.__module__}:{cls.__qualname__}" for kind, cls in Model.kinds.items()
+                if kind in known_kinds() and cls.__module__.startswith("fastwalk.models.")}
+    assert REGISTRY == imported and len(REGISTRY) >= 6
+
+
+def test_a_new_model_module_is_exported_without_touching_a_table(tmp_path):
+    # a copy of the package with one more model module: fw.<Class> appears, numba not loaded
+    import shutil
+
+    package = tmp_path / "fastwalk"
+    shutil.copytree(Path(fw.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "models" / "toy.py").write_text(
+        "from fastwalk.models.free import FreeBrownian\n\n\n"
+        "class ToyBrownian(FreeBrownian):\n    \"\"\"A toy.\"\"\"\n\n    kind = \"toy\"\n")
+    code = ("import sys, fastwalk as fw\nassert 'ToyBrownian' in fw.__all__\n"
+            "assert 'numba' not in sys.modules\nprint(fw.ToyBrownian.kind)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "toy"
 
 
 def test_importing_the_perturb_module_keeps_the_perturb_function():

@@ -5,30 +5,47 @@ with ``kind = "K"`` defined in ``fastwalk/models/K.py``: it registers itself
 when its module is imported (``Model.__init_subclass__``), and
 :func:`model_class` imports that module on first use, so looking up a name
 costs nothing. :data:`REGISTRY` names the package's models for the lazy
-top-level exports (``fastwalk.LatticeWalk``); models defined elsewhere (plugins,
-tests) are found once imported, or through an entry added to it.
+top-level exports (``fastwalk.LatticeWalk``): it is read off the model modules'
+text (a top-level class whose body says ``kind = "K"``), so a new module is all
+it takes, and nothing is imported to build it. Models defined elsewhere
+(plugins, tests) are found once imported, or through an entry added to it.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+from pathlib import Path
 
 from fastwalk.models.base import Model, resolve
 
 __all__ = ["REGISTRY", "known_kinds", "model_class", "resolve"]
 
+_CLASS = re.compile(r"^class (\w+)\b")
+_KIND = re.compile(r'^    kind = "(\w+)"')
+
+
+def _declared_models() -> dict[str, str]:
+    """Return ``{kind: "module:ClassName"}`` for the model classes in this package's modules.
+
+    The modules are read as text, not imported (``fastwalk --help`` must not load numba):
+    a top-level ``class`` line names the class that a following ``    kind = "K"`` belongs to.
+    """
+    found = {}
+    for path in sorted(Path(__file__).parent.glob("[!_]*.py")):
+        owner = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("class "):
+                owner = _CLASS.match(line).group(1)
+            elif owner is not None and (kind := _KIND.match(line)):
+                found[kind.group(1)] = f"{__name__}.{path.stem}:{owner}"
+    return found
+
+
 #: kind name -> ``"module:ClassName"``: the top-level package exports these classes
-#: lazily by name (``fw.LatticeWalk``) without importing numba; models found only by
-#: the module convention or imported from elsewhere work too, but are not exported there
-REGISTRY: dict[str, str] = {
-    "free": "fastwalk.models.free:FreeBrownian",
-    "lattice": "fastwalk.models.lattice:LatticeWalk",
-    "graph": "fastwalk.models.graph:GraphWalk",
-    "potential": "fastwalk.models.potential:PotentialBrownian",
-    "sphere": "fastwalk.models.sphere:SphereBrownian",
-    "langevin": "fastwalk.models.langevin:LangevinBrownian",
-}
+#: lazily by name (``fw.LatticeWalk``) without importing numba
+REGISTRY: dict[str, str] = _declared_models()
 
 
 def _import_kind(kind: str) -> None:
