@@ -185,12 +185,15 @@ def chart(results: list[Result], path: Path, when: str) -> None:
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         unit = next((r.unit for r in group if r.tool == FASTWALK), group[0].unit)
         mark = _marks(results).get(group[0].run, "")
-        ax.set_title(f"{job}{mark} (ns per {unit}, 1 thread)", fontsize=10)
+        ax.set_title(f"{job}{' ' + mark if mark else ''} (ns per {unit}, 1 thread)", fontsize=10)
         for i, value in enumerate(values):
             ax.text(value, i, f" {value:.3g}", va="center", fontsize=7)
     for ax in list(axes.flat)[len(jobs):]:
         ax.set_visible(False)
-    figure.suptitle(f"fastwalk and its peers, CPU ns per step, log scale ({when})", fontsize=11)
+    kept = ", ".join(f"{mark}: run of {run.split(' on ')[0]}" for run, mark in
+                     _marks(results).items())
+    figure.suptitle(f"fastwalk and its peers, CPU ns per step, log scale ({when}"
+                    f"{'; ' + kept if kept else ''})", fontsize=11)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
