@@ -163,7 +163,8 @@ def run_graph_walker(job: str):
                      walkers * (length - 1))
     record(job, f"graph-walker {version('graph-walker')}", timing,
            note="its C++ core on the row-normalised CSR (its random_walks needs a networkx "
-                "graph and normalises per call); path matrix; one thread")
+                "graph and normalises per call); path matrix; it starts its own threads, one "
+                "per core (CPU time counts them all)")
 
 
 def run_networkx(job: str):
