@@ -40,7 +40,7 @@ MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
 _KEPT = re.compile(r"^Jobs marked (\S+) were not re-run here: their rows are from the run of (.+)\.$")
 VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512vl", "avx512_fp16", "amx_tile")
 PACKAGES = ("numba", "numpy", "python-igraph", "csrgraph", "graph-walker", "networkx", "torch",
-            "torchsde", "jax", "diffrax", "sdeint", "geomstats")
+            "torchsde", "jax", "diffrax", "sdeint", "geomstats", "devinterp")
 
 sys.path.insert(0, str(HERE))
 from peerlib import FASTWALK, OUT_VARIABLE, Result, load  # noqa: E402
