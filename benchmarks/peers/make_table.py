@@ -3,14 +3,20 @@
 Usage (from the repository root, with the ``peers`` extra installed)::
 
     python benchmarks/peers/make_table.py                 # run pytest benchmarks/peers, then write
+    python benchmarks/peers/make_table.py --tests test_peer_graph.py   # run only these files
     python benchmarks/peers/make_table.py --results r.jsonl   # write from a finished run's results
 
 Writes the table between the ``<!-- peers-table -->`` markers of README.md
 (``--readme`` to choose another file) and the chart to
-``benchmarks/peers/peers.png`` (``--chart``). Every figure in both comes from
-the one run: CPU ns per step (all threads summed, i.e. per thread), best of
+``benchmarks/peers/peers.png`` (``--chart``). Every figure of a job comes
+from one run: CPU ns per step (all threads summed, i.e. per thread), best of
 its repeats, with the range over repeats and the ratio to fastwalk's time on
 the same job and thread count.
+
+A job the run did not record (its benchmark file was not run) keeps its rows
+from the table already in the README, marked ¹, ², ... with the run they come
+from (named under the table's first line); ``--fresh`` drops them instead.
+A peer that is not installed is a "skipped" row of the new run, never a kept one.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,9 +36,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 START, END = "<!-- peers-table -->", "<!-- /peers-table -->"
+MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
+_KEPT = re.compile(r"^Jobs marked (\S+) were not re-run here: their rows are from the run of (.+)\.$")
 VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512vl", "avx512_fp16", "amx_tile")
 PACKAGES = ("numba", "numpy", "python-igraph", "csrgraph", "graph-walker", "networkx", "torch",
-            "torchsde", "jax", "diffrax", "sdeint", "geomstats")
+            "torchsde", "jax", "diffrax", "sdeint", "geomstats", "devinterp")
 
 sys.path.insert(0, str(HERE))
 from peerlib import FASTWALK, OUT_VARIABLE, Result, load  # noqa: E402
@@ -63,14 +72,46 @@ def machine() -> str:
             f"{vectors}. Python {platform.python_version()}; " + ", ".join(versions))
 
 
-def run(path: str) -> None:
-    """Run the peer benchmarks once, appending results to ``path``."""
+def run(path: str, tests=()) -> None:
+    """Run the peer benchmarks once (or only the files ``tests``), appending results to ``path``."""
     env = dict(os.environ, **{OUT_VARIABLE: path})
-    command = [sys.executable, "-m", "pytest", str(HERE), "-s", "-q", "-p", "no:cacheprovider"]
+    targets = [str(HERE / test) for test in tests] or [str(HERE)]
+    command = [sys.executable, "-m", "pytest", *targets, "-s", "-q", "-p", "no:cacheprovider"]
     subprocess.run(command, cwd=ROOT, env=env, check=False)
 
 
+def previous(readme: Path) -> list[Result]:
+    """The rows of the table now in ``readme``, as results tagged with the run they come from."""
+    body = readme.read_text() if readme.exists() else ""
+    if START not in body or END not in body:
+        return []
+    lines = body.split(START, 1)[1].split(END, 1)[0].strip().splitlines()
+    header = re.match(r"^Measured (.+)$", lines[0]) if lines else None
+    if header is None:
+        return []
+    runs = {"": header.group(1)}
+    results = []
+    for line in lines[1:]:
+        kept = _KEPT.match(line)
+        if kept:
+            runs[kept.group(1)] = kept.group(2)
+        if not line.startswith("| ") or line.startswith(("| job ", "| ---")):
+            continue
+        job, tool, threads, cell, ratio, peak, note = line[2:-2].split(" | ", 6)
+        job, _, mark = job.partition(" ")
+        value, _, unit = cell.rpartition(" / ")
+        samples = ([] if value == "skipped" else
+                   [float(x) for x in re.findall(r"[-+0-9.e]+", value.replace("–", " "))])
+        results.append(Result(job, tool, samples[0] if samples else None, unit,
+                              int(threads), float(peak) if peak else None, note,
+                              samples[1:] or samples[:1], run=runs.get(mark, runs[""]),
+                              ratio=ratio))
+    return results
+
+
 def _ratio(result: Result, ours: dict) -> str:
+    if result.run:
+        return result.ratio
     base = ours.get((result.job, result.threads))
     if result.skipped or base is None or result.tool == FASTWALK:
         return ""
@@ -85,13 +126,22 @@ def _cell(result: Result) -> str:
     return f"{result.ns_per_step:.3g}{spread}"
 
 
+def _marks(results: list[Result]) -> dict[str, str]:
+    """Earlier run -> its mark, in order of first appearance."""
+    runs = list(dict.fromkeys(r.run for r in results if r.run))
+    return {run: MARKS[i] for i, run in enumerate(runs)}
+
+
 def table(results: list[Result], when: str) -> str:
-    """The markdown table (and its header lines) of one run's results."""
+    """The markdown table (and its header lines) of one run's results and the rows kept."""
     ours = {(r.job, r.threads): r.ns_per_step for r in results
             if r.tool == FASTWALK and not r.skipped}
-    lines = [
-        f"Measured {when} on {machine()}",
-        "",
+    marks = _marks(results)
+    lines = [f"Measured {when} on {machine()}", ""]
+    for run, mark in marks.items():
+        lines += [f"Jobs marked {mark} were not re-run here: their rows are from the run of "
+                  f"{run}.", ""]
+    lines += [
         "CPU ns per step (all threads summed: per thread), best of the repeats (range); "
         "× = the tool's time over fastwalk's on the same job and threads (higher: fastwalk "
         "faster); peak = resident memory the call added. The machine was shared with other "
@@ -102,7 +152,8 @@ def table(results: list[Result], when: str) -> str:
     ]
     for result in results:
         peak = "" if result.peak_mib is None else f"{max(result.peak_mib, 0):.0f}"
-        lines.append(f"| {result.job} | {result.tool} | {result.threads} | {_cell(result)} "
+        job = f"{result.job} {marks[result.run]}" if result.run else result.job
+        lines.append(f"| {job} | {result.tool} | {result.threads} | {_cell(result)} "
                      f"/ {result.unit} | {_ratio(result, ours)} | {peak} | {result.note} |")
     return "\n".join(lines)
 
@@ -133,12 +184,16 @@ def chart(results: list[Result], path: Path, when: str) -> None:
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         unit = next((r.unit for r in group if r.tool == FASTWALK), group[0].unit)
-        ax.set_title(f"{job} (ns per {unit}, 1 thread)", fontsize=10)
+        mark = _marks(results).get(group[0].run, "")
+        ax.set_title(f"{job}{' ' + mark if mark else ''} (ns per {unit}, 1 thread)", fontsize=10)
         for i, value in enumerate(values):
             ax.text(value, i, f" {value:.3g}", va="center", fontsize=7)
     for ax in list(axes.flat)[len(jobs):]:
         ax.set_visible(False)
-    figure.suptitle(f"fastwalk and its peers, CPU ns per step, log scale ({when})", fontsize=11)
+    kept = ", ".join(f"{mark}: run of {run.split(' on ')[0]}" for run, mark in
+                     _marks(results).items())
+    figure.suptitle(f"fastwalk and its peers, CPU ns per step, log scale ({when}"
+                    f"{'; ' + kept if kept else ''})", fontsize=11)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
@@ -161,15 +216,22 @@ def main(argv=None) -> int:
     parser.add_argument("--results", help="results of a finished run (JSON lines); default: run now")
     parser.add_argument("--readme", default=str(ROOT / "README.md"))
     parser.add_argument("--chart", default=str(HERE / "peers.png"))
+    parser.add_argument("--tests", nargs="+", default=(),
+                        help="benchmark files (in benchmarks/peers) to run; default all")
+    parser.add_argument("--fresh", action="store_true",
+                        help="drop the README rows of jobs this run did not record")
     args = parser.parse_args(argv)
     path = args.results
     if path is None:
         path = tempfile.mkstemp(suffix=".jsonl", prefix="peers-")[1]
-        run(path)
+        run(path, args.tests)
     results = load(path)
     if not results:
         print(f"no results in {path}", file=sys.stderr)
         return 1
+    if not args.fresh:
+        measured = {r.job for r in results}
+        results += [r for r in previous(Path(args.readme)) if r.job not in measured]
     when = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
     when = when.strftime("%Y-%m-%d %H:%M UTC")
     chart(results, Path(args.chart), when)

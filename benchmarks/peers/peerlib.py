@@ -50,6 +50,8 @@ class Result:
     note: str = ""
     samples: list[float] = field(default_factory=list)  # CPU ns per step of each repeat
     wall: list[float] = field(default_factory=list)  # wall ns per step of each repeat
+    run: str = ""  # "" for this run; "<when> on <machine>" for a row kept from an earlier table
+    ratio: str = ""  # a kept row's "× fastwalk" cell as its table printed it
 
     @property
     def skipped(self) -> bool:

@@ -18,6 +18,11 @@ a random graph of 10^6 nodes and 10^7 undirected edges (2·10^7 CSR entries,
 160 MB of int64 indices: far larger than the 32 MiB L3). The large job also
 records the floor: a dependent random read (a pointer chase over an int64
 array of the CSR's size), one and several chases interleaved per thread.
+The small jobs record two floors on one thread, with fastwalk's own SIMD
+lanes: the xoshiro draws alone (one per walker-step, nothing else), and on
+the weighted job an O(1) alias-table step (draw, row, one table entry,
+target, count: what Walker's alias method would cost, on random tables, so
+not a walk of these weights) beside fastwalk's exact binary search.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from peerlib import FASTWALK, measure, peer, record, skipped, version
 from fastwalk import rng
 from fastwalk._jit import pjit
 from fastwalk.crossing import Crossing
-from fastwalk.models.graph import GraphWalk
+from fastwalk.models._kernels import U as _U
+from fastwalk.models.graph import LANES, GraphWalk, _draw_lanes, _select
 from fastwalk.models.lattice import LatticeWalk
 
 LARGE_NODES, LARGE_EDGES = 10**6, 10**7
@@ -157,7 +163,8 @@ def run_graph_walker(job: str):
                      walkers * (length - 1))
     record(job, f"graph-walker {version('graph-walker')}", timing,
            note="its C++ core on the row-normalised CSR (its random_walks needs a networkx "
-                "graph and normalises per call); path matrix; one thread")
+                "graph and normalises per call); path matrix; it starts its own threads, one "
+                "per core (CPU time counts them all)")
 
 
 def run_networkx(job: str):
@@ -222,6 +229,71 @@ def floor(chasers: int, threads: int, chain):
                    memory=False)
 
 
+@pjit(cache=False)
+def _lane_floor(states, steps, indptr, indices, thresholds, aliases, counts, alias):
+    """One thread's floor, in lanes as fastwalk walks: the draws alone, or an alias-table walk.
+
+    ``alias`` False: each walker-step is one xoshiro draw (vectorised) and
+    nothing else. True: the draw, the row, entry j = the draw's top 32 bits
+    times the degree, then j or ``aliases[j]`` as the low 32 bits fall
+    below ``thresholds[j]``, the target node and its count: the work of an
+    O(1) weighted step, with no search.
+    """
+    words = np.zeros(6 * LANES, dtype=np.uint64)
+    node = np.zeros(LANES, dtype=np.int64)
+    total = np.uint64(0)
+    for first in range(0, states.shape[0], LANES):
+        count = min(LANES, states.shape[0] - first)
+        for i in range(count):
+            s = states[first + i]
+            words[i], words[LANES + i] = s.s0, s.s1
+            words[2 * LANES + i], words[3 * LANES + i] = s.s2, s.s3
+            node[i] = 0
+        for _ in range(steps):
+            _draw_lanes(words, count, 0.0)
+            if not alias:
+                for i in range(count):
+                    total ^= words[4 * LANES + i]
+                continue
+            for i in range(count):
+                low, high = indptr[_U(node[i])], indptr[_U(node[i] + 1)]
+                bits = words[4 * LANES + i]
+                j = low + np.int64(((bits >> np.uint64(32)) * np.uint64(high - low))
+                                   >> np.uint64(32))
+                entry = _select((bits & np.uint64(0xFFFFFFFF)) < thresholds[_U(j)], j,
+                                aliases[_U(j)])
+                node[i] = indices[_U(entry)]
+            for i in range(count):
+                counts[_U(node[i])] += 1
+    return total
+
+
+def lane_floor(job: str, alias: bool):
+    """Record a one-thread floor of ``job`` (see :func:`_lane_floor`)."""
+    model = graph(job)
+    walkers, steps = JOBS[job]
+    generator = np.random.default_rng(4)
+    size = model.indices.size
+    thresholds = generator.integers(0, 2**32, size).astype(np.uint64)
+    rows = np.repeat(np.arange(model.nodes), model.degrees())
+    aliases = model.indptr[rows] + generator.integers(0, 2**62, size) % model.degrees()[rows]
+    counts = np.zeros(model.nodes, dtype=np.int64)
+    states = rng.seed_states(1, 0, walkers)
+    numba.set_num_threads(1)
+
+    def run():
+        return _lane_floor(states, steps, model.indptr, model.indices, thresholds, aliases,
+                           counts, alias)
+
+    if alias:
+        record(job, "floor: O(1) alias step in lanes", measure(run, walkers * steps, memory=False),
+               note="draw + row + one alias-table entry + target + count, random tables: "
+                    "the cost of Walker's O(1) method, not a walk of these weights")
+    else:
+        record(job, "floor: xoshiro draws in lanes", measure(run, walkers * steps, memory=False),
+               note="one vectorised draw per walker-step, nothing else")
+
+
 # ---------------------------------------------------------------------- the benchmarks
 def run_fastwalk_lattice(threads: int):
     """The crossing as fastwalk users walk it: the implicit lattice walker (no CSR)."""
@@ -239,6 +311,9 @@ def run_fastwalk_lattice(threads: int):
 def test_graph_walk_small(job):
     for threads in (1, 2):
         run_fastwalk(job, threads)
+    lane_floor(job, alias=False)
+    if job.endswith("weighted"):
+        lane_floor(job, alias=True)
     if job == "crossing":
         for threads in (1, 2):
             run_fastwalk_lattice(threads)
