@@ -191,12 +191,20 @@ def reference_cases():
     return {"weighted": example, "unweighted": lollipop, "directed": directed_example()}
 
 
+def kernel_path(model, staged: bool) -> GraphWalk:
+    """Force the lane kernel (cache-sized graphs) or the prefetching one (large graphs)."""
+    model._staged = staged
+    return model
+
+
+@pytest.mark.parametrize("staged", [False, True], ids=["lanes", "prefetch"])
 @pytest.mark.parametrize("name", ["weighted", "unweighted", "directed"])
 @pytest.mark.parametrize("lazy", [0.0, 0.4])
-def test_trajectories_match_the_pure_python_walker(name, lazy):
+def test_trajectories_match_the_pure_python_walker(name, lazy, staged):
     base = reference_cases()[name]
-    model = GraphWalk(base.indptr, base.indices, base.weights, lazy=lazy, start=base.start)
-    walkers, steps = 6, 300
+    model = kernel_path(GraphWalk(base.indptr, base.indices, base.weights, lazy=lazy,
+                                  start=base.start), staged)
+    walkers, steps = 70, 300  # a full lane of 64 and a part-filled one; groups of 32 and a rest
     sink, _ = run(model, walkers, steps, every=1)
     got = np.array(sink.frames)
     rows, row_weights = naive_walks.rows_from_csr(model.indptr, model.indices, model.weights)
@@ -204,6 +212,56 @@ def test_trajectories_match_the_pure_python_walker(name, lazy):
         path = naive_walks.graph_walk(rows, model.start, steps, Xoshiro256pp.for_walker(SEED, w),
                                       lazy, row_weights)
         assert got[1:, w].tolist() == path
+
+
+def _rejecting_words(words: np.ndarray, walkers: int) -> np.ndarray:
+    """Rewrite s3 of the first ``walkers`` states so that their next draw's top 32 bits are 0.
+
+    xoshiro256++ outputs r = rotl(s0 + s3, 23) + s0; with r < 2**32, Lemire's bounded draw
+    gets a zero low product, below the threshold 2**32 mod m of every m that is not a power of
+    two: the draw is rejected and redrawn (probability ~m / 2**32 in a real run).
+    """
+    words = words.copy()
+    low = np.random.default_rng(5).integers(1, 2**32, size=walkers, dtype=np.uint64)
+    for w in range(walkers):
+        s0 = int(words[w, 0])
+        x = (int(low[w]) - s0) % 2**64
+        x = ((x >> 23) | (x << 41)) % 2**64  # rotr by 23
+        words[w, 3] = np.uint64((x - s0) % 2**64)
+    return words
+
+
+@pytest.mark.parametrize("staged", [False, True], ids=["lanes", "prefetch"])
+def test_rejected_bounded_draws_are_redrawn_as_the_reference_does(staged):
+    from fastwalk import rng
+
+    base = reference_cases()["unweighted"]
+    model = kernel_path(GraphWalk(base.indptr, base.indices, start=base.start), staged)
+    walkers, steps = 70, 40
+    words = _rejecting_words(rng.state_words(rng.seed_states(SEED, 0, walkers)), 20)
+    state = model.initial_state(rng.states_from_words(words))
+    paths = []
+    for step in range(steps):
+        model.advance(state, step, 1, True)
+        paths.append(state["node"].copy())
+    rows, _ = naive_walks.rows_from_csr(model.indptr, model.indices)
+    for w in range(walkers):
+        generator = Xoshiro256pp(words[w])
+        if w < 20:
+            assert generator.next_u64() >> 32 == 0  # the crafted first draw
+            generator = Xoshiro256pp(words[w])
+        path = naive_walks.graph_walk(rows, model.start, steps, generator)
+        assert [int(p[w]) for p in paths] == path
+    np.testing.assert_array_equal(rng.state_words(state["rng"])[:walkers],
+                                  [reference_words_after(words[w], rows, model.start, steps)
+                                   for w in range(walkers)])
+
+
+def reference_words_after(words, rows, start, steps):
+    """The reference generator's words after a walker's ``steps`` steps."""
+    generator = Xoshiro256pp(words)
+    naive_walks.graph_walk(rows, start, steps, generator)
+    return generator.s
 
 
 def test_weighted_moves_follow_the_weights():
