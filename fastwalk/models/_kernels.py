@@ -7,7 +7,8 @@ over all walkers (:func:`first_bad_step`); the model's ``advance`` then calls
 sums over walkers; :func:`mean_and_sem` turns a sum and a sum of squares into
 the mean and its standard error; :func:`squared_distances` gives each
 walker's squared distance from its start (or from one point of the first axis);
-:func:`prefetch` hints the CPU to fetch an array element (memory-bound kernels).
+:func:`prefetch` hints the CPU to fetch an array element (memory-bound kernels);
+:func:`select` is a conditional move that LLVM may not turn into a branch.
 """
 
 from __future__ import annotations
@@ -120,3 +121,22 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return types.void(array, index), codegen
+
+
+@intrinsic
+def select(typingctx, condition, if_true, if_false):
+    """``if_true if condition else if_false``, compiled to a conditional move, never a branch.
+
+    An LLVM ``select`` marked ``!unpredictable``: without the mark LLVM turns a
+    select on a loop's critical path back into a branch, which a binary
+    search (the weighted graph step) mispredicts half the time (~15 cycles each).
+    """
+    if not isinstance(condition, types.Boolean) or if_true != if_false:
+        return None
+
+    def codegen(context, builder, signature, args):
+        choice = builder.select(args[0], args[1], args[2])
+        choice.set_metadata("unpredictable", builder.module.add_metadata([]))
+        return choice
+
+    return if_true(condition, if_true, if_false), codegen

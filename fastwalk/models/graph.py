@@ -33,13 +33,11 @@ from collections.abc import Hashable
 
 import numpy as np
 from numba import prange
-from numba.core import types
-from numba.extending import intrinsic
 
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.models._kernels import U as _U
-from fastwalk.models._kernels import prefetch
+from fastwalk.models._kernels import prefetch, select
 from fastwalk.models.base import Model
 from fastwalk.models.node_walk import NodeWalkRecords
 from fastwalk.rng import _xoshiro
@@ -93,25 +91,6 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 _INV53 = 1.0 / 9007199254740992.0
 
 
-@intrinsic
-def _select(typingctx, condition, if_true, if_false):
-    """``if_true if condition else if_false``, compiled to a conditional move, never a branch.
-
-    An LLVM ``select`` marked ``!unpredictable``: without the mark LLVM turns a
-    select on a loop's critical path back into a branch, which the binary
-    search below mispredicts half the time (~15 cycles each).
-    """
-    if not isinstance(condition, types.Boolean) or if_true != if_false:
-        return None
-
-    def codegen(context, builder, signature, args):
-        choice = builder.select(args[0], args[1], args[2])
-        choice.set_metadata("unpredictable", builder.module.add_metadata([]))
-        return choice
-
-    return if_true(condition, if_true, if_false), codegen
-
-
 @jit(inline="always")
 def _search(cumulative, low, high, target):
     """Return the first entry of row [low, high) whose running sum exceeds ``target``.
@@ -123,7 +102,7 @@ def _search(cumulative, low, high, target):
     base, n = low, high - low
     while n > 1:
         half = n >> 1
-        base = _select(cumulative[_U(base + half - 1)] <= target, base + half, base)
+        base = select(cumulative[_U(base + half - 1)] <= target, base + half, base)
         n -= half
     return base
 
