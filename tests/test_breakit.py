@@ -4,6 +4,8 @@ one test per defect, with real processes, files and signals. Each fails before i
 from __future__ import annotations
 
 import json
+import signal
+import time
 
 import pytest
 from test_hardening import _one_error_line
@@ -64,3 +66,15 @@ def test_a_damaged_numba_cache_is_compiled_again(fastwalk_cli, tmp_path, cache):
     assert done.returncode == 0, done.stderr
     assert fastwalk_cli.run("resume", tmp_path / "n.h5", "--steps", 40, "--quiet",
                             env=cache).returncode == 0
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_before_the_run_starts_says_interrupted(fastwalk_cli, tmp_path, signum, status):
+    # click turned both into "Aborted." with status 130
+    process = fastwalk_cli.start(*LANGEVIN, "--potential", "x0**2", "--out", tmp_path / "s.h5")
+    time.sleep(0.3)  # importing: no run has begun
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == status, stderr
+    assert stderr.strip().splitlines() == [
+        f"Interrupted: stopped by {signal.Signals(signum).name}; nothing was written that needs resuming"]
