@@ -92,9 +92,9 @@ def main(argv=None) -> int:
         sys.exit(0)
     try:
         status = cli.main(args=args, prog_name="fastwalk", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        status = 130
+    except click.exceptions.Abort as exc:
+        # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through _terminate) into Abort
+        status = _stopped(exc.__context__)
     except click.UsageError as exc:
         if debug:
             raise
@@ -126,10 +126,7 @@ def main(argv=None) -> int:
         click.echo(f"Error: {exc}", err=True)
         status = 2
     except KeyboardInterrupt as exc:
-        name = "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
-        click.echo(f"Interrupted: stopped by {name}; nothing was written that needs resuming",
-                   err=True)
-        status = 143 if isinstance(exc, _Terminated) else 130
+        status = _stopped(exc)
     except MemoryError:
         if debug:
             raise
@@ -137,6 +134,13 @@ def main(argv=None) -> int:
         status = 1
     status = 0 if status is None else int(status)
     sys.exit(status)
+
+
+def _stopped(exc) -> int:
+    """Say that a signal stopped the command before any run began; return 130 or 143."""
+    name = "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
+    click.echo(f"Interrupted: stopped by {name}; nothing was written that needs resuming", err=True)
+    return 143 if isinstance(exc, _Terminated) else 130
 
 
 class _Terminated(KeyboardInterrupt):

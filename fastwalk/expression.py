@@ -32,8 +32,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import keyword
 import math
 import os
+import pickle
 import re
 import sys
 import tempfile
@@ -194,9 +196,9 @@ def check_params(params) -> dict[str, float]:
     for name, value in params.items():
         if not isinstance(name, str) or not _PARAM_NAME.match(name):
             raise ValueError(f"constant name {name!r} is not a plain name (letters, digits, _)")
-        if _VARIABLE.match(name) or name in FUNCTIONS or name in _CONSTANTS:
-            raise ValueError(f"constant name {name!r} is reserved (a coordinate, function or pi/E); "
-                             "choose another name")
+        if _VARIABLE.match(name) or name in FUNCTIONS or name in _CONSTANTS or keyword.iskeyword(name):
+            raise ValueError(f"constant name {name!r} is reserved (a coordinate, function, pi/E or "
+                             "Python keyword); choose another name")
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TypeError(f"constant {name} must be a number, got {value!r}")
         if not math.isfinite(float(value)):
@@ -324,8 +326,8 @@ class _Printer:
             n = int(exponent)
             if n == 2:
                 return f"({b} * {b})"
-            if n == -1:
-                return f"(1.0 / {b})"
+            if n < 0:  # numba's integer power raises ZeroDivisionError at 0; a quotient gives inf
+                return f"(1.0 / {b})" if n == -1 else f"(1.0 / ({b} ** {-n}))"
             return f"({b} ** {n})"
         if exponent == self.sp.Rational(1, 2):
             return f"math.sqrt({b})"
@@ -406,8 +408,33 @@ def cache_directory() -> Path:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         root = os.path.join(base, "fastwalk")
     path = Path(root) / "expressions"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot use {path} for compiled potentials ({exc.strerror}); set "
+                         "$FASTWALK_CACHE_DIR to a writable directory") from None
     return path
+
+
+def _drop_unreadable_numba_cache(path: Path) -> None:
+    """Delete numba's cache files of module ``path`` when any cannot be unpickled.
+
+    numba reads its index (``.nbi``) and data (``.nbc``) files with
+    :mod:`pickle` and lets a damaged one fail every later run of the same
+    potential; without them it compiles again and writes fresh ones.
+    """
+    files = sorted((path.parent / "__pycache__").glob(f"{path.stem}.*.nb[ic]"))
+    for file in files:
+        try:
+            with open(file, "rb") as handle:
+                pickle.load(handle)
+                rest = handle.read()
+            if file.suffix == ".nbi":
+                pickle.loads(rest)
+        except Exception:  # noqa: BLE001 - any damage: numba would fail the same way
+            for stale in files:
+                stale.unlink(missing_ok=True)
+            return
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -440,6 +467,7 @@ def load_module(name: str, source: str, directory: Path | None = None):
         return sys.modules[name]
     path = (directory or cache_directory()) / f"{name}.py"
     _write_atomically(path, source)
+    _drop_unreadable_numba_cache(path)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -41,7 +41,7 @@ def save_figure(figure, path, dpi: int) -> Path:
         raise ValueError(f"dpi must be a positive integer, got {dpi}")
     from fastwalk.io.output import check_target, is_picture
 
-    check_target(path, overwrite=True, what="picture", option="the picture path", ours=is_picture)
+    check_target(path, overwrite=True, what="picture", option="picture path", ours=is_picture)
     # drawn beside the target and renamed over it: a kill or a full disk never leaves half a picture
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     try:

@@ -93,7 +93,8 @@ def zero_set_figure(energy, low, high, empirical_2d, exact_2d=None, *, title: st
     figure = _figure((5.0 * len(panels), 4.4))
     for i, (name, law) in enumerate(panels):
         ax = figure.add_subplot(1, len(panels), i + 1)
-        law = law / law.sum()
+        total = law.sum()
+        law = law / total if total > 0 else law  # a run with no counted steps: all zeros
         extent = (low[0], high[0], low[1], high[1])
         image = ax.imshow(law.T, origin="lower", extent=extent, cmap="viridis", aspect="equal")
         ax.contour(x, y, u.T, levels=[level], colors="white", linewidths=0.8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -446,7 +447,7 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
     """Print the run summary (text or JSON) and exit with the run's status."""
     summary = run_summary(result, model)
     if as_json:
-        click.echo(json.dumps(_jsonable(summary)))
+        click.echo(json_text(summary))
     elif not quiet:
         echo_summary(result, summary["out"])
     sys.exit(summary["exit_status"])
@@ -512,10 +513,28 @@ def echo_summary(result, out) -> None:
 _EXACT_JSON_INT = 2**53
 
 
+def json_text(data) -> str:
+    """Return ``data`` as strict JSON text: string keys, big integers as strings, null for inf/NaN.
+
+    Parameters
+    ----------
+    data : object
+        Dicts, lists, numbers and strings.
+
+    Returns
+    -------
+    str
+        Text every JSON reader accepts (no ``Infinity`` or ``NaN``).
+    """
+    return json.dumps(_jsonable(data), allow_nan=False)
+
+
 def _jsonable(value):
-    """Return ``value`` with every key a string and every unsafe integer (seeds) a string."""
+    """Return ``value`` with every key a string, every unsafe integer (seeds) a string, inf/NaN None."""
     if isinstance(value, bool):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, int) and abs(value) > _EXACT_JSON_INT:
         return str(value)
     if isinstance(value, dict):
@@ -530,6 +549,60 @@ def _jsonable(value):
 def print_json_or_text(data: dict, as_json: bool, text: str) -> None:
     """Print ``data`` as one JSON object, or ``text``."""
     if as_json:
-        click.echo(json.dumps(_jsonable(data)))
+        click.echo(json_text(data))
     else:
         click.echo(text)
+
+
+def picture_target(output, *, overwrite: bool, option: str) -> Path:
+    """Check ``output`` before any work: a picture format, and no file fastwalk did not write.
+
+    Parameters
+    ----------
+    output : str or path-like
+        The picture to write.
+    overwrite : bool
+        Whether an existing picture fastwalk wrote may be replaced.
+    option : str
+        The option naming it, for messages (``-o``, ``--plot``).
+
+    Returns
+    -------
+    pathlib.Path
+        The checked path.
+
+    Raises
+    ------
+    click.UsageError
+        If the path cannot or may not be written, or its suffix is no format.
+    """
+    from fastwalk.analysis.plots import MISSING_MATPLOTLIB
+    from fastwalk.errors import FastwalkError
+    from fastwalk.io.output import check_target, is_picture
+
+    try:
+        out = check_target(output, overwrite=overwrite, what="picture", option=option,
+                           ours=is_picture)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:
+        raise FastwalkError(MISSING_MATPLOTLIB) from None
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    if out.suffix.lower().lstrip(".") not in formats:
+        raise click.UsageError(
+            f"cannot write a picture named {out.name}: give {option} a name ending in .png "
+            f"(or one of: {', '.join('.' + f for f in sorted(formats))})"
+        )
+    return out
+
+
+def write_picture(draw, out: Path) -> Path:
+    """Return ``draw()`` (which writes ``out``), a failure to write being one line about ``out``."""
+    from fastwalk.errors import FastwalkError
+
+    try:
+        return draw()
+    except OSError as exc:
+        raise FastwalkError(f"cannot write the picture {out}: {exc.strerror or exc}") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,12 +10,14 @@ import click
 from fastwalk.commands._common import (
     echo_summary,
     execute_run,
+    json_text,
     parse_floats,
     prepare_run,
     run_options,
     run_summary,
     split_run_options,
 )
+from fastwalk.commands._types import nonnegative, positive
 
 EPILOG = (
     "Examples:\n\n"
@@ -54,10 +55,15 @@ def sweep_paths(out: Path, temperatures: list[float]) -> list[Path]:
     """
     if len(temperatures) == 1:
         return [out]
-    names = [out.with_name(f"{out.stem}-T{t:g}{out.suffix}") for t in temperatures]
-    if len(set(names)) != len(names):
+    if len(set(temperatures)) != len(temperatures):
         raise ValueError("--temperature lists a temperature twice; give distinct values")
-    return names
+    return [out.with_name(f"{out.stem}-T{_label(t)}{out.suffix}") for t in temperatures]
+
+
+def _label(temperature: float) -> str:
+    """Return the short form of ``temperature`` (``%g``), or every digit where that is ambiguous."""
+    short = f"{temperature:g}"
+    return short if float(short) == temperature else repr(temperature)
 
 
 @click.command("langevin", epilog=EPILOG)
@@ -66,7 +72,7 @@ def sweep_paths(out: Path, temperatures: list[float]) -> list[Path]:
               help="U as an expression, e.g. 'x0**2 * x1**4' or 'a*(x0**2 + x1**2)**2'.")
 @click.option("--param", multiple=True,
               help="A constant of the expression, NAME=VALUE (repeat for each).")
-@click.option("--box", type=float, default=2.0, show_default=True,
+@click.option("--box", type=positive(), default=2.0, show_default=True,
               help="Side L of the box [c - L/2, c + L/2]^d.")
 @click.option("--center", type=str, default="0", show_default=True,
               help="Box center c: one value, or d comma-separated values.")
@@ -75,12 +81,12 @@ def sweep_paths(out: Path, temperatures: list[float]) -> list[Path]:
                                       "(U should be periodic) or unbounded (U must confine).")
 @click.option("--temperature", "-T", type=str, default="1", show_default=True,
               help="Temperature T > 0; a comma-separated list runs a sweep, one file per T.")
-@click.option("--dt", type=float, default=1e-3, show_default=True, help="Time step (> 0).")
+@click.option("--dt", type=positive(), default=1e-3, show_default=True, help="Time step (> 0).")
 @click.option("--method", type=click.Choice(["em", "mala"]), default="em", show_default=True,
               help="Euler-Maruyama, or Metropolis-adjusted Langevin (exact law at any dt).")
 @click.option("--start", type=str, default="center", show_default=True,
               help="center, uniform (in the box), or a point X0,X1,...")
-@click.option("--localize", type=float, default=0.0, show_default=True,
+@click.option("--localize", type=nonnegative(), default=0.0, show_default=True,
               help="gamma >= 0 of the localizing term gamma/2*|x - x*|^2 (0 = off).")
 @click.option("--at", "at", type=str, default=None,
               help="The point x* of --localize [default: the center].")
@@ -118,8 +124,12 @@ def _sweep(models, outs, run, options) -> None:
             echo_summary(result, out)
         if summary["exit_status"] != 0:
             break
+    skipped = [str(out) for out in outs[len(summaries):]]
+    if skipped and not run["json_output"] and not run["quiet"]:
+        click.echo(f"not started: {', '.join(skipped)} (rerun the sweep with the remaining "
+                   "--temperature values)", err=True)
     if run["json_output"]:
-        click.echo(json.dumps({"seed": seed, "runs": summaries}))
+        click.echo(json_text({"seed": str(seed), "runs": summaries, "not_started": skipped}))
     sys.exit(summaries[-1]["exit_status"])
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from fastwalk.commands._common import print_json_or_text
+from fastwalk.commands._common import picture_target, print_json_or_text, write_picture
+from fastwalk.commands._types import Real
 
 EPILOG = (
     "Example (a sweep, then the estimate):\n\n"
@@ -49,7 +50,7 @@ def _text(report: dict) -> str:
 
 @click.command("llc", epilog=EPILOG)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--u-min", type=float, default=0.0, show_default=True,
+@click.option("--u-min", type=Real(), default=0.0, show_default=True,
               help="The minimum U_min of the potential; λ̂ = β(⟨U⟩ − U_min).")
 @click.option("--multiplicity", type=click.IntRange(1, 2), default=None,
               help="Fix m instead of choosing it from the sweep.")
@@ -66,9 +67,11 @@ def command(files, u_min, multiplicity, picture, json_output):
     """
     from fastwalk.analysis.llc import llc_report
 
+    if picture is not None:
+        picture = picture_target(picture, overwrite=True, option="--plot")
     report = llc_report(files, u_min=u_min, multiplicity=multiplicity)
     if picture is not None:
         from fastwalk.analysis.llc_plots import plot_llc
 
-        report["picture"] = str(plot_llc(report, picture))
+        report["picture"] = str(write_picture(lambda: plot_llc(report, picture), picture))
     print_json_or_text(report, json_output, _text(report))

@@ -24,37 +24,16 @@ import click
 @click.option("--overwrite", is_flag=True, help="Replace an existing picture.")
 def command(file, output, dpi, overwrite):
     """Draw FILE in the way that suits its model and write the picture."""
-    from fastwalk.io.output import check_target, is_picture
+    from fastwalk.commands._common import picture_target, write_picture
 
     if not Path(file).exists():
         raise click.UsageError(f"file {file} does not exist")
     if Path(file).is_dir():
         raise click.UsageError(f"{file} is a directory, not a fastwalk file")
-    try:
-        out = check_target(output, overwrite=overwrite, what="picture", option="-o",
-                           ours=is_picture)
-    except (ValueError, FileExistsError, FileNotFoundError) as exc:
-        raise click.UsageError(str(exc)) from None
-    from fastwalk.analysis.plots import MISSING_MATPLOTLIB
-    from fastwalk.errors import FastwalkError
-
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-    except ImportError:
-        raise FastwalkError(MISSING_MATPLOTLIB) from None
-    formats = FigureCanvasAgg.get_supported_filetypes()
-    suffix = out.suffix.lower().lstrip(".")
-    if suffix not in formats:
-        raise click.UsageError(
-            f"cannot write a picture named {out.name}: give -o a name ending in .png "
-            f"(or one of: {', '.join('.' + f for f in sorted(formats))})"
-        )
+    out = picture_target(output, overwrite=overwrite, option="-o")
     from fastwalk.analysis.plots import plot_run
     from fastwalk.io.reader import Run
 
     with Run(file) as run:
-        try:
-            written = plot_run(run, out, dpi=dpi)
-        except OSError as exc:
-            raise FastwalkError(f"cannot write the picture {out}: {exc.strerror or exc}") from None
+        written = write_picture(lambda: plot_run(run, out, dpi=dpi), out)
     click.echo(f"wrote {written}")

@@ -113,7 +113,8 @@ def check_target(path, *, overwrite: bool, what: str = "output file", option: st
         raise FileExistsError(f"{what} {path} already exists; choose another {option} or pass "
                               "--overwrite")
     if info.st_size and not ours(path):
-        raise FileExistsError(f"{path} is not a {what} fastwalk wrote, so it will not be "
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise FileExistsError(f"{path} is not {article} {what} fastwalk wrote, so it will not be "
                               f"replaced; choose another {option} or remove it yourself")
     return path
 

@@ -1,0 +1,177 @@
+"""Issue 15, the second break-it pass (langevin, llc, plot, the expression cache, signals):
+one test per defect, with real processes, files and signals. Each fails before its fix."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+from test_hardening import _one_error_line
+
+#: a small langevin run; FASTWALK_CACHE_DIR is set per test
+LANGEVIN = ["langevin", "--dim", 2, "--walkers", 5, "--steps", 20, "--seed", 1, "--quiet"]
+
+
+def _strict_json(text: str):
+    """Parse ``text`` as one JSON object, refusing ``Infinity`` and ``NaN`` as jq does."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture()
+def cache(tmp_path):
+    """An expression cache of this test's own."""
+    return {"FASTWALK_CACHE_DIR": tmp_path / "cache"}
+
+
+def test_a_negative_power_at_zero_is_a_start_point_error(fastwalk_cli, tmp_path, cache):
+    # numba's integer power raised ZeroDivisionError: "the numbers overflowed (division by zero)"
+    out = tmp_path / "p.h5"
+    done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**-3", "--out", out, env=cache)
+    line = _one_error_line(done, 2)
+    assert "not finite at the start point (0, 0)" in line and "--start" in line
+    assert not list(tmp_path.glob("p.h5*"))
+
+
+@pytest.mark.parametrize("name", ["lambda", "None", "class"])
+def test_a_python_keyword_is_no_constant_name(fastwalk_cli, tmp_path, cache, name):
+    # accepted before, yet no expression could use it ("does not parse")
+    done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**2", "--param", f"{name}=1",
+                            "--out", tmp_path / "k.h5", env=cache)
+    assert f"constant name '{name}' is reserved" in _one_error_line(done, 2)
+
+
+def test_a_cache_that_is_not_a_directory_is_one_line(fastwalk_cli, tmp_path):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("mine\n")
+    done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**2", "--out", tmp_path / "c.h5",
+                            env={"FASTWALK_CACHE_DIR": not_a_directory})
+    assert "FASTWALK_CACHE_DIR" in _one_error_line(done, 2)
+    assert not_a_directory.read_text() == "mine\n"
+    assert not list(tmp_path.glob("c.h5*"))
+
+
+def test_a_damaged_numba_cache_is_compiled_again(fastwalk_cli, tmp_path, cache):
+    args = [*LANGEVIN, "--potential", "x0**2 + x1**4", "--out", tmp_path / "n.h5", "--overwrite"]
+    assert fastwalk_cli.run(*args, env=cache).returncode == 0
+    index = list((cache["FASTWALK_CACHE_DIR"] / "expressions" / "__pycache__").glob("*.nb[ic]"))
+    assert index
+    for path in index:  # "invalid literal for int() with base 10: 'arbage'", every run, before
+        path.write_bytes(b"garbage\n")
+    done = fastwalk_cli.run(*args, env=cache)
+    assert done.returncode == 0, done.stderr
+    assert fastwalk_cli.run("resume", tmp_path / "n.h5", "--steps", 40, "--quiet",
+                            env=cache).returncode == 0
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_before_the_run_starts_says_interrupted(fastwalk_cli, tmp_path, signum, status):
+    # click turned both into "Aborted." with status 130
+    process = fastwalk_cli.start(*LANGEVIN, "--potential", "x0**2", "--out", tmp_path / "s.h5")
+    time.sleep(0.3)  # importing: no run has begun
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == status, stderr
+    assert stderr.strip().splitlines() == [
+        f"Interrupted: stopped by {signal.Signals(signum).name}; nothing was written that needs resuming"]
+
+
+def test_a_sweep_json_seed_is_a_string(fastwalk_cli, tmp_path, cache):
+    seed = 2**128 - 1
+    done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**2", "--temperature", "0.1,0.2",
+                            "--seed", seed, "--json", "--out", tmp_path / "j.h5", env=cache)
+    summary = _strict_json(done.stdout)
+    assert summary["seed"] == str(seed)
+    assert summary["not_started"] == []
+
+
+def test_distinct_temperatures_get_distinct_files(fastwalk_cli, tmp_path, cache):
+    # both were named j-T1e-07.h5 and refused as "a temperature twice"
+    done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**2", "--temperature",
+                            "1e-7,1.00000001e-7", "--out", tmp_path / "j.h5", env=cache)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.glob("j-T*.h5")) == ["j-T1.00000001e-07.h5", "j-T1e-07.h5"]
+
+
+def test_an_interrupted_sweep_names_the_temperatures_not_started(fastwalk_cli, tmp_path, cache):
+    args = ["langevin", "--dim", 2, "--potential", "x0**2", "--walkers", 1000, "--steps", 10**8,
+            "--seed", 1, "--temperature", "0.1,0.2,0.3", "--commit-seconds", 0.2]
+    process = fastwalk_cli.start(*args, "--out", tmp_path / "w.h5", env=cache)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "w-T0.1.h5.ckpt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert f"not started: {tmp_path / 'w-T0.2.h5'}, {tmp_path / 'w-T0.3.h5'}" in stderr
+
+
+@pytest.mark.parametrize("option, value", [("--box", "1e308"), ("--dt", "1e-320"),
+                                           ("--localize", "1e-320")])
+def test_langevin_numbers_have_the_common_ranges(fastwalk_cli, tmp_path, cache, option, value):
+    done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**2", option, value,
+                            "--out", tmp_path / "r.h5", env=cache)
+    assert "of magnitude 1e-50 to 1e+50" in _one_error_line(done, 2)
+    assert not list(tmp_path.glob("r.h5*"))
+
+
+@pytest.fixture(scope="module")
+def sweep(fastwalk_cli, tmp_path_factory):
+    """Two langevin runs of one sweep, and a langevin run of no steps."""
+    where = tmp_path_factory.mktemp("sweep")
+    env = {"FASTWALK_CACHE_DIR": where / "cache"}
+    base = ["langevin", "--dim", 2, "--potential", "x0**2 * x1**2", "--method", "mala",
+            "--start", "uniform", "--walkers", 20, "--seed", 1, "--quiet"]
+    assert fastwalk_cli.run(*base, "--steps", 300, "--temperature", "0.1,0.03",
+                            "--out", where / "sw.h5", env=env).returncode == 0
+    assert fastwalk_cli.run(*base, "--steps", 0, "--out", where / "zero.h5", env=env).returncode == 0
+    return where
+
+
+@pytest.mark.parametrize("u_min", ["1e308", "-1e300"])
+def test_llc_u_min_has_the_common_range(fastwalk_cli, sweep, u_min):
+    # lambda was inf ("-Infinity" in the JSON) or scipy's overflow warnings and "numbers overflowed"
+    done = fastwalk_cli.run("llc", sweep / "sw-T0.1.h5", sweep / "sw-T0.03.h5", "--u-min", u_min,
+                            "--json")
+    assert "--u-min must be 0 or of magnitude" in _one_error_line(done, 2)
+    assert done.stdout == ""
+
+
+def test_llc_json_is_strict_json(fastwalk_cli, sweep):
+    # a two-temperature fit printed "aicc": Infinity
+    done = fastwalk_cli.run("llc", sweep / "sw-T0.1.h5", sweep / "sw-T0.03.h5", "--json")
+    assert done.returncode == 0, done.stderr
+    _strict_json(done.stdout)
+
+
+@pytest.mark.parametrize("picture, status, needle", [
+    ("nosuffix", 2, "give --plot a name ending in .png"),  # was "Format 'tmp' is not supported"
+    ("/proc/fastwalk-llc.png", 1, "cannot write the picture /proc/fastwalk-llc.png"),  # a temp name
+])
+def test_llc_plot_names_the_picture(fastwalk_cli, sweep, tmp_path, picture, status, needle):
+    target = tmp_path / picture if not picture.startswith("/") else picture
+    done = fastwalk_cli.run("llc", sweep / "sw-T0.1.h5", sweep / "sw-T0.03.h5", "--plot", target,
+                            "--json")
+    assert needle in _one_error_line(done, status)
+    assert done.stdout == ""
+
+
+def test_plot_of_a_langevin_run_without_steps(fastwalk_cli, sweep, tmp_path):
+    # "the numbers overflowed (invalid value encountered in divide)"
+    done = fastwalk_cli.run("plot", sweep / "zero.h5", "-o", tmp_path / "zero.png")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "zero.png").stat().st_size > 0
+
+
+def test_messages_about_a_foreign_file_read_well(fastwalk_cli, sweep, tmp_path):
+    mine = tmp_path / "notes.png"
+    mine.write_text("mine\n")
+    done = fastwalk_cli.run("llc", sweep / "sw-T0.1.h5", "--plot", mine)
+    assert "choose another --plot or remove it" in _one_error_line(done, 2)
+    done = fastwalk_cli.run("free", "--walkers", 2, "--steps", 2, "--out", mine, "--overwrite")
+    assert "is not an output file fastwalk wrote" in _one_error_line(done, 2)
+    assert mine.read_text() == "mine\n"
