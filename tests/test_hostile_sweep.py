@@ -198,3 +198,12 @@ def test_subprocess_runs_match_the_in_process_sweep(fixtures, tmp_path):
         cwd = _scratch(fixtures, tmp_path / f"{name}-in")
         assert _in_process([name, *args], cwd) == (done.returncode, done.stderr), args
     assert seen
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_help_states_every_range_in_numbers(name):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, [name, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "None" not in result.output, result.output

@@ -66,6 +66,11 @@ class Real(click.FloatRange):
 
     name = "number"
 
+    def _describe_range(self) -> str:
+        if self.min is None and self.max is None:  # click would say "x<=None"
+            return f"|x|<={LARGEST:g}"
+        return super()._describe_range()
+
     def convert(self, value, param, ctx):
         """Convert ``value`` and check it is finite, of sane magnitude and in range."""
         if isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
