@@ -32,10 +32,11 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import io
 import keyword
 import math
 import os
-import pickle
+import pickletools
 import re
 import sys
 import tempfile
@@ -417,20 +418,23 @@ def cache_directory() -> Path:
 
 
 def _drop_unreadable_numba_cache(path: Path) -> None:
-    """Delete numba's cache files of module ``path`` when any cannot be unpickled.
+    """Delete numba's cache files of module ``path`` when any is not a whole pickle stream.
 
-    numba reads its index (``.nbi``) and data (``.nbc``) files with
-    :mod:`pickle` and lets a damaged one fail every later run of the same
-    potential; without them it compiles again and writes fresh ones.
+    numba reads its index (``.nbi``: two pickles) and data (``.nbc``: one) with
+    :mod:`pickle` and lets a damaged file fail every later run of the same
+    potential; without them it compiles again and writes fresh ones. The files
+    are only parsed (:func:`pickletools.genops`), never unpickled: their objects
+    refer to the module, which is not imported yet.
     """
     files = sorted((path.parent / "__pycache__").glob(f"{path.stem}.*.nb[ic]"))
     for file in files:
         try:
-            with open(file, "rb") as handle:
-                pickle.load(handle)
-                rest = handle.read()
-            if file.suffix == ".nbi":
-                pickle.loads(rest)
+            stream = io.BytesIO(file.read_bytes())
+            for _ in range(2 if file.suffix == ".nbi" else 1):
+                for _op in pickletools.genops(stream):
+                    pass
+            if stream.read(1):
+                raise ValueError("bytes after the last pickle")
         except Exception:  # noqa: BLE001 - any damage: numba would fail the same way
             for stale in files:
                 stale.unlink(missing_ok=True)

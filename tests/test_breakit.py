@@ -68,6 +68,16 @@ def test_a_damaged_numba_cache_is_compiled_again(fastwalk_cli, tmp_path, cache):
                             env=cache).returncode == 0
 
 
+def test_an_intact_numba_cache_is_reused_not_compiled_again(fastwalk_cli, tmp_path, cache):
+    args = [*LANGEVIN, "--potential", "x0**2 + 3*x1**4", "--out", tmp_path / "k.h5", "--overwrite"]
+    assert fastwalk_cli.run(*args, env=cache).returncode == 0
+    folder = cache["FASTWALK_CACHE_DIR"] / "expressions" / "__pycache__"
+    first = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.nb[ic]")}
+    assert any(name.endswith(".nbc") for name in first)
+    assert fastwalk_cli.run(*args, env=cache).returncode == 0
+    assert {p.name: p.stat().st_mtime_ns for p in folder.glob("*.nb[ic]")} == first
+
+
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_before_the_run_starts_says_interrupted(fastwalk_cli, tmp_path, signum, status):
     # click turned both into "Aborted." with status 130
