@@ -6,9 +6,9 @@ measured in this run, the variants interleaved so that a burst of load on the
 shared machine hits each alike:
 
 - throughput of the seed's 2-D potential, 10^4 walkers x 5·10^4 steps (5·10^8
-  walker-steps: seconds, long against the ~10 ms a task costs) written to an H5MD file with frames every 1000 steps: the
-  cluster (4 partitions) against one process with 2 numba threads (target: at
-  least 0.85x its throughput);
+  walker-steps: seconds, long against the ~10 ms a task costs) written to an
+  H5MD file with frames every 1000 steps: the cluster (4 partitions) against
+  one process with 2 numba threads (target: at least 0.85x its throughput);
 - per-partition overhead: the same run split into 16 partitions instead of 4,
   the extra wall time per extra partition (ms); the wall time the workers did
   not spend computing, per task ((2 x wall - task compute seconds) / tasks);

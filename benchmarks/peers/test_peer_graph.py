@@ -40,7 +40,8 @@ from fastwalk import rng
 from fastwalk._jit import pjit
 from fastwalk.crossing import Crossing
 from fastwalk.models._kernels import U as _U
-from fastwalk.models.graph import LANES, GraphWalk, _draw_lanes, _select
+from fastwalk.models._kernels import select
+from fastwalk.models.graph import LANES, GraphWalk, _draw_lanes
 from fastwalk.models.lattice import LatticeWalk
 
 LARGE_NODES, LARGE_EDGES = 10**6, 10**7
@@ -260,7 +261,7 @@ def _lane_floor(states, steps, indptr, indices, thresholds, aliases, counts, ali
                 bits = words[4 * LANES + i]
                 j = low + np.int64(((bits >> np.uint64(32)) * np.uint64(high - low))
                                    >> np.uint64(32))
-                entry = _select((bits & np.uint64(0xFFFFFFFF)) < thresholds[_U(j)], j,
+                entry = select((bits & np.uint64(0xFFFFFFFF)) < thresholds[_U(j)], j,
                                 aliases[_U(j)])
                 node[i] = indices[_U(entry)]
             for i in range(count):
