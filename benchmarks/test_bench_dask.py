@@ -5,10 +5,11 @@ single-thread worker processes on loopback; figures are ratios of best times
 measured in this run, the variants interleaved so that a burst of load on the
 shared machine hits each alike:
 
-- throughput of the seed's 2-D potential, 10^4 walkers x 5·10^4 steps (5·10^8
-  walker-steps: seconds, long against the ~10 ms a task costs) written to an
-  H5MD file with frames every 1000 steps: the cluster (4 partitions) against
-  one process with 2 numba threads (target: at least 0.85x its throughput);
+- throughput of the seed's 2-D potential, 10^4 walkers x 10^4 steps (10^8
+  walker-steps, as the issue asks: under a second on a fast core, so the
+  run's fixed costs weigh) written to an H5MD file with frames every 1000
+  steps: the cluster (4 partitions) against one process with 2 numba threads
+  (target: at least 0.85x its throughput);
 - per-partition overhead: the same run split into 16 partitions instead of 4,
   the extra wall time per extra partition (ms); the wall time the workers did
   not spend computing, per task ((2 x wall - task compute seconds) / tasks);
@@ -34,7 +35,7 @@ from fastwalk.models.potential import PotentialBrownian
 
 distributed = pytest.importorskip("distributed")
 
-WALKERS, STEPS, EVERY = 10_000, 50_000, 1000
+WALKERS, STEPS, EVERY = 10_000, 10_000, 1000
 REPEAT = 3
 
 

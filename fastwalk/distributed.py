@@ -422,7 +422,7 @@ class PartitionedRun:
         if fresh:
             self.states = [None] * len(self.blocks)
         largest = max(n for _, n in self.blocks)
-        self._length = self.slab_steps or max(1, 2**17 // largest)
+        self._length = self.slab_steps or max(1, 2**19 // largest)
         self._row_bytes = 8 * int(self.inner.box().get("dimension", 1))
         self._state_bytes = 0
         for sink in self.sinks:
