@@ -51,9 +51,27 @@ def test_euler_maruyama_peers():
     numba.set_num_threads(1)
     record(JOB, "floor: two normal draws", normal_floor(walkers, steps, 2), unit=UNIT,
            note="rng.normal twice per particle-step, nothing else")
+    run_bulk_normals(walkers * steps)
     run_torchsde()
     run_diffrax()
     run_sdeint()
+
+
+def run_bulk_normals(count: int):
+    """The same two normals per particle-step drawn in bulk by NumPy and torch (one thread)."""
+    out = np.empty(2 * count)
+    generator = np.random.default_rng(1)
+    record(JOB, "floor: two normals, NumPy bulk", measure(lambda: generator.standard_normal(out=out),
+                                                          count, memory=False),
+           unit=UNIT, note="Generator.standard_normal into one float64 array (its ziggurat)")
+    torch = peer("torch")
+    if torch is None:
+        return skipped(JOB, "floor: two normals, torch bulk", "torch", unit=UNIT)
+    torch.set_num_threads(1)
+    tensor = torch.empty(2 * count, dtype=torch.float32)
+    return record(JOB, "floor: two normals, torch bulk",
+                  measure(lambda: torch.randn(2 * count, out=tensor), count, memory=False),
+                  unit=UNIT, note="torch.randn float32 into one tensor (vectorised Box–Muller)")
 
 
 def run_torchsde():
