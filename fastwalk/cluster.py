@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 from collections import deque
 
@@ -22,6 +23,8 @@ DASK_MISSING = ('--dask needs Dask\'s distributed scheduler, which is not instal
                 'install it with: pip install "fastwalk[distributed]"')
 #: seconds to wait for a scheduler before giving up
 CONNECT_TIMEOUT_S = 5.0
+#: seconds a failed task waits to tell a lost scheduler from a failed task
+LOST_WAIT_S = 2.0
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
@@ -203,9 +206,20 @@ class DaskExecutor:
 
     def _lost(self, exc: BaseException) -> ClusterError:
         cancelled = exc is not None and "Cancelled" in type(exc).__name__
-        if cancelled or self.client.status not in ("running", "connecting"):
+        if cancelled or not self._scheduler_answers():
             return ClusterError(f"lost the Dask scheduler at {self.client.scheduler.address}")
         return ClusterError(f"the Dask cluster failed a task ({type(exc).__name__}: {_short(exc)})")
+
+    def _scheduler_answers(self, wait_s: float = LOST_WAIT_S) -> bool:
+        """Whether the client is still connected, ``wait_s`` after a task failed.
+
+        A dead scheduler can surface first as a closed connection while results
+        are gathered, a moment before the client notices that it lost the scheduler.
+        """
+        deadline = time.monotonic() + wait_s
+        while self.client.status == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.client.status == "running"
 
     def _result(self, future):
         try:
