@@ -39,9 +39,10 @@ from peerlib import FASTWALK, measure, peer, record, skipped, version
 from fastwalk import rng
 from fastwalk._jit import pjit
 from fastwalk.crossing import Crossing
+from fastwalk.models._graph_kernels import LANES, _draw_lanes
 from fastwalk.models._kernels import U as _U
 from fastwalk.models._kernels import select
-from fastwalk.models.graph import LANES, GraphWalk, _draw_lanes
+from fastwalk.models.graph import GraphWalk
 from fastwalk.models.lattice import LatticeWalk
 
 LARGE_NODES, LARGE_EDGES = 10**6, 10**7
