@@ -328,7 +328,7 @@ def regular_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str, n
     -------
     dict
         ``"marginals"`` ``[D][bins]`` and ``"histogram_2d"`` ``[bins][bins]``
-        bin probabilities.
+        bin probabilities (``"histogram_2d"`` is None when D = 1).
     """
     _check_model(model)
     per_bin = validate.integer("nodes_per_bin", nodes_per_bin, minimum=1, maximum=64)
@@ -339,12 +339,13 @@ def regular_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str, n
         pinned.append(_normalised(_to_bins(weight * np.exp(-energy), model.bins)))
         free.append(_normalised(_to_bins(weight, model.bins)))
     marginals = np.zeros((model.dim, model.bins))
-    joint = np.zeros((model.bins, model.bins))
+    joint = np.zeros((model.bins, model.bins)) if model.dim >= 2 else None
     for row in mask:
         laws = [pinned[j] if row[j] else free[j] for j in range(model.dim)]
         marginals += np.array(laws)
-        joint += np.outer(laws[0], laws[1 % model.dim])
-    return {"marginals": marginals / len(mask), "histogram_2d": joint / len(mask) if model.dim >= 2 else None}
+        if joint is not None:
+            joint += np.outer(laws[0], laws[1])
+    return {"marginals": marginals / len(mask), "histogram_2d": None if joint is None else joint / len(mask)}
 
 
 # ---------------------------------------------------------------------- comparisons
