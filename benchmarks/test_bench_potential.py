@@ -10,9 +10,9 @@ thread unless said otherwise), for U = a·min((x0 − b)², (x1 − b)²) on a b
   ``prange`` loop over the same walkers (the floor: a step needs two normals);
   target <= 1.5;
 - ``step / two normals in lanes``: over the same two draws made the way the
-  2-D kernel makes them, vectorised across walkers (``rng.normal_pairs``:
-  the fast path in SIMD lanes, misses rewound and redrawn): the floor of
-  this kernel's design;
+  2-D kernel makes them, vectorised across walkers (``rng.normal_rows``:
+  the fast path in SIMD lanes; ``rng.redraw_lanes``: misses rewound and
+  redrawn): the floor of this kernel's design;
 - ``numpy / step``: a vectorised NumPy Euler–Maruyama over all walkers
   (``Generator.normal`` for the noise, ``np.bincount`` for the histogram)
   over our walker-step; target >= 5;
@@ -60,16 +60,17 @@ def _lane_normal_floor(states, draws, blocks):
     for block in prange(blocks):
         lanes = np.empty((4, rng.LANES), dtype=np.uint64)
         sums = np.zeros(rng.LANES)
-        z0, z1 = np.empty(rng.LANES), np.empty(rng.LANES)
-        missed = np.empty(rng.LANES, dtype=np.bool_)
+        z = np.empty((2, rng.LANES))
         lo, hi = block * states.shape[0] // blocks, (block + 1) * states.shape[0] // blocks
         for first in range(lo, hi, rng.LANES):
             count = min(rng.LANES, hi - first)
             rng.load_lanes(states, first, count, lanes)
             for _ in range(draws // 2):
-                rng.normal_pairs(lanes, count, states, first, z0, z1, missed)
+                missed = rng.normal_rows(lanes, count, count, z, 2)
+                if missed:
+                    rng.redraw_lanes(lanes, missed, states, first, z, 2)
                 for i in range(count):
-                    sums[i] += z0[i] + z1[i]
+                    sums[i] += z[0, i] + z[1, i]
             rng.store_lanes(lanes, count, states, first)
         totals[block] = sums.sum()
     return totals.sum()

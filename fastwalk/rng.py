@@ -37,9 +37,10 @@ up to :data:`LANES` walkers' states into a ``(4, LANES)`` word array,
 ``normal_fast`` takes the ziggurat's branch-free fast path on one lane's
 words, ``rewind_lane`` steps a lane back (xoshiro's state update is
 invertible) so that a miss is redrawn by ``normal`` from where it started,
-and ``store_lane``/``store_lanes`` write back; ``normal_pairs`` draws two
-normals in every lane that way. A walker's numbers are the same as by the
-scalar draws.
+and ``store_lane``/``store_lanes`` write back; ``normal_rows`` draws any
+number of normals in every lane that way (``redraw_lanes`` finishes the
+misses), and ``uniform_lane`` a uniform in a lane that asks for one. A
+walker's numbers are the same as by the scalar draws.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ import secrets
 
 import numpy as np
 from numba import prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from fastwalk import validate
 from fastwalk._jit import jit, pjit
@@ -72,7 +75,10 @@ __all__ = [
     "normal_fast",
     "rewind_lane",
     "store_lane",
-    "normal_pairs",
+    "normal_rows",
+    "redraw_lanes",
+    "uniform_lane",
+    "lowest_lane",
 ]
 
 #: size of a run seed in bits
@@ -231,9 +237,15 @@ def next_u64(s):
 
 
 @jit(inline="always")
+def _unit_double(bits):
+    """Return the double in [0, 1) of the top 53 of 64 random bits."""
+    return float(np.int64(bits >> _U64(11))) * (1.0 / 9007199254740992.0)
+
+
+@jit(inline="always")
 def uniform(s):
     """Return a double uniform on [0, 1) (53 random bits)."""
-    return float(np.int64(next_u64(s) >> _U64(11))) * (1.0 / 9007199254740992.0)
+    return _unit_double(next_u64(s))
 
 
 @jit(inline="always")
@@ -314,7 +326,7 @@ def _ziggurat_candidate(bits):
 
 @jit
 def _normal_slow(s, layer, x):
-    """Finish :func:`normal` after a fast-path miss (rare, ~1% of draws).
+    """Finish :func:`normal` after a fast-path miss (rare, ~1.5% of draws).
 
     Layer 0 samples the tail beyond r (Marsaglia 1964); other layers make the
     wedge test and, on rejection, draw a fresh candidate.
@@ -421,32 +433,89 @@ def store_lane(s, lanes, i):
     lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i] = s.s0, s.s1, s.s2, s.s3
 
 
-@jit(inline="always")
-def normal_pairs(lanes, count, states, first, z0, z1, missed):
-    """Draw each lane's next two normals into ``z0[i]`` and ``z1[i]``.
+@intrinsic
+def lowest_lane(typingctx, mask):
+    """Index of the lowest set bit of a ``uint64`` lane mask (LLVM's ``cttz``; 64 for 0).
 
-    Lane ``i`` holds walker ``first + i`` (``states[first + i]`` serves as
-    scratch for the few lanes that miss the fast path, which are rewound
-    and redrawn by :func:`normal`); ``missed`` is a ``(LANES,)`` bool work
-    array. The values equal two calls of :func:`normal` on the walker's
-    state, and the lane ends advanced past them.
+    A lane loop ORs ``1 << i`` into a mask for the lanes that need more work;
+    ``while mask: i = lowest_lane(mask); mask &= mask - 1`` then visits just
+    those, instead of testing every lane's flag.
     """
-    misses = 0
-    for i in range(count):
-        n0, ok0, s0, s1, s2, s3 = normal_fast(lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i])
-        n1, ok1, s0, s1, s2, s3 = normal_fast(s0, s1, s2, s3)
+    from llvmlite import ir
+
+    if mask != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        word = ir.IntType(64)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(word, [word, ir.IntType(1)]), "llvm.cttz.i64")
+        return builder.call(function, [args[0], ir.IntType(1)(0)])
+
+    return types.intp(mask), codegen
+
+
+@jit(inline="always")
+def normal_rows(lanes, width, count, z, rows):
+    """Draw ``rows`` normals in each of lanes ``0 .. width - 1`` into ``z[j, i]``, j = 0 .. rows - 1.
+
+    Lane ``i`` holds walker ``first + i`` of the caller's tile. Every draw
+    takes the ziggurat's branch-free fast path (:func:`normal_fast`), so the
+    loop over lanes vectorises (a constant ``rows`` unrolls the inner loop).
+    Returns the mask of lanes ``< count`` in which some draw missed the fast
+    path: pass it to :func:`redraw_lanes` before using ``z``. Lanes
+    ``count .. width - 1`` are padding: their numbers are not used
+    (``count <= width <= LANES``).
+    """
+    missed = _U64(0)
+    for i in range(width):
+        s0, s1, s2, s3 = lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i]
+        hit = True
+        for j in range(rows):
+            x, ok, s0, s1, s2, s3 = normal_fast(s0, s1, s2, s3)
+            z[j, i] = x
+            hit &= ok
         lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i] = s0, s1, s2, s3
-        z0[i], z1[i] = n0, n1
-        missed[i] = not (ok0 & ok1)
-        misses += 1 if missed[i] else 0
-    if misses:
-        for i in range(count):
-            if missed[i]:
-                s = states[first + i]
-                rewind_lane(lanes, i, 2, s)
-                z0[i] = normal(s)
-                z1[i] = normal(s)
-                store_lane(s, lanes, i)
+        missed |= _U64(0 if hit else 1) << _U64(i)
+    if count < width:
+        missed &= (_U64(1) << _U64(count)) - _U64(1)
+    return missed
+
+
+@jit
+def redraw_lanes(lanes, missed, states, first, z, rows):
+    """Redraw the ``rows`` normals of the lanes in the mask ``missed`` (from :func:`normal_rows`).
+
+    Each is rewound and drawn again by :func:`normal`, with
+    ``states[first + i]`` as scratch. Not inlined, and called only when a
+    lane missed: inside the caller, the call to the ziggurat's slow path
+    would keep numba from pruning the atomic reference counts of the
+    caller's arrays (~30 ns on every pass, miss or not).
+    """
+    while missed:
+        i = lowest_lane(missed)
+        missed &= missed - _U64(1)
+        s = states[first + i]
+        rewind_lane(lanes, i, rows, s)
+        for j in range(rows):
+            z[j, i] = normal(s)
+        store_lane(s, lanes, i)
+
+
+@jit(inline="always")
+def uniform_lane(lanes, i, draw):
+    """Return a uniform from lane ``i`` if ``draw``, advancing it as :func:`uniform`; branch-free.
+
+    Without ``draw`` the lane keeps its state and the value is meaningless,
+    so that a loop over lanes that draws in some of them vectorises.
+    """
+    s0, s1, s2, s3 = lanes[0, i], lanes[1, i], lanes[2, i], lanes[3, i]
+    bits, t0, t1, t2, t3 = _xoshiro(s0, s1, s2, s3)
+    lanes[0, i] = t0 if draw else s0
+    lanes[1, i] = t1 if draw else s1
+    lanes[2, i] = t2 if draw else s2
+    lanes[3, i] = t3 if draw else s3
+    return _unit_double(bits)
 
 
 # --------------------------------------------------------------------------

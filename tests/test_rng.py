@@ -252,21 +252,45 @@ def _lane_normals(states, count):
 
 
 @jit(cache=False)
-def _lane_normal_pairs(states, pairs):
-    out = np.empty((states.shape[0], 2 * pairs))
-    lanes = np.empty((4, rng.LANES), dtype=np.uint64)
-    z0, z1 = np.empty(rng.LANES), np.empty(rng.LANES)
-    missed = np.empty(rng.LANES, dtype=np.bool_)
+def _lane_normal_rows(states, rows, calls, pad):
+    """Draw ``rows`` normals per call, ``calls`` times, in tiles padded by up to ``pad`` spare lanes."""
+    out = np.empty((states.shape[0], rows * calls))
+    lanes = np.zeros((4, rng.LANES), dtype=np.uint64)
+    z = np.empty((rows, rng.LANES))
     for first in range(0, states.shape[0], rng.LANES):
-        width = min(rng.LANES, states.shape[0] - first)
-        rng.load_lanes(states, first, width, lanes)
-        for j in range(pairs):
-            rng.normal_pairs(lanes, width, states, first, z0, z1, missed)
-            for i in range(width):
-                out[first + i, 2 * j] = z0[i]
-                out[first + i, 2 * j + 1] = z1[i]
-        rng.store_lanes(lanes, width, states, first)
+        count = min(rng.LANES, states.shape[0] - first)
+        rng.load_lanes(states, first, count, lanes)
+        for j in range(calls):
+            missed = rng.normal_rows(lanes, min(count + pad, rng.LANES), count, z, rows)
+            if missed:
+                rng.redraw_lanes(lanes, missed, states, first, z, rows)
+            for i in range(count):
+                for r in range(rows):
+                    out[first + i, rows * j + r] = z[r, i]
+        rng.store_lanes(lanes, count, states, first)
     return out
+
+
+@jit(cache=False)
+def _uniforms_where(states, draw):
+    """Draw a uniform in the lanes of ``draw`` (one tile), as the MALA kernel does."""
+    lanes = np.empty((4, states.shape[0]), dtype=np.uint64)
+    rng.load_lanes(states, 0, states.shape[0], lanes)
+    out = np.full(states.shape[0], np.nan)
+    for i in range(states.shape[0]):
+        u = rng.uniform_lane(lanes, i, draw[i])
+        out[i] = u if draw[i] else np.nan
+    rng.store_lanes(lanes, states.shape[0], states, 0)
+    return out
+
+
+@jit(cache=False)
+def _lowest_lanes(mask):
+    found = []
+    while mask:
+        found.append(rng.lowest_lane(mask))
+        mask &= mask - np.uint64(1)
+    return found
 
 
 @jit(cache=False)
@@ -295,8 +319,27 @@ def test_lane_normals_equal_the_scalar_stream(walkers):
     lane_states, scalar_states = rng.seed_states(SEED, 0, walkers), rng.seed_states(SEED, 0, walkers)
     np.testing.assert_array_equal(_lane_normals(lane_states, 60), rng.draws(scalar_states, 60))
     np.testing.assert_array_equal(rng.state_words(lane_states), rng.state_words(scalar_states))
-    np.testing.assert_array_equal(_lane_normal_pairs(lane_states, 30), rng.draws(scalar_states, 60))
-    np.testing.assert_array_equal(rng.state_words(lane_states), rng.state_words(scalar_states))
+    for rows, pad in ((1, 0), (2, 3), (3, 0), (5, 1)):
+        np.testing.assert_array_equal(_lane_normal_rows(lane_states, rows, 60 // rows, pad),
+                                      rng.draws(scalar_states, 60), err_msg=f"{rows} rows")
+        np.testing.assert_array_equal(rng.state_words(lane_states), rng.state_words(scalar_states))
+
+
+def test_a_lane_draws_a_uniform_only_when_asked():
+    draw = np.random.default_rng(1).random(40) < 0.5
+    lane_states, scalar_states = rng.seed_states(SEED, 0, 40), rng.seed_states(SEED, 0, 40)
+    got = _uniforms_where(lane_states, draw)
+    want = rng.draws(scalar_states[draw], 1, "uniform")[:, 0]
+    np.testing.assert_array_equal(got[draw], want)
+    assert np.all(np.isnan(got[~draw]))
+    moved = rng.state_words(lane_states) != rng.state_words(rng.seed_states(SEED, 0, 40))
+    np.testing.assert_array_equal(moved.any(axis=1), draw)
+
+
+def test_lowest_lane_visits_the_set_bits_in_order():
+    bits = [0, 5, 31, 32, 63]
+    mask = np.uint64(sum(1 << b for b in bits))
+    assert _lowest_lanes(mask) == bits
 
 
 def test_states_round_trip_through_words_continue_the_stream():

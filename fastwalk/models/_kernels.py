@@ -140,3 +140,40 @@ def select(typingctx, condition, if_true, if_false):
         return choice
 
     return if_true(condition, if_true, if_false), codegen
+
+
+@intrinsic
+def stack_array(typingctx, rows, columns, dtype):
+    """Return a C-contiguous ``(rows, columns)`` work array on the stack (constant shape; no NRT).
+
+    Allocated once in the function's entry block, so LLVM knows it is
+    distinct from every other array: loops over it vectorise without
+    run-time overlap checks, and it needs no reference counting (a kernel
+    compiled with ``_nrt=False`` may use it). It lives until the function
+    returns; never return it.
+    """
+    from llvmlite import ir
+
+    if not (isinstance(rows, types.IntegerLiteral) and isinstance(columns, types.IntegerLiteral)
+            and isinstance(dtype, (types.DTypeSpec, types.NumberClass))):
+        return None
+    element = dtype.dtype if isinstance(dtype, types.DTypeSpec) else dtype.instance_type
+    array_type = types.Array(element, 2, "C")
+    shape = (rows.literal_value, columns.literal_value)
+
+    def codegen(context, builder, signature, args):
+        item = context.get_data_type(element)
+        itemsize = context.get_abi_sizeof(item)
+        storage = cgutils.alloca_once(builder, ir.ArrayType(item, shape[0] * shape[1]))
+        storage.align = 64
+        array = context.make_array(array_type)(context, builder)
+        intp = context.get_value_type(types.intp)
+        from numba.np.arrayobj import populate_array
+
+        populate_array(array, data=builder.bitcast(storage, item.as_pointer()),
+                       shape=[intp(n) for n in shape],
+                       strides=[intp(shape[1] * itemsize), intp(itemsize)],
+                       itemsize=intp(itemsize), meminfo=None)
+        return array._getvalue()
+
+    return array_type(rows, columns, dtype), codegen

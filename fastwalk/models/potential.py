@@ -190,7 +190,8 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
     for block in prange(blocks):
         lanes = np.empty((4, rng.LANES), dtype=np.uint64)
         x0, x1 = np.empty(rng.LANES), np.empty(rng.LANES)
-        z0, z1 = np.empty(rng.LANES), np.empty(rng.LANES)  # the step's normals
+        normals = np.empty((2, rng.LANES))  # the step's two normals
+        z0, z1 = normals[0], normals[1]
         first_cell = np.empty(rng.LANES, dtype=np.intp)  # of the walker's half
         cell = np.empty(rng.LANES, dtype=np.intp)
         flagged = np.empty(rng.LANES, dtype=np.bool_)
@@ -206,7 +207,9 @@ def _advance_2d(positions, states, halves, steps, weights, center, box, a, confi
                 x1[i] = positions[first + i, 1]
                 first_cell[i] = halves[first + i] * bins * bins
             for step in range(steps):
-                rng.normal_pairs(lanes, count, states, first, z0, z1, flagged)
+                missed = rng.normal_rows(lanes, count, count, normals, 2)
+                if missed:
+                    rng.redraw_lanes(lanes, missed, states, first, normals, 2)
                 far = 0
                 for i in range(count):
                     u0, u1 = _step_2d(x0[i], x1[i], z0[i], z1[i], b0, b1, w0, w1, tie_to_x0, box,
