@@ -12,6 +12,9 @@ the 2-D polynomial U = x0²·x1⁴ + (x0² + x1²)/2 on the reflecting box
   normals); target <= 2;
 - ``MALA step / two normal draws``: the same for MALA (two normals, one
   uniform, two energy-and-gradient evaluations per step); target <= 3;
+- ``... / two normals in lanes``: the same steps over two normals drawn the
+  way the kernels draw them, in SIMD lanes (``rng.normal_rows`` and
+  ``rng.redraw_lanes``): the floor of the kernels' design;
 - ``typed expression / hand-written pair``: the EM step of the typed
   expression over the same kernel calling hand-written jitted
   ``energy``/``gradient`` functions; target <= 1.3;
@@ -36,7 +39,7 @@ import numba
 import numpy as np
 from conftest import report
 from numba import prange
-from test_bench_potential import _normal_floor
+from test_bench_potential import _lane_normal_floor, _normal_floor
 
 from fastwalk import rng
 from fastwalk._jit import pjit
@@ -148,6 +151,7 @@ def test_langevin_step_cost(benchmark):
     try:
         best = _interleaved({
             "normals": lambda: _normal_floor(states, 2 * STEPS),
+            "lane normals": lambda: _lane_normal_floor(states, 2 * STEPS, 1),
             "em": _stepper(em), "mala": _stepper(mala), "pair": _stepper(pair),
             "bare": _stepper(em, accumulate=False),
             "loop": lambda: hand_loop(positions, states, STEPS, 0.01, noise),
@@ -164,6 +168,11 @@ def test_langevin_step_cost(benchmark):
     report(GROUP, "2-D polynomial, 1 thread: MALA ns per walker-step", ns["mala"])
     report(GROUP, "2-D polynomial: MALA step / two normal draws", ns["mala"] / ns["normals"],
            "target <= 3")
+    report(GROUP, "2-D polynomial, 1 thread: ns per two normals drawn in SIMD lanes",
+           ns["lane normals"])
+    report(GROUP, "2-D polynomial: EM step / two normals in lanes", ns["em"] / ns["lane normals"])
+    report(GROUP, "2-D polynomial: MALA step / two normals in lanes",
+           ns["mala"] / ns["lane normals"])
     report(GROUP, "2-D polynomial: typed expression / hand-written pair", ns["em"] / ns["pair"],
            "target <= 1.3")
     report(GROUP, "2-D polynomial: typed EM, not counting / hand-written loop",

@@ -160,6 +160,57 @@ def test_multi_step_calls_equal_single_steps():
         np.testing.assert_array_equal(once[key], state[key])
 
 
+WALKER_KEYS = ("position", "walker_energy_sum", "walker_energy_count", "walker_accepted")
+
+
+@pytest.mark.parametrize("method, boundary, gamma", [
+    ("em", "reflect", 0.0), ("em", "none", 2.0), ("mala", "periodic", 0.0), ("mala", "reflect", 2.0),
+])
+def test_a_walker_moves_alike_in_any_lane_of_any_tile(method, boundary, gamma):
+    # 130 walkers fill two tiles of rng.LANES lanes and part of a third; a walker alone fills one
+    model = make(method=method, boundary=boundary, localize=gamma, at=[0.3, -0.2], start="uniform",
+                 dt=0.05 if method == "mala" else 0.01)
+    together = advance(model, 130, 25)
+    for w in (0, 63, 64, 127, 129):
+        alone = advance(model, 1, 25, first=w)
+        for key in WALKER_KEYS:
+            np.testing.assert_array_equal(alone[key][0], together[key][w], err_msg=f"{key}, walker {w}")
+
+
+def test_padded_tiles_give_every_walker_the_same_numbers():
+    # with Intel's SVML numba vectorises math functions, so every tile then computes all
+    # rng.LANES lanes (FULL_TILES); the padding lanes must leave the real ones untouched
+    import importlib.util
+
+    from fastwalk.models import _langevin_kernels
+
+    model = LangevinBrownian(_stiff_energy, 2, gradient=_stiff_gradient, box=2.0, temperature=0.5,
+                             dt=0.05, method="mala", start="uniform")
+    plain = advance(model, 70, 20)
+    spec = importlib.util.spec_from_file_location("fastwalk._langevin_full_tiles",
+                                                  _langevin_kernels.__file__)
+    padded = importlib.util.module_from_spec(spec)
+    padded.CACHE, padded.DIM, padded.FULL_TILES = False, 2, True
+    spec.loader.exec_module(padded)
+    padded.energy, padded.gradient = _stiff_energy, _stiff_gradient
+    model._kernels = padded
+    again = advance(model, 70, 20)
+    for key in WALKER_KEYS + ("histogram_2d", "marginals"):
+        np.testing.assert_array_equal(plain[key], again[key], err_msg=key)
+
+
+def test_marginals_are_the_histograms_sums_in_a_box_and_counted_alone_without_one():
+    for boundary in ("reflect", "periodic"):
+        state = advance(make(boundary=boundary, start="uniform"), 50, 20)
+        np.testing.assert_array_equal(state["marginals"][0], state["histogram_2d"].sum(axis=1))
+        np.testing.assert_array_equal(state["marginals"][1], state["histogram_2d"].sum(axis=0))
+    # unbounded: a coordinate is counted while inside the box, a pair only when both are
+    state = advance(make(boundary="none", temperature=2.0, localize=2.0, start="uniform"), 50, 40)
+    pairs = state["histogram_2d"].sum()
+    assert state["marginals"][0].sum() > pairs and state["marginals"][1].sum() > pairs
+    assert state["marginals"].sum(axis=1).max() < 50 * 40
+
+
 def test_localizing_term_is_sampled_but_not_recorded():
     model = make(localize=40.0, at=[0.5, 0.5], temperature=0.05, dt=0.005)
     sink = MemorySink()

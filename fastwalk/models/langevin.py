@@ -12,10 +12,11 @@ or a pair of numba-jitted functions ``energy(x)`` and ``gradient(x, out)``.
   (with ``reflect``, proposals outside the box are refused).
 
 The step itself is in :mod:`fastwalk.models._langevin_kernels`: serial
-kernels, one call per block of walkers, the blocks run on
-``numba.get_num_threads()`` Python threads (the kernels release the GIL);
-a walker's numbers depend on nothing but its own stream, so the result is
-the same for any number of blocks. Observables:
+kernels that move tiles of up to ``rng.LANES`` walkers in SIMD lanes, one
+call per block of walkers, the blocks run on ``numba.get_num_threads()``
+Python threads (the kernels release the GIL); a walker's numbers depend on
+nothing but its own stream, so the result is the same for any number of
+blocks and any tiling. Observables:
 ``mean_energy`` and ``sem_energy`` of the user's U (never the localizing
 term) across walkers, and ``acceptance_rate`` (MALA: accepted / proposed
 since step 0). Accumulators: ``walker_energy_sum`` (float64 [N], Σ U over
@@ -78,13 +79,13 @@ def _import_path(path: str):
 _PAIRS: dict = {}
 
 
-def _pair_kernels(energy, gradient):
-    """Return a copy of the kernel module calling a Python-given jitted pair.
+def _pair_kernels(energy, gradient, dim: int):
+    """Return a copy of the kernel module calling a Python-given jitted pair in ``dim`` coordinates.
 
     Not cached on disk (numba could not tell when the user's functions
-    change); one copy per pair and process, so a rebuilt model reuses it.
+    change); one copy per pair, dimension and process, so a rebuilt model reuses it.
     """
-    key = (energy, gradient)
+    key = (energy, gradient, dim)
     if key not in _PAIRS:
         from fastwalk.models import _langevin_kernels
 
@@ -92,7 +93,7 @@ def _pair_kernels(energy, gradient):
             f"fastwalk._langevin_pair_{next(_PAIR_MODULES)}", _langevin_kernels.__file__)
         module = importlib.util.module_from_spec(spec)
         module.CACHE = False
-        module.DIM = 0
+        module.DIM = dim
         spec.loader.exec_module(module)
         module.energy = energy
         module.gradient = gradient
@@ -212,7 +213,7 @@ class LangevinBrownian(Model):
             self.expression = None
             self.energy_path = _function_path(potential)
             self.gradient_path = _function_path(gradient)
-            self._kernels = _pair_kernels(potential, gradient)
+            self._kernels = _pair_kernels(potential, gradient, self.dim)
         else:
             raise TypeError("potential must be an expression string, an Expression or a numba-jitted "
                             f"energy(x) with gradient=, got {type(potential).__name__}")
@@ -499,8 +500,12 @@ class LangevinBrownian(Model):
         bads = [block(0)] if blocks == 1 else list(_pool(blocks).map(block, range(blocks)))
         bad = min((b for b in bads if b >= 0), default=-1)
         if accumulate:
-            state["histogram_2d"] += histogram.sum(axis=0)
+            pairs = histogram.sum(axis=0)
+            state["histogram_2d"] += pairs
             state["marginals"] += marginals.sum(axis=0)
+            if self.dim >= 2 and self.boundary != "none":  # the kernels leave these to the pairs
+                state["marginals"][0] += pairs.sum(axis=1)
+                state["marginals"][1] += pairs.sum(axis=0)
         if bad >= 0:
             raise SimulationError(
                 f"a walker's position, energy or gradient became non-finite at step "
