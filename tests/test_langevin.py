@@ -222,10 +222,12 @@ def test_localizing_term_is_sampled_but_not_recorded():
     assert abs(mean - 0.06) < 0.03
 
 
-def test_non_finite_state_names_the_step():
-    model = make()
-    state = advance(model, 10, 3)
-    state["position"][4, 1] = np.nan
+@pytest.mark.parametrize("method", ["em", "mala"])
+@pytest.mark.parametrize("walker", [4, 100])  # in the first tile, or in the last (partial) one
+def test_non_finite_state_names_the_step(method, walker):
+    model = make(method=method)
+    state = advance(model, 130, 3)
+    state["position"][walker, 0] = np.nan
     with pytest.raises(SimulationError, match="non-finite at step 11"):
         model.advance(state, 10, 5, True)
 
