@@ -166,6 +166,9 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
            client=None) -> RunResult:
     """Continue a stopped, killed or finished run from its checkpoint.
 
+    A run that already reached the asked total is left untouched (the
+    result's ``extra["nothing_to_do"]`` is True).
+
     Parameters
     ----------
     path : path-like
@@ -234,6 +237,8 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
                 "(different model, seed or walkers); it cannot be resumed"
             )
         _check_marks(path, marks, description.get("run_id"), step)
+        if status == "completed" and (steps is None or steps == step):
+            return _already_complete(path, file_seed, step)
         return _continue(path, params, arrays, settings, step, state, steps, extra_config, lock,
                          threads=threads, progress=progress, sinks=sinks,
                          commit_seconds=commit_seconds, client=client)
@@ -259,6 +264,13 @@ def _check_marks(path: Path, marks: dict, run_id, step: int) -> None:
             f"{marks['committed_step']}: the file and checkpoint are copies from different moments "
             "(an older file put back?); put back the matching pair to resume"
         )
+
+
+def _already_complete(path: Path, seed: int, step: int) -> RunResult:
+    """Return the result of resuming a run that reached its target: nothing runs or changes."""
+    return RunResult(seed=seed, steps=step, target_steps=step, reason="completed", signal=None,
+                     wall_s=0.0, walker_steps_per_s=0.0,
+                     extra={"out": str(path), "nothing_to_do": True}, data=str(path))
 
 
 def _restart(path, model, settings, steps, extra_config, lock, **options) -> RunResult:

@@ -88,6 +88,7 @@ class _Builder:
         self.dim = dim
         self.variables = [sympy.Symbol(f"x{i}", real=True) for i in range(dim)]
         self.params = {name: sympy.Symbol(name, real=True) for name in params}
+        self.used: set[str] = set()  # the constants the text names
 
     def build(self, node: ast.AST, depth: int = 0):
         if depth > _MAX_DEPTH:
@@ -129,6 +130,7 @@ class _Builder:
                                  f"x0..x{self.dim - 1}")
             return self.variables[index]
         if name in self.params:
+            self.used.add(name)
             return self.params[name]
         if name in _CONSTANTS:
             return getattr(self.sympy, _CONSTANTS[name])
@@ -208,7 +210,7 @@ def check_params(params) -> dict[str, float]:
     return checked
 
 
-def parse(text: str, dim: int, params: dict[str, float] | None = None):
+def parse(text: str, dim: int, params: dict[str, float] | None = None, used: set | None = None):
     """Parse ``text`` into a SymPy expression in x0..x{dim-1}, without ``eval``.
 
     Parameters
@@ -219,6 +221,8 @@ def parse(text: str, dim: int, params: dict[str, float] | None = None):
         Number of coordinates d (>= 1).
     params : dict of str to float, optional
         Named constants the text may use (substituted by their values).
+    used : set, optional
+        If given, receives the names of the constants the text uses.
 
     Returns
     -------
@@ -252,6 +256,8 @@ def parse(text: str, dim: int, params: dict[str, float] | None = None):
         expr = builder.build(tree.body)
     except RecursionError:
         raise ValueError("the potential is nested too deeply; simplify it") from None
+    if used is not None:
+        used.update(builder.used)
     values = {builder.params[name]: value for name, value in params.items()}
     expr = expr.subs(values) if values else expr
     if not expr.free_symbols <= set(builder.variables):
@@ -515,6 +521,8 @@ class Expression:
         U with the constants substituted.
     gradient_sympy : list of sympy.Expr
         ∂U/∂x_i.
+    unused_params : list of str
+        Declared constants the text does not use (a typo, often).
 
     Raises
     ------
@@ -526,7 +534,9 @@ class Expression:
         import sympy
 
         self.params = check_params(params)
-        self.sympy = parse(text, dim, self.params)
+        used: set[str] = set()
+        self.sympy = parse(text, dim, self.params, used)
+        self.unused_params = sorted(set(self.params) - used)
         self.text = text.strip()
         self.dim = int(dim)
         self.variables = [sympy.Symbol(f"x{i}", real=True) for i in range(self.dim)]

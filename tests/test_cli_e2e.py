@@ -419,6 +419,19 @@ def test_resume_continues_to_a_new_total_bit_identically(fastwalk_cli, tmp_path)
     _assert_same_content(resumed, straight)
 
 
+def test_resuming_a_complete_run_leaves_it_untouched(fastwalk_cli, tmp_path):
+    done = tmp_path / "done.h5"
+    _succeeds(fastwalk_cli, "lattice", "--lines", 2, "--length", 5, "--walkers", 20, "--steps", 200,
+              "--quiet", "--out", done)
+    before = done.read_bytes(), Path(f"{done}.ckpt").read_bytes()
+    text = fastwalk_cli.run("resume", done)
+    assert text.returncode == 0 and "already complete: 200/200 steps, nothing to do" in text.stdout
+    summary = _json(fastwalk_cli, "resume", done, "--steps", 200)
+    assert summary["nothing_to_do"] is True and summary["steps"] == summary["target_steps"] == 200
+    assert (done.read_bytes(), Path(f"{done}.ckpt").read_bytes()) == before
+    assert _json(fastwalk_cli, "resume", done, "--steps", 300)["steps"] == 300
+
+
 # ---------------------------------------------------------------------------- --config
 def test_config_file_sits_between_command_line_and_defaults(fastwalk_cli, tmp_path):
     config = tmp_path / "walk.toml"

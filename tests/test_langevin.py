@@ -70,6 +70,11 @@ def test_parse_builds_the_expression_with_constants_substituted():
     assert sympy.simplify(expr - want) == 0
 
 
+def test_constants_the_text_does_not_use_are_listed():  # the CLI refuses them: a typo, often
+    assert Expression("a*x0**2", 1, {"a": 1.0, "b": 2.0, "c": 3.0}).unused_params == ["b", "c"]
+    assert Expression("a*x0**2", 1, {"a": 1.0}).unused_params == []
+
+
 @pytest.mark.parametrize("params, message", [
     ({"x0": 1.0}, "reserved"), ({"sin": 1.0}, "reserved"), ({"a b": 1.0}, "not a plain name"),
     ({"a": float("inf")}, "not finite"), ({"a": "1"}, "must be a number"),

@@ -39,6 +39,8 @@ def _contents(path):
     (["--potential", "x0**2", "--box", "-2"], "box must be > 0"),
     (["--potential", "a*x0**2", "--param", "a"], "NAME=VALUE"),
     (["--potential", "a*x0**2", "--param", "a=b"], "needs a number"),
+    (["--potential", "A*x0**2", "--param", "A=1", "--param", "a=2"],
+     "--param a: declared but the potential does not use it; check the expression for a typo"),
     (["--potential", "x0**2", "--start", "9"], "outside the box"),
     (["--potential", "x0**2", "--temperature", "1,1"], "temperature twice"),
 ])

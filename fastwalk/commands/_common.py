@@ -481,7 +481,7 @@ def run_summary(result, model) -> dict:
         "exit_status": status,
         "parameters": model.parameters(),
     }
-    for key in ("dask", "partitions", "tasks", "task_seconds"):
+    for key in ("dask", "partitions", "tasks", "task_seconds", "nothing_to_do"):
         if key in result.extra:
             summary[key] = result.extra[key]
     try:
@@ -497,6 +497,10 @@ def run_summary(result, model) -> dict:
 
 def echo_summary(result, out) -> None:
     """Print the one-line text summary of a run (and how to resume a stopped one)."""
+    if result.extra.get("nothing_to_do"):
+        click.echo(f"already complete: {result.steps}/{result.target_steps} steps, nothing to do "
+                   f"(--steps above {result.steps} runs on) -> {out}")
+        return
     rate = f"{result.walker_steps_per_s:.3g}"
     partitions = result.extra.get("partitions")
     where = f" on {partitions} partitions" if partitions is not None else ""

@@ -167,8 +167,15 @@ def _build(dim, potential, param, box, center, boundary, temperature, dt, method
 
     if start not in ("center", "uniform"):
         start = parse_floats("--start", start)
-    return LangevinBrownian(
+    model = LangevinBrownian(
         potential, dim, _params(param), box=box, center=parse_floats("--center", center),
         boundary=boundary, temperature=temperature, dt=dt, method=method, start=start,
         localize=localize, at=None if at is None else parse_floats("--at", at), bins=bins,
     )
+    unused = model.expression.unused_params
+    if unused:
+        names = ", ".join(unused)
+        raise ValueError(f"--param {names}: declared but the potential does not use "
+                         f"{'it' if len(unused) == 1 else 'them'}; check the expression for a typo, "
+                         "or drop the --param")
+    return model
