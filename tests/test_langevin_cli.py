@@ -43,6 +43,8 @@ def _contents(path):
      "--param a: declared but the potential does not use it; check the expression for a typo"),
     (["--potential", "x0**2", "--start", "9"], "outside the box"),
     (["--potential", "x0**2", "--temperature", "1,1"], "temperature twice"),
+    (["--potential", "x0**2", "--temperature", ",".join(f"{1 + i / 1e4:g}" for i in range(1001))],
+     "lists 1001 temperatures, at most 1000"),
 ])
 def test_bad_input_is_one_line_and_exit_2(fastwalk_cli, tmp_path, args, message):
     out = fastwalk_cli.run("langevin", "--dim", "1", *args, "--out", tmp_path / "x.h5")

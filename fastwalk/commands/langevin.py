@@ -140,9 +140,17 @@ def _checked(fn):
         raise click.UsageError(str(exc)) from None
 
 
+#: temperatures one sweep may list (one output file each)
+MAX_SWEEP = 1000
+
+
 def _temperatures(text) -> list[float]:
     values = _checked(lambda: parse_floats("--temperature", text))
-    return values if isinstance(values, list) else [values]
+    values = values if isinstance(values, list) else [values]
+    if len(values) > MAX_SWEEP:
+        raise click.BadParameter(f"lists {len(values)} temperatures, at most {MAX_SWEEP} (one file "
+                                 "each); split the sweep", param_hint="'--temperature'")
+    return values
 
 
 def _params(pairs) -> dict[str, float]:
