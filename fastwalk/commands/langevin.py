@@ -80,7 +80,7 @@ def _label(temperature: float) -> str:
               show_default=True, help="Reflect at the walls (uniform prior on the box), wrap "
                                       "(U should be periodic) or unbounded (U must confine).")
 @click.option("--temperature", "-T", type=str, default="1", show_default=True,
-              help="Temperature T > 0; a comma-separated list runs a sweep, one file per T.")
+              help="Temperature T > 0; a comma-separated list (at most 1000) runs a sweep, one file per T.")
 @click.option("--dt", type=positive(), default=1e-3, show_default=True, help="Time step (> 0).")
 @click.option("--method", type=click.Choice(["em", "mala"]), default="em", show_default=True,
               help="Euler-Maruyama, or Metropolis-adjusted Langevin (exact law at any dt).")
