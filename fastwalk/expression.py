@@ -401,7 +401,7 @@ def generate_source(expr, gradient, dim: int, variables) -> str:
     lines += _cse_function("energy_gradient", "x, out", dim, variables,
                            [("_u", expr)] + [(f"out[{i}]", g) for i, g in enumerate(gradient)], "_u")
     lines.append("")
-    lines += _cse_function("lane_energy_gradient", "X, G, U, width, x, g", dim, variables,
+    lines += _cse_function("lane_energy_gradient", "X, G, U, width, x, g, skip", dim, variables,
                            [("U[i]", expr)] + [(f"G[{i}, i]", g) for i, g in enumerate(gradient)],
                            None, lanes=True)
     return "\n".join(lines) + "\n"

@@ -317,6 +317,28 @@ def test_a_jitted_pair_too_stiff_for_euler_maruyama_is_refused_like_an_expressio
                          method="mala")
 
 
+@numba.njit
+def _box_only_energy(x):
+    if abs(x[0]) > 1.0 or abs(x[1]) > 1.0:
+        raise ValueError("outside the box")
+    return x[0] ** 2 + x[1] ** 2
+
+
+@numba.njit
+def _box_only_gradient(x, out):
+    if abs(x[0]) > 1.0 or abs(x[1]) > 1.0:
+        raise ValueError("outside the box")
+    out[0], out[1] = 2.0 * x[0], 2.0 * x[1]
+
+
+def test_a_pair_is_never_called_at_a_proposal_refused_outside_a_reflecting_box():
+    model = LangevinBrownian(_box_only_energy, 2, gradient=_box_only_gradient, box=2.0,
+                             temperature=1.0, dt=0.5, method="mala", start="uniform")
+    state = advance(model, 100, 30)  # large steps: many proposals leave the box
+    assert 0 < state["walker_accepted"].sum() < 100 * 30
+    assert np.all(np.abs(state["position"]) <= 1.0)
+
+
 def test_pickles_as_its_parameters_for_other_processes():
     import pickle
 

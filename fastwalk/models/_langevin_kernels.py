@@ -102,14 +102,20 @@ def _into_box(v, boundary, lo, side):
 
 
 @jit(cache=CACHE, inline="always")
-def lane_energy_gradient(X, G, U, width, x, g):
+def lane_energy_gradient(X, G, U, width, x, g, skip):
     """Evaluate U and ∇U in lanes ``0 .. width − 1``: ``U[i]`` and ``G[:, i]`` at ``X[:, i]``.
 
     This placeholder calls :func:`energy_gradient` through the work arrays
-    ``x`` and ``g`` (a Python-given pair); generated modules replace it by
-    the potential's straight-line code, which LLVM vectorises across lanes.
+    ``x`` and ``g`` (a Python-given pair), except in the lanes of the mask
+    ``skip`` (MALA proposals refused outside a reflecting box: the user's
+    functions may not accept points outside it). Generated modules replace
+    it by the potential's straight-line code, which LLVM vectorises across
+    lanes and which evaluates every lane (it cannot fail).
     """
     for i in range(width):
+        if (skip >> np.uint64(i)) & np.uint64(1):
+            U[i] = math.inf  # never used: the proposal is refused
+            continue
         for j in range(x.shape[0]):
             x[j] = X[j, i]
         U[i] = energy_gradient(x, g)
@@ -118,9 +124,12 @@ def lane_energy_gradient(X, G, U, width, x, g):
 
 
 @jit(cache=CACHE, inline="always")
-def _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, with_us):
-    """Evaluate U (into ``U``) and ∇U_s (into ``G``) in the lanes, and U_s (into ``US``) if ``with_us``."""
-    lane_energy_gradient(X, G, U, width, x, g)
+def _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, with_us, skip):
+    """Evaluate U (into ``U``) and ∇U_s (into ``G``) in the lanes, and U_s (into ``US``) if ``with_us``.
+
+    ``skip``: lanes whose values will not be used (see :func:`lane_energy_gradient`).
+    """
+    lane_energy_gradient(X, G, U, width, x, g, skip)
     if gamma == 0.0:
         if with_us:
             for i in range(width):
@@ -299,7 +308,7 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
         count = min(LANES, walkers - first)
         width = _tile_width(count)
         _load_tile(positions, states, energy_sum, first, count, width, dim, lanes, X, total)
-        _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, False)
+        _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, False, np.uint64(0))
         done = steps
         for step in range(steps):
             missed = rng.normal_rows(lanes, width, count, Z, dim)
@@ -307,7 +316,7 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
                 rng.redraw_lanes(lanes, missed, states, first, Z, dim)
             leaving, _ = _lane_move(X, G, Z, X, width, dim, dt, noise, boundary != NONE, lo, side)
             _lane_into_box(X, leaving, dim, boundary, lo, side)
-            _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, False)
+            _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, False, np.uint64(0))
             if _not_finite(X, G, U, width, count, dim):
                 bad, done = _earlier(bad, step), step
                 break
@@ -407,7 +416,7 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
         _load_tile(positions, states, energy_sum, first, count, width, dim, lanes, X, total)
         for i in range(width):
             moves[i] = accepted[first + i] if i < count else 0
-        _lane_sampled(X, GX, UX, USX, width, dim, gamma, anchor, x, g, True)
+        _lane_sampled(X, GX, UX, USX, width, dim, gamma, anchor, x, g, True, np.uint64(0))
         done = steps
         for step in range(steps):
             missed = rng.normal_rows(lanes, width, count, Z, dim)
@@ -417,7 +426,7 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
                                           lo, side)
             _lane_into_box(Y, leaving, dim, boundary, lo, side)
             refused = outside if boundary == REFLECT else np.uint64(0)
-            _lane_sampled(Y, GY, UY, USY, width, dim, gamma, anchor, x, g, True)
+            _lane_sampled(Y, GY, UY, USY, width, dim, gamma, anchor, x, g, True, refused)
             unsure = _lane_decide(lanes, refused, width, dim, inv_t, k_noise, k_drift, Z, X, GX, UX,
                                   USX, Y, GY, UY, USY, moves, rho, uniforms, failed)
             _finish_unsure(unsure, rho, uniforms, dim, X, GX, UX, USX, Y, GY, UY, USY, moves)
