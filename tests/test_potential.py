@@ -269,6 +269,19 @@ def test_same_result_for_any_thread_count_and_chunking(crossing):
             np.testing.assert_array_equal(serial[key], other[key])
 
 
+def test_with_svml_a_confined_2d_run_takes_the_general_kernel_and_the_same_numbers(monkeypatch):
+    # Intel's SVML would vectorise the confining force's sin in some lanes of the 2-D kernel
+    # only; the general kernel computes it alike for every walker, with the same arithmetic
+    lanes = make(confine=0.3)
+    monkeypatch.setattr(numba.config, "USING_SVML", True)
+    general = make(confine=0.3)
+    assert lanes._lanes_2d and not general._lanes_2d
+    assert make(confine=0.0)._lanes_2d  # no sin: nothing to guard
+    a, b = advance(lanes, 150, 40), advance(general, 150, 40)
+    for key in ("position", "rng", "histogram_2d", "histogram_2d_half", "marginals"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
 # ---------------------------------------------------------------------- errors
 @pytest.mark.parametrize("crossing", [Crossing.lines(2), Crossing.lines(3)])
 def test_non_finite_position_names_the_step(crossing):

@@ -512,7 +512,11 @@ class PotentialBrownian(Model):
         self.bins = validate.integer("bins", bins, minimum=1, maximum=1024)
         mask = crossing.pinned_mask()
         self._pinned_mask = mask
-        self._lanes_2d = crossing.dim == 2 and all(len(p) == 1 for p in crossing.pins)
+        # the confining force's sin: with Intel's SVML numba would vectorise it in some lanes of
+        # the 2-D kernel and not in others (last-bit differences between walkers); the general
+        # kernel computes it alike for every walker
+        self._lanes_2d = (crossing.dim == 2 and all(len(p) == 1 for p in crossing.pins)
+                          and not (self.confine > 0.0 and numba.config.USING_SVML))
         self._weights_2d = _weights_2d(crossing) if self._lanes_2d else None
         self._pin_ptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
         self._pin_idx = np.concatenate([np.flatnonzero(row) for row in mask]).astype(np.int64)
