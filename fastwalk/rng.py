@@ -435,7 +435,7 @@ def store_lane(s, lanes, i):
 
 @intrinsic
 def lowest_lane(typingctx, mask):
-    """Index of the lowest set bit of a ``uint64`` lane mask (LLVM's ``cttz``; 64 for 0).
+    """Return the index of the lowest set bit of a ``uint64`` lane mask (LLVM's ``cttz``; 64 for 0).
 
     A lane loop ORs ``1 << i`` into a mask for the lanes that need more work;
     ``while mask: i = lowest_lane(mask); mask &= mask - 1`` then visits just
@@ -459,7 +459,7 @@ def lowest_lane(typingctx, mask):
 def normal_rows(lanes, width, count, z, rows):
     """Draw ``rows`` normals in each of lanes ``0 .. width - 1`` into ``z[j, i]``, j = 0 .. rows - 1.
 
-    Lane ``i`` holds walker ``first + i`` of the caller's tile. Every draw
+    Lane ``i`` holds one walker's stream (:func:`load_lanes`). Every draw
     takes the ziggurat's branch-free fast path (:func:`normal_fast`), so the
     loop over lanes vectorises (a constant ``rows`` unrolls the inner loop).
     Returns the mask of lanes ``< count`` in which some draw missed the fast
