@@ -45,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Expression", "FUNCTIONS", "cache_directory", "check_params", "numpy_function", "parse"]
+__all__ = ["Expression", "FUNCTIONS", "MAX_DIM", "cache_directory", "check_params", "numpy_function",
+           "parse"]
 
 #: function names a user may call -> SymPy function name
 FUNCTIONS = {
@@ -56,6 +57,9 @@ FUNCTIONS = {
 }
 _ARITY = {"Min": None, "Max": None}  # variadic (>= 2); every other function takes one argument
 _CONSTANTS = {"pi": "pi", "E": "E"}
+#: most coordinates of a typed potential: each is a SymPy symbol and a row of every Langevin
+#: kernel's work arrays (which live on the stack)
+MAX_DIM = 64
 _MAX_TEXT = 10_000
 _MAX_DEPTH = 200
 _VARIABLE = re.compile(r"x(0|[1-9][0-9]*)\Z")
@@ -218,7 +222,7 @@ def parse(text: str, dim: int, params: dict[str, float] | None = None, used: set
     text : str
         The potential, e.g. ``"a*(x0**2 + x1**2)**2"``.
     dim : int
-        Number of coordinates d (>= 1).
+        Number of coordinates d, 1 .. :data:`MAX_DIM`.
     params : dict of str to float, optional
         Named constants the text may use (substituted by their values).
     used : set, optional
@@ -237,8 +241,8 @@ def parse(text: str, dim: int, params: dict[str, float] | None = None, used: set
     """
     if not isinstance(text, str):
         raise TypeError(f"the potential must be a string, got {type(text).__name__}")
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 1 <= dim <= MAX_DIM:
+        raise ValueError(f"dim must be an integer in [1, {MAX_DIM}], got {dim!r}")
     params = check_params(params)
     if not text.strip():
         raise ValueError("the potential is empty; give an expression such as 'x0**2 + x1**2'")

@@ -17,7 +17,8 @@ from fastwalk.commands._common import (
     run_summary,
     split_run_options,
 )
-from fastwalk.commands._types import nonnegative, positive
+from fastwalk.commands._types import Count, nonnegative, positive
+from fastwalk.expression import MAX_DIM
 
 EPILOG = (
     "Examples:\n\n"
@@ -67,7 +68,8 @@ def _label(temperature: float) -> str:
 
 
 @click.command("langevin", epilog=EPILOG)
-@click.option("--dim", "-d", type=int, required=True, help="Number of coordinates d (x0 .. x{d-1}).")
+@click.option("--dim", "-d", type=Count(1, MAX_DIM), required=True,
+              help="Number of coordinates d (x0 .. x{d-1}).")
 @click.option("--potential", "-U", type=str, required=True,
               help="U as an expression, e.g. 'x0**2 * x1**4' or 'a*(x0**2 + x1**2)**2'.")
 @click.option("--param", multiple=True,
@@ -99,8 +101,10 @@ def command(**options):
     temperatures = _temperatures(model_options.pop("temperature"))
     out = Path(run["out"] or "langevin.h5")
     outs = _checked(lambda: sweep_paths(out, temperatures))
-    models = prepare_run(run, lambda: [_build(temperature=t, **model_options) for t in temperatures],
-                         outs)
+    expression = _checked(lambda: _expression(model_options.pop("potential"), model_options["dim"],
+                                              model_options.pop("param")))
+    models = prepare_run(run, lambda: [_build(potential=expression, temperature=t, **model_options)
+                                       for t in temperatures], outs)
     if len(models) == 1:
         from fastwalk.commands._common import report_result
 
@@ -169,21 +173,27 @@ def _params(pairs) -> dict[str, float]:
     return params
 
 
-def _build(dim, potential, param, box, center, boundary, temperature, dt, method, start, localize,
-           at, bins):
+def _expression(text, dim, pairs):
+    """Parse the potential once for every temperature; refuse constants it does not use."""
+    from fastwalk.expression import Expression
+
+    expression = Expression(text, dim, _params(pairs))
+    unused = expression.unused_params
+    if unused:
+        raise ValueError(f"--param {', '.join(unused)}: declared but the potential does not use "
+                         f"{'it' if len(unused) == 1 else 'them'}; check the expression for a typo, "
+                         "or drop the --param")
+    return expression
+
+
+def _build(dim, potential, box, center, boundary, temperature, dt, method, start, localize, at,
+           bins):
     from fastwalk.models.langevin import LangevinBrownian
 
     if start not in ("center", "uniform"):
         start = parse_floats("--start", start)
-    model = LangevinBrownian(
-        potential, dim, _params(param), box=box, center=parse_floats("--center", center),
+    return LangevinBrownian(
+        potential, dim, box=box, center=parse_floats("--center", center),
         boundary=boundary, temperature=temperature, dt=dt, method=method, start=start,
         localize=localize, at=None if at is None else parse_floats("--at", at), bins=bins,
     )
-    unused = model.expression.unused_params
-    if unused:
-        names = ", ".join(unused)
-        raise ValueError(f"--param {names}: declared but the potential does not use "
-                         f"{'it' if len(unused) == 1 else 'them'}; check the expression for a typo, "
-                         "or drop the --param")
-    return model

@@ -45,8 +45,9 @@ from fastwalk._jit import jit
 from fastwalk.models._kernels import select, stack_array
 
 CACHE = globals().get("CACHE", False)
-#: the number of coordinates when known before compiling (0: read it from the arrays); numba
-#: freezes module globals as constants, so the loops over coordinates are unrolled
+#: the number of coordinates, set before compiling (0 here: the template itself never runs);
+#: numba freezes module globals as constants, so loops over coordinates unroll and the work
+#: arrays' sizes are known (they live on the stack)
 DIM = globals().get("DIM", 0)
 #: compute every lane of every tile: with Intel's SVML numba vectorises math functions, whose
 #: vector and scalar results may differ in the last bit, so no lane may fall to a scalar remainder

@@ -181,9 +181,9 @@ class LangevinBrownian(Model):
                  temperature: float = 1.0, dt: float = 1e-3, method: str = "em",
                  start: str | Sequence[float] = "center", localize: float = 0.0,
                  at: float | Sequence[float] | None = None, bins: int = 64, gradient=None):
-        from fastwalk.expression import Expression
+        from fastwalk.expression import MAX_DIM, Expression
 
-        self.dim = validate.integer("dim", dim, minimum=1, maximum=64)
+        self.dim = validate.integer("dim", dim, minimum=1, maximum=MAX_DIM)
         self.box_side = validate.real("box", box, minimum=0.0, strict_min=True)
         self.center = self._point("center", center)
         self.boundary = validate.choice("boundary", boundary, _BOUNDARIES)
