@@ -1,5 +1,5 @@
 """Allow ``python -m fastwalk``."""
 
-from fastwalk.cli import main
+from fastwalk._entry import main
 
 main()

@@ -17,6 +17,7 @@ import warnings
 
 import click
 
+from fastwalk._entry import stopped, terminate
 from fastwalk._version import __version__
 
 EPILOG = (
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
     if hasattr(signal, "SIGXFSZ"):
         # a file-size limit must surface as a write error we can report, not kill us
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     # numbers that overflow are an error to report, never a warning beside a "completed" run
     warnings.filterwarnings("error", category=RuntimeWarning, module=r"(numpy|fastwalk)(\.|$)")
     args = sys.argv[1:] if argv is None else list(argv)
@@ -93,8 +94,8 @@ def main(argv=None) -> int:
     try:
         status = cli.main(args=args, prog_name="fastwalk", standalone_mode=False)
     except click.exceptions.Abort as exc:
-        # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through _terminate) into Abort
-        status = _stopped(exc.__context__)
+        # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through terminate) into Abort
+        status = stopped(exc.__context__)
     except click.UsageError as exc:
         if debug:
             raise
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
         click.echo(f"Error: {exc}", err=True)
         status = 2
     except KeyboardInterrupt as exc:
-        status = _stopped(exc)
+        status = stopped(exc)
     except MemoryError:
         if debug:
             raise
@@ -134,22 +135,6 @@ def main(argv=None) -> int:
         status = 1
     status = 0 if status is None else int(status)
     sys.exit(status)
-
-
-def _stopped(exc) -> int:
-    """Say that a signal stopped the command before any run began; return 130 or 143."""
-    name = "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
-    click.echo(f"Interrupted: stopped by {name}; nothing was written that needs resuming", err=True)
-    return 143 if isinstance(exc, _Terminated) else 130
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM outside a run (a run's engine handles both signals itself)."""
-
-
-def _terminate(signum, frame):
-    """Stop on SIGTERM as on SIGINT; the status is then 143."""
-    raise _Terminated()
 
 
 if __name__ == "__main__":  # pragma: no cover

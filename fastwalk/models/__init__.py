@@ -17,8 +17,10 @@ import importlib
 import pkgutil
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastwalk.models.base import Model, resolve
+if TYPE_CHECKING:
+    from fastwalk.models.base import Model
 
 __all__ = ["REGISTRY", "known_kinds", "model_class", "resolve"]
 
@@ -66,6 +68,8 @@ def known_kinds() -> list[str]:
     list of str
         Sorted kind names.
     """
+    from fastwalk.models.base import Model
+
     for module in pkgutil.iter_modules(__path__):
         if not module.name.startswith("_"):
             _import_kind(module.name)
@@ -90,6 +94,8 @@ def model_class(kind: str) -> type[Model]:
     ValueError
         If no model has that kind.
     """
+    from fastwalk.models.base import Model, resolve
+
     if kind in REGISTRY:
         return resolve(REGISTRY[kind])
     if kind not in Model.kinds and kind.isidentifier() and not kind.startswith("_"):
@@ -97,3 +103,12 @@ def model_class(kind: str) -> type[Model]:
     if kind not in Model.kinds:
         raise ValueError(f"unknown model kind {kind!r}; known kinds: {', '.join(known_kinds())}")
     return Model.kinds[kind]
+
+
+def __getattr__(name: str):
+    # Model and resolve load NumPy: imported on first use, so that ``import fastwalk`` stays cheap
+    if name in ("Model", "resolve"):
+        from fastwalk.models import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
