@@ -200,9 +200,9 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         If the file is unreadable, has no checkpoint (it was stopped before
         its first checkpoint) or its checkpoint belongs to another run.
     """
-    from fastwalk.io.checkpoint import checkpoint_path, read_checkpoint
+    from fastwalk.io.checkpoint import checkpoint_path, damaged, read_checkpoint
     from fastwalk.io.output import OutputLock
-    from fastwalk.io.reader import Run
+    from fastwalk.io.reader import Run, describes_a_run
     from fastwalk.models import model_class
 
     path = Path(path)
@@ -213,15 +213,15 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         with Run(path, lock=lock) as run:
             arrays = run.parameter_arrays()
             extra_config = run.config.get("config", {})
-            file_model, file_seed, file_walkers = run.parameters, run.seed, run.settings["walkers"]
-            settings, status = run.settings, run.status
+            file_model, file_seed = run.parameters, run.seed
+            file_settings, status = run.settings, run.status
             marks = run._run_marks()
         if (not checkpoint_path(path).exists() and marks["committed_step"] <= 0
                 and status in ("running", "error")):
             # stopped before its first checkpoint, having committed step 0 at most: a run's start
             # is a function of its settings and seed, so it starts again
             return _restart(path, model_class(file_model["kind"]).from_parameters(file_model, arrays),
-                            settings, steps, extra_config, lock, threads=threads,
+                            file_settings, steps, extra_config, lock, threads=threads,
                             progress=progress, sinks=sinks, commit_seconds=commit_seconds,
                             client=client)
         if not checkpoint_path(path).exists():
@@ -230,11 +230,13 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
                 "by fastwalk, with its .ckpt file, can be resumed"
             )
         step, description, state = read_checkpoint(path)
+        if not describes_a_run(description):
+            raise damaged(checkpoint_path(path), path, "its description of the run is incomplete")
         params, settings = description["model"], description["run"]
-        if params != file_model or int(settings["seed"]) != file_seed or settings["walkers"] != file_walkers:
+        if params != file_model or _schedule(settings) != _schedule(file_settings):
             raise FileFormatError(
                 f"checkpoint {checkpoint_path(path)} belongs to another run than {path} "
-                "(different model, seed or walkers); it cannot be resumed"
+                "(different model, seed, walkers or recording); it cannot be resumed"
             )
         _check_marks(path, marks, description.get("run_id"), step)
         if status == "completed" and (steps is None or steps == step):
@@ -244,6 +246,12 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
                          commit_seconds=commit_seconds, client=client)
     finally:
         lock.release()
+
+
+def _schedule(settings: dict) -> dict:
+    """Return what a run's settings fix for good: all but the target ``steps`` (seed as text)."""
+    return {**{key: value for key, value in settings.items() if key != "steps"},
+            "seed": str(settings.get("seed"))}
 
 
 def _check_marks(path: Path, marks: dict, run_id, step: int) -> None:
@@ -289,6 +297,7 @@ def _restart(path, model, settings, steps, extra_config, lock, **options) -> Run
 def _continue(path, params, arrays, settings, step, state, steps, extra_config, lock,
               **options) -> RunResult:
     """Continue ``path`` from its checkpoint at ``step``."""
+    from fastwalk.io.checkpoint import checkpoint_path, damaged
     from fastwalk.io.h5md import H5MDWriter
     from fastwalk.models import model_class
 
@@ -301,7 +310,10 @@ def _continue(path, params, arrays, settings, step, state, steps, extra_config, 
     if model.parameters() != params:
         raise FileFormatError(f"checkpoint of {path} does not match the file's model parameters")
     sim = _rebuilt(model, settings, total, options)
-    sim.restore(step, state)
+    try:
+        sim.restore(step, state)
+    except ValueError as exc:
+        raise damaged(checkpoint_path(path), path, str(exc)) from None
     sim.sinks = [H5MDWriter.reopen(path, sim.model, step, extra_config=extra_config, lock=lock),
                  *options["sinks"]]
     result = sim.run()

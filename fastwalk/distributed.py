@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastwalk import cluster, rng, validate
-from fastwalk.engine import COMPLETED, INTERRUPTED, RunResult, Simulation, _Progress, _StopFlag
+from fastwalk.engine import COMPLETED, INTERRUPTED, RunResult, Simulation, _Progress, _StopFlag, check_walkers
 from fastwalk.errors import ClusterError, SimulationError
 from fastwalk.models.base import Model
 
@@ -370,7 +370,11 @@ class PartitionedRun:
             for a single partition).
         """
         self.step = validate.integer("step", step, minimum=-self.burn_in, maximum=self.steps)
-        self.states = split_state(packed, self.blocks)
+        check_walkers(packed, self.walkers)
+        states = split_state(packed, self.blocks)
+        for state, (_, count) in zip(states, self.blocks, strict=True):
+            self.inner.check_state(state, count)
+        self.states = states
 
     # -------------------------------------------------------------- planning
     def _plan_slab(self, start: int) -> _Slab:

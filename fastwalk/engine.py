@@ -313,10 +313,8 @@ class Simulation:
             The model state saved at that step.
         """
         self.step = validate.integer("step", step, minimum=-self.burn_in, maximum=self.steps)
-        if state["rng"].shape[0] != self.walkers:
-            raise ValueError(
-                f"checkpoint holds {state['rng'].shape[0]} walkers, the run has {self.walkers}"
-            )
+        check_walkers(state, self.walkers)
+        self.model.check_state(state, self.walkers)
         self.state = state
 
     # ------------------------------------------------------------------ running
@@ -504,3 +502,10 @@ class MemorySink:
     def series(self, name: str) -> np.ndarray:
         """Return one observable as an array ``[records, ...]``."""
         return np.array(self.observed[name])
+
+
+def check_walkers(state: dict[str, np.ndarray], walkers: int) -> None:
+    """Refuse a checkpoint state of another number of walkers than the run's."""
+    held = state["rng"].shape[0] if "rng" in state else 0
+    if held != walkers:
+        raise ValueError(f"its state holds {held} walkers, the run has {walkers}")

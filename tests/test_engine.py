@@ -407,11 +407,10 @@ def test_real_asynchronous_sigint_stops_a_long_run():
 def test_non_finite_state_raises_naming_the_step():
     model = FreeBrownian(3, 1.0, 0.01)
     _, simulation, _ = _run(model, 30, 10)
-    state = simulation.state
-    state["position"][7, 2] = np.nan  # not the first coordinate
     sink = MemorySink()
     continued = Simulation(model, 30, 20, seed=SEED, sinks=[sink], progress=False)
-    continued.restore(10, state)
+    continued.restore(10, simulation.state)
+    continued.state["position"][7, 2] = np.nan  # not the first coordinate (restore refuses NaN)
     with pytest.raises(SimulationError, match=r"non-finite at step 11\b"):
         continued.run()
     assert sink.result.reason == "error"
@@ -420,9 +419,8 @@ def test_non_finite_state_raises_naming_the_step():
 def test_infinite_state_during_burn_in_names_the_negative_step():
     model = FreeBrownian(2, 1.0, 0.01)
     simulation = Simulation(model, 5, 10, seed=SEED, burn_in=8, progress=False)
-    state = model.initial_state(rng.seed_states(SEED, 0, 5))
-    state["position"][4, 0] = np.inf
-    simulation.restore(-3, state)
+    simulation.restore(-3, model.initial_state(rng.seed_states(SEED, 0, 5)))
+    simulation.state["position"][4, 0] = np.inf
     with pytest.raises(SimulationError, match=r"step -2\b"):
         simulation.run()
 
@@ -514,5 +512,5 @@ def test_restore_refuses_bad_checkpoints():
         simulation.restore(11, state)
     with pytest.raises(ValueError, match=r"step must be >= -2, got -3"):
         simulation.restore(-3, state)
-    with pytest.raises(ValueError, match="checkpoint holds 5 walkers, the run has 4"):
+    with pytest.raises(ValueError, match="its state holds 5 walkers, the run has 4"):
         simulation.restore(0, model.initial_state(rng.seed_states(SEED, 0, 5)))

@@ -319,9 +319,8 @@ def test_non_finite_run_stops_with_error_through_engine():
     model = make()
     sink = MemorySink()
     simulation = Simulation(model, 10, 5, seed=1, every=1, sinks=[sink], progress=False)
-    state = model.initial_state(rng.seed_states(1, 0, 10))
-    state["position"][3, 0] = np.inf
-    simulation.restore(0, state)
+    simulation.restore(0, model.initial_state(rng.seed_states(1, 0, 10)))
+    simulation.state["position"][3, 0] = np.inf  # restore refuses a non-finite state
     with pytest.raises(SimulationError, match="step 1"):
         simulation.run()
 

@@ -166,10 +166,37 @@ def read_checkpoint(output) -> tuple[int, dict, dict[str, np.ndarray]]:
             f"checkpoint {path} is damaged or not a fastwalk checkpoint ({type(exc).__name__}); "
             f"put back a good copy, or start {output} again with --overwrite"
         ) from None
-    if meta.get("format") != _FORMAT:
-        raise FileFormatError(f"checkpoint {path} has unknown format {meta.get('format')!r}")
-    state["rng"] = rng.states_from_words(state["rng"])
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise FileFormatError(f"checkpoint {path} has unknown format {found!r}")
+    if type(meta.get("step")) is not int or "settings" not in meta:
+        raise damaged(path, output, "its step or its description of the run is malformed")
+    words = state.get("rng")
+    if words is None or words.dtype != np.uint64 or words.ndim != 2 or words.shape[1] != 4:
+        raise damaged(path, output, "its generator states are missing or malformed")
+    state["rng"] = rng.states_from_words(words)
     return int(meta["step"]), meta["settings"], state
+
+
+def damaged(path: Path, output, problem: str) -> FileFormatError:
+    """Return the error for a checkpoint that cannot be trusted, and what to do about it.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The checkpoint.
+    output : path-like
+        The run's HDF5 file.
+    problem : str
+        What is wrong with the checkpoint.
+
+    Returns
+    -------
+    fastwalk.errors.FileFormatError
+        To raise.
+    """
+    return FileFormatError(f"checkpoint {path} is damaged or edited: {problem}; put back a good copy, "
+                           f"or start {output} again with --overwrite")
 
 
 def fsync_directory(directory: Path) -> None:

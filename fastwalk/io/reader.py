@@ -182,6 +182,8 @@ class Run(RunView):
         try:
             self._check_layout()
             config = json.loads(self._file["parameters"].attrs["config"])
+            if not describes_a_run(config):
+                raise ValueError("an incomplete description")
         except (KeyError, ValueError, TypeError, OSError) as exc:
             self._file.close()
             if isinstance(exc, FileFormatError):
@@ -358,6 +360,29 @@ def summarize(run) -> dict:
         "observables": observables,
         "accumulators": sorted(run.accumulators),
     }
+
+
+#: what every run description holds besides the model's parameters (file and checkpoint alike)
+RUN_KEYS = ("walkers", "steps", "seed", "every", "observe_every", "burn_in")
+
+
+def describes_a_run(description) -> bool:
+    """Whether ``description`` has the shape fastwalk writes: ``{"model": {"kind": ...}, "run": {...}}``.
+
+    Parameters
+    ----------
+    description : object
+        The JSON read from a file's ``/parameters`` or from a checkpoint.
+
+    Returns
+    -------
+    bool
+        True if the model has a kind and the run every key of :data:`RUN_KEYS`.
+    """
+    return (isinstance(description, dict) and isinstance(description.get("model"), dict)
+            and isinstance(description["model"].get("kind"), str)
+            and isinstance(description.get("run"), dict)
+            and all(key in description["run"] for key in RUN_KEYS))
 
 
 def _open_failure(path: Path, exc: OSError) -> str:

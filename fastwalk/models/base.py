@@ -66,6 +66,9 @@ class Model(abc.ABC):
     stationary_report: ClassVar[str | None] = None
     #: what ``fastwalk stationary`` suggests for a model without a stationary law
     no_stationary_hint: ClassVar[str] = ""
+    #: state arrays with one row per thread part (as many rows as threads when the state was
+    #: built, so any number once it is read back); :meth:`check_state` checks only their rows
+    per_part_state: ClassVar[tuple[str, ...]] = ()
     #: every registered model class by kind (filled by :meth:`__init_subclass__`)
     kinds: ClassVar[dict[str, type]] = {}
 
@@ -166,6 +169,72 @@ class Model(abc.ABC):
     def accumulators(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Return the additive in-kernel accumulators (e.g. final histograms)."""
         return {}
+
+    def check_state(self, state: dict[str, np.ndarray], walkers: int) -> None:
+        """Refuse a state this model could not have written for ``walkers`` walkers.
+
+        A checkpoint read back from disk passes here before a run continues from
+        it, so that a damaged or edited one is an error, not a crash or quietly
+        wrong numbers: the arrays must be those of :meth:`initial_state` (names,
+        dtypes, shapes), floats finite, integers (counts and indices) not
+        negative, and no generator in xoshiro's all-zero fixed point; then
+        :meth:`check_state_values` checks what only the model knows.
+
+        Parameters
+        ----------
+        state : dict of numpy.ndarray
+            The state to check.
+        walkers : int
+            The number of walkers it must hold.
+
+        Raises
+        ------
+        ValueError
+            Naming the first array that is wrong, and how.
+        """
+        expected = self._state_layout(walkers)
+        if state.keys() != expected.keys():
+            raise ValueError(f"its state has arrays {sorted(state)}, not {sorted(expected)}")
+        for key, (dtype, shape) in expected.items():
+            value = state[key]
+            if key in self.per_part_state and value.ndim and value.shape[0] >= 1:
+                shape = value.shape[:1] + shape[1:]
+            if value.dtype != dtype or value.shape != shape:
+                raise ValueError(f"state {key!r} is {value.dtype} {value.shape}, not {dtype} {shape}")
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"state {key!r} holds non-finite numbers")
+            if value.dtype.kind == "i" and (value < 0).any():
+                raise ValueError(f"state {key!r} holds negative counts or indices")
+        if (state["rng"].view(np.uint64).reshape(-1, 4) == 0).all(axis=1).any():
+            raise ValueError("a walker's generator state is all zeros")
+        self.check_state_values(state)
+
+    def check_state_values(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """Refuse values only this model knows to be impossible (nodes, boxes); see :meth:`check_state`.
+
+        Parameters
+        ----------
+        state : dict of numpy.ndarray
+            A state whose arrays have the right names, dtypes and shapes.
+
+        Raises
+        ------
+        ValueError
+            Naming the array and what is wrong with it.
+        """
+
+    def _state_layout(self, walkers: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+        """Return ``{name: (dtype, shape)}`` of the state of ``walkers`` walkers.
+
+        Read off the states of one and two walkers: an array whose length differs
+        between them holds one row per walker.
+        """
+        from fastwalk import rng
+
+        one, two = (self.initial_state(rng.seed_states(0, 0, n)) for n in (1, 2))
+        return {key: (value.dtype,
+                      (walkers, *value.shape[1:]) if value.shape != two[key].shape else value.shape)
+                for key, value in one.items()}
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

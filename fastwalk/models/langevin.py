@@ -235,14 +235,19 @@ class LangevinBrownian(Model):
         if isinstance(start, str):
             return validate.choice("start", start, _STARTS)
         point = self._point("start", start)
-        if self.boundary != "none":
-            half = 0.5 * self.box_side
-            outside = np.flatnonzero(np.abs(point - self.center) > half)
-            if outside.size:
-                j = outside[0]
-                raise ValueError(f"start coordinate {j} = {point[j]:g} lies outside the box "
-                                 f"[{self.center[j] - half:g}, {self.center[j] + half:g}]; start inside it")
+        self._refuse_outside("start", point[None, :], "; start inside it")
         return point
+
+    def _refuse_outside(self, name: str, points: np.ndarray, fix: str = "") -> None:
+        """Refuse ``points`` (rows) outside a reflecting or periodic box, naming a coordinate."""
+        if self.boundary == "none":
+            return
+        half = 0.5 * self.box_side
+        outside = np.argwhere(np.abs(points - self.center) > half)
+        if outside.size:
+            i, j = outside[0]
+            raise ValueError(f"{name} coordinate {j} = {points[i, j]:g} lies outside the box "
+                             f"[{self.center[j] - half:g}, {self.center[j] + half:g}]{fix}")
 
     def _start_points(self) -> np.ndarray:
         if isinstance(self.start, np.ndarray):
@@ -511,6 +516,10 @@ class LangevinBrownian(Model):
                 f"a walker's position, energy or gradient became non-finite at step "
                 f"{first_step + bad + 1}; use a smaller --dt or --method mala"
             )
+
+    def check_state_values(self, state: dict) -> None:
+        """Refuse positions outside a reflecting or periodic box."""
+        self._refuse_outside("state 'position'", state["position"])
 
     def frame(self, state: dict) -> np.ndarray:
         """Return positions ``[N][d]``."""

@@ -46,6 +46,7 @@ class NodeWalkRecords:
     reference_visits: ClassVar[str] = "walker_center_visits"
     #: what ``self.center`` is, in the stationary report
     center_name: ClassVar[str] = "the crossing's center"
+    per_part_state: ClassVar[tuple[str, ...]] = ("visit_slices",)
     #: node labels (graphs read from an edge list), or None
     labels = None
     stationary_report: ClassVar[str] = "fastwalk.analysis.stationary:walk_run_report"
@@ -63,6 +64,11 @@ class NodeWalkRecords:
             "visit_slices": new_visit_slices(walkers, self.nodes),
             self.reference_visits: np.zeros(walkers, dtype=np.int64),
         }
+
+    def check_state_values(self, state: dict) -> None:
+        """Refuse nodes past the last one (the kernels index with them)."""
+        if (state["node"] >= self.nodes).any():
+            raise ValueError(f"state 'node' holds nodes past the last one, {self.nodes - 1}")
 
     def frame(self, state: dict) -> np.ndarray:
         """Return the walkers' nodes ``[N]`` int64."""

@@ -648,6 +648,14 @@ class PotentialBrownian(Model):
                          state["marginals"])
         raise_if_bad(bad, first_step)
 
+    def check_state_values(self, state: dict) -> None:
+        """Refuse positions outside the periodic box [0, Λ) and halves other than 0 and 1."""
+        x = state["position"]
+        if ((x < 0.0) | (x >= self.box_side)).any():
+            raise ValueError(f"state 'position' lies outside the box [0, {self.box_side:g})")
+        if (state["half"] > 1).any():
+            raise ValueError("state 'half' holds values other than 0 and 1")
+
     def frame(self, state: dict) -> np.ndarray:
         """Return positions ``[N][D]`` in the box [0, Λ)^D."""
         return state["position"]

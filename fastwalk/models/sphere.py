@@ -469,6 +469,15 @@ class SphereBrownian(Model):
             state["start"] = positions.copy()
         return state
 
+    def check_state_values(self, state: dict) -> None:
+        """Refuse points off the sphere (every step keeps |x| = R to rounding)."""
+        for key in ("position", "start"):
+            if key in state:
+                with np.errstate(over="ignore"):  # 1e300: off the sphere, not an overflow error
+                    radii = np.linalg.norm(state[key], axis=1)
+                if (np.abs(radii - self.radius) > 1e-6 * self.radius).any():
+                    raise ValueError(f"state {key!r} holds points off the sphere of radius {self.radius:g}")
+
     def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
         """Advance all walkers by ``steps`` steps of the chosen method."""
         if steps <= 0 or self.tau == 0.0 and self.method != "ring":
