@@ -242,12 +242,13 @@ class LangevinBrownian(Model):
         """Refuse ``points`` (rows) outside a reflecting or periodic box, naming a coordinate."""
         if self.boundary == "none":
             return
-        half = 0.5 * self.box_side
-        outside = np.argwhere(np.abs(points - self.center) > half)
+        lo = self.center - 0.5 * self.box_side  # self.lower (not set yet for the start)
+        hi = lo + self.box_side  # the kernels' own bounds
+        outside = np.argwhere((points < lo) | (points > hi))
         if outside.size:
             i, j = outside[0]
             raise ValueError(f"{name} coordinate {j} = {points[i, j]:g} lies outside the box "
-                             f"[{self.center[j] - half:g}, {self.center[j] + half:g}]{fix}")
+                             f"[{lo[j]:g}, {hi[j]:g}]{fix}")
 
     def _start_points(self) -> np.ndarray:
         if isinstance(self.start, np.ndarray):
