@@ -35,15 +35,18 @@ import importlib.util
 import io
 import keyword
 import math
+import numbers
 import os
 import pickletools
 import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 __all__ = ["Expression", "FUNCTIONS", "MAX_DIM", "cache_directory", "check_params", "numpy_function",
            "parse"]
@@ -206,7 +209,7 @@ def check_params(params) -> dict[str, float]:
         if _VARIABLE.match(name) or name in FUNCTIONS or name in _CONSTANTS or keyword.iskeyword(name):
             raise ValueError(f"constant name {name!r} is reserved (a coordinate, function, pi/E or "
                              "Python keyword); choose another name")
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"constant {name} must be a number, got {value!r}")
         if not math.isfinite(float(value)):
             raise ValueError(f"constant {name} = {value} is not finite")
@@ -241,7 +244,7 @@ def parse(text: str, dim: int, params: dict[str, float] | None = None, used: set
     """
     if not isinstance(text, str):
         raise TypeError(f"the potential must be a string, got {type(text).__name__}")
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 1 <= dim <= MAX_DIM:
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not 1 <= dim <= MAX_DIM:
         raise ValueError(f"dim must be an integer in [1, {MAX_DIM}], got {dim!r}")
     params = check_params(params)
     if not text.strip():
@@ -614,6 +617,8 @@ class Expression:
         numpy.ndarray
             Shape ``[...]``: U at each point.
         """
+        import numpy as np
+
         points = np.asarray(points, dtype=np.float64)
         if points.shape[-1:] != (self.dim,):
             raise ValueError(f"points must have shape [..., {self.dim}], got {points.shape}")
@@ -641,6 +646,8 @@ def numpy_function(expr, variables):
     callable
         ``f(*arrays) -> array`` (broadcasting).
     """
+    import numpy as np
+
     names = {v: f"x{i}" for i, v in enumerate(variables)}
     text = _Printer(names, numpy=True)(expr)
     args = ", ".join(f"x{i}" for i in range(len(variables)))
