@@ -6,6 +6,13 @@ like one that comes before a run starts: one line and status 130 or 143, never a
 traceback. This module imports nothing but the standard library, so its handlers are
 in place before anything slow loads; :mod:`fastwalk.cli` answers signals the same way
 from then on, and the engine takes over during a run.
+
+A handler's exception can be lost: raised while Python code runs inside a C callback
+(llvmlite calls one as numba loads cached code), it is printed as "Exception ignored"
+and the command goes on. So the handlers also record the signal, such exceptions are
+not printed, and the engine, when it takes the signals over, stops at once for a
+recorded one (:func:`take_pending_signal`): the run ends "interrupted" at its first
+step, resumable, instead of running to the end.
 """
 
 from __future__ import annotations
@@ -13,14 +20,46 @@ from __future__ import annotations
 import signal
 import sys
 
+#: the signals the handlers below received, newest last (see the module notes)
+_received: list[int] = []
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM outside a run (a run's engine handles both signals itself)."""
 
 
-def terminate(signum, frame):
-    """Stop on SIGTERM as on SIGINT; the status is then 143."""
-    raise Terminated()
+def interrupt(signum, frame):
+    """Record the signal and stop: KeyboardInterrupt, or :class:`Terminated` for SIGTERM."""
+    _received.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def take_pending_signal() -> int | None:
+    """Return the newest signal the handlers received and forget them all (None if none).
+
+    Returns
+    -------
+    int or None
+        A signal that came before the engine took the signals over and did not stop the
+        command (its exception was lost in a C callback).
+    """
+    pending = _received[-1] if _received else None
+    _received.clear()
+    return pending
+
+
+def install_handlers() -> None:
+    """Answer SIGTERM, and SIGINT unless it is ignored (a background job), with :func:`interrupt`."""
+    signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt)
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(unraisable) -> None:
+    """Print what Python could not raise, except a recorded signal's interrupt."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 def stopped(exc: KeyboardInterrupt) -> int:
@@ -36,6 +75,7 @@ def stopped(exc: KeyboardInterrupt) -> int:
     int
         The exit status: 143 for SIGTERM, 130 for SIGINT.
     """
+    _received.clear()  # answered: no run is to stop for it
     terminated = isinstance(exc, Terminated)
     name = "SIGTERM" if terminated else "SIGINT"
     sys.stderr.write(f"Interrupted: stopped by {name}; nothing was written that needs resuming\n")
@@ -45,9 +85,10 @@ def stopped(exc: KeyboardInterrupt) -> int:
 
 def main() -> None:
     """Run the ``fastwalk`` command (``python -m fastwalk`` too); exit with its status."""
-    signal.signal(signal.SIGTERM, terminate)
     try:
+        install_handlers()  # a signal may come between its first and last line
         from fastwalk.cli import main as run
+
+        run()  # answers signals itself, but for the few lines around its own try
     except KeyboardInterrupt as exc:
         sys.exit(stopped(exc))
-    run()

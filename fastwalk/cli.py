@@ -17,7 +17,7 @@ import warnings
 
 import click
 
-from fastwalk._entry import stopped, terminate
+from fastwalk._entry import install_handlers, stopped
 from fastwalk._version import __version__
 
 EPILOG = (
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     if hasattr(signal, "SIGXFSZ"):
         # a file-size limit must surface as a write error we can report, not kill us
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, terminate)
+    install_handlers()
     # numbers that overflow are an error to report, never a warning beside a "completed" run
     warnings.filterwarnings("error", category=RuntimeWarning, module=r"(numpy|fastwalk)(\.|$)")
     args = sys.argv[1:] if argv is None else list(argv)
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     try:
         status = cli.main(args=args, prog_name="fastwalk", standalone_mode=False)
     except click.exceptions.Abort as exc:
-        # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through terminate) into Abort
+        # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through interrupt) into Abort
         status = stopped(exc.__context__)
     except click.UsageError as exc:
         if debug:

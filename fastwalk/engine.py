@@ -159,6 +159,9 @@ class _StopFlag:
         if self._enabled:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
+            from fastwalk._entry import take_pending_signal
+
+            self.signal = take_pending_signal()  # one whose interrupt was lost before the run
         return self
 
     def _handle(self, signum, frame):

@@ -89,6 +89,29 @@ def test_the_entry_point_answers_signals_before_anything_slow_loads():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def test_a_signal_whose_interrupt_is_lost_in_a_c_callback_still_stops_the_run():
+    # while numba loaded cached code, llvmlite's C callback swallowed the handler's exception:
+    # stderr got "Exception ignored ... Terminated" and the run went on to the end, status 0
+    code = (
+        "import ctypes, os, signal\n"
+        "from fastwalk import _entry\n"
+        "_entry.install_handlers()\n"
+        "@ctypes.CFUNCTYPE(None)\n"
+        "def callback():\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    for _ in range(1000):  # the handler runs here; its exception cannot leave the callback\n"
+        "        pass\n"
+        "callback()\n"
+        "print('went on')\n"
+        "import fastwalk as fw\n"
+        "result = fw.simulate(fw.FreeBrownian(2), 10, 1000, seed=1, progress=False)\n"
+        "print(result.reason, result.steps, result.signal)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["went", "on", "interrupted", "0", str(int(signal.SIGTERM))], out.stderr
+    assert out.stderr == ""
+
+
 def _catches_sigterm(pid: int) -> bool:
     """Whether process ``pid`` has its own SIGTERM handler (Linux: ``SigCgt`` in /proc)."""
     for line in open(f"/proc/{pid}/status").read().splitlines():
