@@ -48,12 +48,20 @@ def take_pending_signal() -> int | None:
     return pending
 
 
-def install_handlers() -> None:
-    """Answer SIGTERM, and SIGINT unless it is ignored (a background job), with :func:`interrupt`."""
+def install_handlers(whole_process: bool = False) -> None:
+    """Answer SIGTERM, and SIGINT unless it is ignored (a background job), with :func:`interrupt`.
+
+    Parameters
+    ----------
+    whole_process : bool, optional
+        Also keep lost interrupts (recorded) off stderr, through :data:`sys.unraisablehook`:
+        for the ``fastwalk`` process itself, not for a caller of :func:`fastwalk.cli.main`.
+    """
     signal.signal(signal.SIGTERM, interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, interrupt)
-    sys.unraisablehook = _unraisable
+    if whole_process:
+        sys.unraisablehook = _unraisable
 
 
 def _unraisable(unraisable) -> None:
@@ -86,7 +94,7 @@ def stopped(exc: KeyboardInterrupt) -> int:
 def main() -> None:
     """Run the ``fastwalk`` command (``python -m fastwalk`` too); exit with its status."""
     try:
-        install_handlers()  # a signal may come between its first and last line
+        install_handlers(whole_process=True)  # a signal may come between its first and last line
         from fastwalk.cli import main as run
 
         run()  # answers signals itself, but for the few lines around its own try

@@ -95,7 +95,7 @@ def test_a_signal_whose_interrupt_is_lost_in_a_c_callback_still_stops_the_run():
     code = (
         "import ctypes, os, signal\n"
         "from fastwalk import _entry\n"
-        "_entry.install_handlers()\n"
+        "_entry.install_handlers(whole_process=True)\n"
         "@ctypes.CFUNCTYPE(None)\n"
         "def callback():\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
