@@ -565,3 +565,36 @@ def test_resume_removes_checkpoints_a_kill_left_staged(tmp_path):
     resume(path, 60, progress=False)
     assert not stale.exists() and other.exists()
     assert checkpoint.read_checkpoint(path)[0] == 60
+
+
+def _with_a_dangling_frames_link(path, commits):
+    """Stand in for a kill during a flush: the frames element links to nowhere."""
+    with h5py.File(path, "r+") as f:
+        del f["particles/walkers/position"]
+        f["particles/walkers/position"] = h5py.SoftLink("/nowhere")
+        f["fastwalk"].attrs["commits"] = commits
+
+
+def test_before_the_first_commit_a_reader_sees_no_records_and_opens_none(tmp_path):
+    # CI 12-07: a kill during the first commit's flush left a link to an object past the
+    # end of the file; reading frames raised h5py's KeyError ("addr overflow")
+    path = tmp_path / "first.h5"
+    simulate(FreeBrownian(2, 1.0, 0.01), 5, 20, seed=1, every=10, out=path, progress=False)
+    _with_a_dangling_frames_link(path, commits=0)
+    with fastwalk.open(path) as run:
+        assert (run.frame_name, run.observable_names, run.accumulators) == (None, [], {})
+        with pytest.raises(MissingDataError, match="nothing was committed"):
+            _ = run.frames
+
+
+def test_a_damaged_record_after_a_commit_is_one_clear_error(fastwalk_cli, tmp_path):
+    path = tmp_path / "later.h5"
+    simulate(FreeBrownian(2, 1.0, 0.01), 5, 20, seed=1, every=10, out=path, progress=False)
+    _with_a_dangling_frames_link(path, commits=3)
+    with fastwalk.open(path) as run, pytest.raises(FileFormatError, match="is damaged: /particles"):
+        _ = run.frames
+    out = fastwalk_cli.run("inspect", path)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"Error: {path} is damaged: /particles/walkers/position cannot be read (Unable to "
+        "synchronously open object (component not found)); the file cannot be resumed or read "
+        "further, start the run again with --overwrite"], out.stderr

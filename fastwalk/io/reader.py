@@ -279,35 +279,54 @@ class Run(RunView):
     @property
     def frames(self) -> Frames:
         """Lazy committed frames (positions or nodes)."""
-        walkers = self._file["particles/walkers"]
-        names = [n for n in walkers if n != "box"]
-        if not names:
+        name = self.frame_name
+        if name is None:
             raise MissingDataError(
                 f"{self.path} holds no walker frames; run with --every K to record them"
+                if self.commits else f"{self.path} holds no frames yet: nothing was committed"
             )
-        return Frames(walkers[names[0]])
+        return Frames(self._open(f"particles/walkers/{name}"))
 
     @property
     def frame_name(self) -> str | None:
         """``"position"``, ``"node"`` or None when no frames were recorded."""
-        names = [n for n in self._file["particles/walkers"] if n != "box"]
+        names = [n for n in self._written("particles/walkers") if n != "box"]
         return names[0] if names else None
 
     @property
     def observable_names(self) -> list[str]:
         """Names of the recorded observables."""
-        return sorted(self._file["observables"])
+        return sorted(self._written("observables"))
 
     def _records(self, name: str) -> Series:
-        group = self._file["observables"][name]
+        group = self._open(f"observables/{name}")
         n = int(group.attrs.get(COMMITTED, 0))
         return Series(group["step"][:n], group["time"][:n], group["value"][:n])
 
     @property
     def accumulators(self) -> dict[str, np.ndarray]:
         """In-kernel accumulators (visit counts, histograms) as of the last commit."""
-        group = self._file["fastwalk/accumulators"]
-        return {name: group[name][()] for name in group}
+        return {name: self._open(f"fastwalk/accumulators/{name}")[()]
+                for name in self._written("fastwalk/accumulators")}
+
+    def _written(self, group: str) -> list[str]:
+        """Names of the records under ``group``; none before the first commit.
+
+        Until then a reader has nothing to see, and must not look: a kill during that
+        commit's flush can leave links to objects HDF5 had not finished writing.
+        """
+        return list(self._file[group]) if self.commits else []
+
+    def _open(self, name: str):
+        """Open the object at ``name``, or refuse the file as damaged in one line."""
+        try:
+            return self._file[name]
+        except (KeyError, OSError, RuntimeError) as exc:
+            detail = exc.args[0] if exc.args else type(exc).__name__  # a KeyError's str() quotes
+            raise FileFormatError(
+                f"{self.path} is damaged: /{name} cannot be read ({detail}); the file cannot be "
+                "resumed or read further, start the run again with --overwrite"
+            ) from None
 
     def box(self) -> dict:
         """Return the H5MD box: dimension, boundary and edges (None when it has none)."""
