@@ -173,6 +173,7 @@ def test_client_killed_mid_run_resumes_on_dask_bit_identically(client, fastwalk_
     with fastwalk.open(out) as run:  # readable, everything committed is there
         assert run.status == "running"
         committed = len(run.frames)
+        # the checkpoint means a commit (frame 0 at least); the kill came before the last of 31
         assert 1 <= committed < 31
     resumed = fastwalk_cli.run("resume", out, "--dask", _address(client), "--json")
     assert resumed.returncode == 0, resumed.stderr
