@@ -163,7 +163,7 @@ def _set_threads(threads: int | None) -> None:
 
 def resume(path, steps: int | None = None, *, threads: int | None = None,
            progress: bool | None = None, sinks=(), commit_seconds: float | None = None,
-           client=None) -> RunResult:
+           client=None, import_potential: bool = False) -> RunResult:
     """Continue a stopped, killed or finished run from its checkpoint.
 
     A run that already reached the asked total is left untouched (the
@@ -188,6 +188,10 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
         Continue on this Dask cluster. A partitioned run keeps its partitions
         (and without a client runs them in this process); a one-process run
         continues on the cluster as one partition.
+    import_potential : bool
+        Import the ``module:function`` pair a Langevin run's file names as its
+        potential. Off by default: reading or resuming a file never runs code
+        it names unless you trust the file (DESIGN.md, "Trust model").
 
     Returns
     -------
@@ -204,7 +208,12 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     from fastwalk.io.output import OutputLock
     from fastwalk.io.reader import Run, describes_a_run
     from fastwalk.models import model_class
+    from fastwalk.models.base import trusting_imports
 
+    if import_potential:
+        with trusting_imports():
+            return resume(path, steps, threads=threads, progress=progress, sinks=sinks,
+                          commit_seconds=commit_seconds, client=client)
     path = Path(path)
     if not path.exists():
         raise FileFormatError(f"file {path} does not exist")

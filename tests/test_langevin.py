@@ -13,6 +13,7 @@ from fastwalk import rng
 from fastwalk.engine import MemorySink, Simulation
 from fastwalk.errors import SimulationError
 from fastwalk.expression import Expression, numpy_function, parse
+from fastwalk.models.base import trusting_imports
 from fastwalk.models.langevin import LangevinBrownian
 
 # one expression for most tests, so that numba compiles (or loads) one module
@@ -288,7 +289,10 @@ def test_a_jitted_pair_runs_and_is_rebuilt_from_its_import_path():
     typed = LangevinBrownian("x0**2", 1, box=2.0, temperature=0.5, dt=0.01)
     a, b = advance(model, 10, 20), advance(typed, 10, 20)
     np.testing.assert_allclose(a["position"], b["position"], rtol=1e-12)
-    assert LangevinBrownian.from_parameters(params, {}).parameters() == params
+    with pytest.raises(ValueError, match="never imports code that a file names"):
+        LangevinBrownian.from_parameters(params, {})
+    with trusting_imports():
+        assert LangevinBrownian.from_parameters(params, {}).parameters() == params
 
 
 @numba.njit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -16,9 +17,12 @@ from fastwalk.commands._types import STEPS, THREADS
               help="New total step count (at least the steps done) [default: the original target].")
 @click.option("--threads", type=THREADS, default=None, help="Numba threads [default: all cores].")
 @dask_option()
+@click.option("--import-potential", is_flag=True,
+              help="Import the module:function pair a Langevin run's file names as its potential "
+                   "(only for a file you trust: importing runs that module's code).")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
-def command(file, steps, threads, dask, json_output, quiet):
+def command(file, steps, threads, dask, import_potential, json_output, quiet):
     """Continue FILE from its checkpoint (FILE.ckpt) to the original or a new total.
 
     The continuation is bit-identical to an uninterrupted run with the same
@@ -36,9 +40,10 @@ def command(file, steps, threads, dask, json_output, quiet):
 
     progress = False if (quiet or json_output) else None
     result = on_cluster(dask, file, lambda client: resume(file, steps, threads=threads, progress=progress,
-                                                          client=client))
+                                                          client=client, import_potential=import_potential))
     from fastwalk.io.reader import Run
+    from fastwalk.models.base import trusting_imports
 
-    with Run(file) as run:
+    with Run(file) as run, (trusting_imports() if import_potential else contextlib.nullcontext()):
         model = run.model
     report_result(result, model, as_json=json_output, quiet=quiet)

@@ -21,6 +21,8 @@ observables written to file (means, standard errors, ...).
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import importlib
 from typing import Any, ClassVar
 
@@ -42,6 +44,39 @@ def resolve(spec: str):
     """
     module, name = spec.split(":")
     return getattr(importlib.import_module(module), name)
+
+
+_TRUSTED_IMPORTS = contextvars.ContextVar("fastwalk_trusted_imports", default=False)
+
+
+@contextlib.contextmanager
+def trusting_imports():
+    """Let models rebuilt inside this block import the ``module:function`` paths they record.
+
+    Rebuilding a model from a file (:meth:`Model.from_parameters`) never
+    imports code a file names unless the user said so: ``fastwalk resume
+    --import-potential``, ``fw.resume(..., import_potential=True)``, or a
+    model pickled by this process for its own Dask workers (DESIGN.md, "Trust model").
+
+    Examples
+    --------
+    >>> from fastwalk.models.base import imports_trusted, trusting_imports
+    >>> with trusting_imports():
+    ...     imports_trusted()
+    True
+    >>> imports_trusted()
+    False
+    """
+    token = _TRUSTED_IMPORTS.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED_IMPORTS.reset(token)
+
+
+def imports_trusted() -> bool:
+    """Return whether this context may import code that a file names (:func:`trusting_imports`)."""
+    return _TRUSTED_IMPORTS.get()
 
 
 class Model(abc.ABC):

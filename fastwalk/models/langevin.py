@@ -118,8 +118,11 @@ def _expression(text: str, dim: int, params: tuple):
 
 
 def _rebuild(parameters: dict) -> LangevinBrownian:
-    """Rebuild a pickled model (see :meth:`LangevinBrownian.__reduce__`)."""
-    return LangevinBrownian.from_parameters(parameters, {})
+    """Rebuild a pickled model (see :meth:`LangevinBrownian.__reduce__`): this process's own model."""
+    from fastwalk.models.base import trusting_imports
+
+    with trusting_imports():
+        return LangevinBrownian.from_parameters(parameters, {})
 
 
 class LangevinBrownian(Model):
@@ -375,6 +378,13 @@ class LangevinBrownian(Model):
             raise ValueError("this run's potential was a pair of Python functions that cannot be "
                              "imported (defined in __main__ or locally), so it cannot be rebuilt; "
                              "define them at module level in an importable module")
+        from fastwalk.models.base import imports_trusted
+
+        if not imports_trusted():
+            raise ValueError(f"this run's potential is the Python pair {p['energy']} / {p['gradient']}, "
+                             "and fastwalk never imports code that a file names unless told to: "
+                             "if you trust the file, resume it with --import-potential "
+                             "(fw.resume(..., import_potential=True))")
         try:
             energy, gradient = _import_path(p["energy"]), _import_path(p["gradient"])
         except (ImportError, AttributeError, ValueError) as exc:
