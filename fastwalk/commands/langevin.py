@@ -33,8 +33,9 @@ EPILOG = (
     "sin cos tan exp log sqrt tanh sinh cosh atan asin acos Abs Min Max (never evaluated as "
     "Python). dX = -grad U dt + sqrt(2T) dW on the box [c - L/2, c + L/2]^d. --method em is "
     "Euler-Maruyama (O(dt) bias); mala accepts each move with the Metropolis-Hastings ratio, "
-    "so the law is exactly exp(-U/T) at any dt. --localize G --at X adds G/2*|x - X|^2 to "
-    "the sampled potential; mean_energy and the per-walker energy sums record U alone. "
+    "so the law is exactly exp(-U/T) at any dt. --localize G --at X multiplies the law by the "
+    "fixed Gaussian prior exp(-G/2*|x - X|^2) (not divided by T: the local learning coefficient's "
+    "localizer); mean_energy and the per-walker energy sums record U alone. "
     "Observables: mean_energy, sem_energy, acceptance_rate (mala); accumulators: "
     "walker_energy_sum, walker_energy_count, marginals, histogram_2d.")
 
@@ -89,7 +90,8 @@ def _label(temperature: float) -> str:
 @click.option("--start", type=str, default="center", show_default=True,
               help="center, uniform (in the box), or a point X0,X1,...")
 @click.option("--localize", type=nonnegative(), default=0.0, show_default=True,
-              help="gamma >= 0 of the localizing term gamma/2*|x - x*|^2 (0 = off).")
+              help="gamma >= 0: multiply the law by the fixed prior exp(-gamma/2*|x - x*|^2) "
+                   "(0 = off).")
 @click.option("--at", "at", type=str, default=None,
               help="The point x* of --localize [default: the center].")
 @click.option("--bins", type=int, default=64, show_default=True,

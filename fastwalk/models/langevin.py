@@ -1,9 +1,12 @@
 """Overdamped Langevin dynamics in R^d under any potential: Euler–Maruyama and MALA.
 
-dX = −∇U_s(X) dt + √(2T) dW, U_s = U + γ/2·|x − x*|² (γ = 0 unless
+dX = −∇U_s(X) dt + √(2T) dW, U_s = U + T·γ/2·|x − x*|² (γ = 0 unless
 localized), on the box [c − L/2, c + L/2]^d with a reflecting, periodic or no
-boundary. U is a typed expression (:class:`fastwalk.expression.Expression`)
-or a pair of numba-jitted functions ``energy(x)`` and ``gradient(x, out)``.
+boundary. The sampled law is ∝ exp(−U_s/T) = exp(−U/T − γ/2·|x − x*|²): the
+localizer is a fixed Gaussian prior of precision γ about x*, not divided by T
+(Lau et al., *The Local Learning Coefficient*, AISTATS 2025; devinterp). U is a
+typed expression (:class:`fastwalk.expression.Expression`) or a pair of
+numba-jitted functions ``energy(x)`` and ``gradient(x, out)``.
 
 - ``em``: Euler–Maruyama, x ← boundary(x − dt·∇U_s + √(2T·dt)·ξ); its law
   is Boltzmann's up to an O(dt) bias.
@@ -150,14 +153,17 @@ class LangevinBrownian(Model):
         T > 0.
     dt : float
         Time step (> 0). For ``em`` it must keep the walk stable:
-        dt·κ < 2 where κ is the largest curvature of U_s in the box.
+        dt·κ < 2 where κ is the largest curvature of U_s in the box
+        (U's, plus T·γ).
     method : {"em", "mala"}, optional
         Euler–Maruyama or Metropolis-adjusted Langevin.
     start : {"center", "uniform"} or sequence of float, optional
         Start at c, uniformly in the box (d uniforms per walker from its
         stream), or at the given point.
     localize : float, optional
-        γ >= 0 of the localizing term ``γ/2·|x − x*|²`` (0 = off).
+        γ >= 0, the precision of the fixed Gaussian prior
+        ``exp(−γ/2·|x − x*|²)`` that multiplies exp(−U/T) (0 = off); the
+        dynamics sample U_s = U + T·γ/2·|x − x*|² at temperature T.
     at : float or sequence of float, optional
         The point x* (default: the center).
     bins : int, optional
@@ -276,11 +282,12 @@ class LangevinBrownian(Model):
         curvature, where = self.max_curvature()
         if curvature is None:
             return
-        curvature += self.localize
+        curvature += self.stiffness
         if self._dt * curvature >= 2.0:
             point = ", ".join(f"{v:.3g}" for v in where)
             raise ValueError(
-                f"dt = {self._dt:g} is too large for Euler–Maruyama: U's curvature reaches "
+                f"dt = {self._dt:g} is too large for Euler–Maruyama: the curvature of U"
+                f"{' + T·γ/2·|x − x*|²' if self.stiffness else ''} reaches "
                 f"{curvature:.4g} in the box (at {point}), and EM is unstable for dt >= 2/curvature = "
                 f"{2.0 / curvature:.4g}; use a smaller --dt, or --method mala (exact at any dt)"
             )
@@ -336,6 +343,11 @@ class LangevinBrownian(Model):
         if self._kernels is None:
             self._kernels = self.expression.module
         return self._kernels
+
+    @property
+    def stiffness(self) -> float:
+        """The localizer's curvature in U_s, T·γ (energy units; 0 when not localized)."""
+        return self.temperature * self.localize
 
     @property
     def dt(self) -> float:
@@ -501,7 +513,7 @@ class LangevinBrownian(Model):
         marginals = np.zeros((blocks, self.dim, bins), dtype=np.int64)
         boundary = {"reflect": REFLECT, "periodic": PERIODIC, "none": NONE}[self.boundary]
         settings = (steps, boundary, self.lower, self.box_side, self.dt, self.temperature,
-                    self.localize, self.at, accumulate)
+                    self.stiffness, self.at, accumulate)
         mala = self.method == "mala"
         kernel = self.kernels.advance_mala if mala else self.kernels.advance_em
 
