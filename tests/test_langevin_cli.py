@@ -65,7 +65,7 @@ def test_run_inspect_and_temperature_sweep(fastwalk_cli, tmp_path):
     files = [run["out"] for run in summary["runs"]]
     assert files == [str(tmp_path / "sweep-T0.3.h5"), str(tmp_path / "sweep-T0.1.h5")]
     assert [run["parameters"]["temperature"] for run in summary["runs"]] == [0.3, 0.1]
-    assert len({run["seed"] for run in summary["runs"]}) == 1
+    assert len({run["seed"] for run in summary["runs"]}) == 2  # one derived seed per temperature
     shown = json.loads(fastwalk_cli.run("inspect", files[1], "--json").stdout)
     assert shown["kind"] == "langevin"
     with h5py.File(files[1], "r") as f:

@@ -28,7 +28,8 @@ EPILOG = (
     "--param b=0.5 --box 1 --center 0.5 --boundary periodic --temperature 0.05 --dt 1e-3 "
     "--out valleys.h5\n\n"
     "  fastwalk langevin --dim 2 --potential 'x0**2 * x1**2' --temperature 1e-2,1e-3,1e-4 "
-    "--dt 1e-3 --method mala --out sweep.h5   # writes sweep-T0.01.h5, sweep-T0.001.h5, ...\n\n"
+    "--dt 1e-3 --method mala --out sweep.h5   # writes sweep-T0.01.h5, sweep-T0.001.h5, ... "
+    "each on its own seed, derived from --seed and the temperature's position\n\n"
     "U is an expression in x0..x{d-1}, --param constants, pi, E, + - * / ** and the functions "
     "sin cos tan exp log sqrt tanh sinh cosh atan asin acos Abs Min Max (never evaluated as "
     "Python). dX = -grad U dt + sqrt(2T) dW on the box [c - L/2, c + L/2]^d. --method em is "
@@ -115,16 +116,43 @@ def command(**options):
     _sweep(models, outs, run, options)
 
 
+def sweep_seed(seed: int, position: int) -> int:
+    """Return the seed of the temperature at ``position`` (0-based) in a sweep's list.
+
+    ``rng.derive_seed(seed, "temperature", position)``: every temperature has
+    its own streams, so the λ̂(β) of a sweep are independent; the file
+    records this seed as its own (it resumes and reruns alone with it), and
+    the sweep's ``seed`` and the ``position`` in its configuration.
+
+    Parameters
+    ----------
+    seed : int
+        The sweep's seed (``--seed``, or a fresh one).
+    position : int
+        The temperature's index in ``--temperature``.
+
+    Returns
+    -------
+    int
+        A seed in [0, 2**128).
+    """
+    from fastwalk.rng import derive_seed
+
+    return derive_seed(seed, "temperature", position)
+
+
 def _sweep(models, outs, run, options) -> None:
-    """Run one file per temperature with one seed; print one JSON object with every run."""
+    """Run one file per temperature, each on its own seed; print one JSON object with every run."""
     from fastwalk.rng import resolve_seed
 
-    seed = resolve_seed(run["seed"])
+    base = resolve_seed(run["seed"])
+    temperatures = [model.temperature for model in models]
     summaries = []
-    for model, out in zip(models, outs, strict=True):
-        result = execute_run("langevin", model, out, run, {**options, "temperature": model.temperature},
-                             seed=seed)
-        summary = run_summary(result, model)
+    for position, (model, out) in enumerate(zip(models, outs, strict=True)):
+        config = {**options, "temperature": model.temperature, "sweep_seed": str(base),
+                  "sweep_position": position, "sweep_temperatures": temperatures}
+        result = execute_run("langevin", model, out, run, config, seed=sweep_seed(base, position))
+        summary = {**run_summary(result, model), "sweep_position": position}
         summaries.append(summary)
         if not run["json_output"] and not run["quiet"]:
             echo_summary(result, out)
@@ -134,8 +162,10 @@ def _sweep(models, outs, run, options) -> None:
     if skipped and not run["json_output"] and not run["quiet"]:
         click.echo(f"not started: {', '.join(skipped)} (rerun the sweep with the remaining "
                    "--temperature values)", err=True)
+    if not run["json_output"] and not run["quiet"]:
+        click.echo(f"sweep seed {base}: each file's seed derives from it and its position")
     if run["json_output"]:
-        click.echo(json_text({"seed": str(seed), "runs": summaries, "not_started": skipped}))
+        click.echo(json_text({"seed": str(base), "runs": summaries, "not_started": skipped}))
     sys.exit(summaries[-1]["exit_status"])
 
 
