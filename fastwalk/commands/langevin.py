@@ -38,7 +38,8 @@ EPILOG = (
     "fixed Gaussian prior exp(-G/2*|x - X|^2) (not divided by T: the local learning coefficient's "
     "localizer); mean_energy and the per-walker energy sums record U alone. "
     "Observables: mean_energy, sem_energy, acceptance_rate (mala); accumulators: "
-    "walker_energy_sum, walker_energy_count, marginals, histogram_2d.")
+    "walker_energy_sum, walker_energy_count, walker_accepted (mala: each walker's accepted "
+    "proposals), marginals, histogram_2d.")
 
 
 def sweep_paths(out: Path, temperatures: list[float]) -> list[Path]:

@@ -23,7 +23,11 @@ blocks and any tiling. Observables:
 ``mean_energy`` and ``sem_energy`` of the user's U (never the localizing
 term) across walkers, and ``acceptance_rate`` (MALA: accepted / proposed
 since step 0). Accumulators: ``walker_energy_sum`` (float64 [N], Σ U over
-the walker's counted steps) and ``walker_energy_count`` (int64 [N]), the
+the walker's counted steps) and ``walker_energy_count`` (int64 [N], its
+counted steps, which for MALA are its proposals), with MALA
+``walker_accepted`` (int64 [N], the walker's accepted proposals over its
+counted steps: its own acceptance is ``walker_accepted /
+walker_energy_count``, which names stuck walkers), the
 ``marginals`` [d][bins] of every coordinate and ``histogram_2d`` [bins][bins]
 of (x0, x1) over the box (absolute coordinates: bin i of coordinate j covers
 [lo_j + i·L/bins, lo_j + (i+1)·L/bins)), and ``samples`` (walker-steps
@@ -571,10 +575,11 @@ class LangevinBrownian(Model):
         return result
 
     def accumulators(self, state: dict) -> dict:
-        """Return the per-walker energy sums and the histograms counted so far."""
-        return {
+        """Return the per-walker energy sums, (MALA) acceptances and the histograms so far."""
+        sums = {
             "walker_energy_sum": state["walker_energy_sum"],
             "walker_energy_count": state["walker_energy_count"],
-            "histogram_2d": state["histogram_2d"],
-            "marginals": state["marginals"],
         }
+        if self.method == "mala":
+            sums["walker_accepted"] = state["walker_accepted"]
+        return {**sums, "histogram_2d": state["histogram_2d"], "marginals": state["marginals"]}
