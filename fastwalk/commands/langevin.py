@@ -70,6 +70,21 @@ def _label(temperature: float) -> str:
     return short if float(short) == temperature else repr(temperature)
 
 
+class StepType(click.ParamType):
+    """``--dt``: a time step > 0, or ``auto``."""
+
+    name = "dt"
+
+    def convert(self, value, param, ctx):
+        """Return ``"auto"`` or the positive number ``value`` names."""
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return positive().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            self.fail(f"{exc.message.rstrip('.')} (or auto)", param, ctx)
+
+
 @click.command("langevin", epilog=EPILOG)
 @click.option("--dim", "-d", type=Count(1, MAX_DIM), required=True,
               help="Number of coordinates d (x0 .. x{d-1}).")
@@ -86,7 +101,9 @@ def _label(temperature: float) -> str:
                                       "(U should be periodic) or unbounded (U must confine).")
 @click.option("--temperature", "-T", type=str, default="1", show_default=True,
               help="Temperature T > 0; a comma-separated list (at most 1000) runs a sweep, one file per T.")
-@click.option("--dt", type=positive(), default=1e-3, show_default=True, help="Time step (> 0).")
+@click.option("--dt", type=StepType(), default="1e-3", show_default=True,
+              help="Time step (> 0), or auto: MALA adapts it during --burn-in toward acceptance "
+                   "0.574, EM takes 0.05 of its stability limit; then fixed and recorded.")
 @click.option("--method", type=click.Choice(["em", "mala"]), default="em", show_default=True,
               help="Euler-Maruyama, or Metropolis-adjusted Langevin (exact law at any dt).")
 @click.option("--start", type=str, default="center", show_default=True,
@@ -109,12 +126,38 @@ def command(**options):
                                               model_options.pop("param")))
     models = prepare_run(run, lambda: [_build(potential=expression, temperature=t, **model_options)
                                        for t in temperatures], outs)
+    from fastwalk.rng import resolve_seed
+
+    base = resolve_seed(run["seed"])
+    seeds = [base] if len(models) == 1 else [sweep_seed(base, k) for k in range(len(models))]
+    models = [_for_run(model, seed, run) for model, seed in zip(models, seeds, strict=True)]
     if len(models) == 1:
         from fastwalk.commands._common import report_result
 
-        result = execute_run("langevin", models[0], outs[0], run, options)
+        result = execute_run("langevin", models[0], outs[0], run, options, seed=base)
         report_result(result, models[0], as_json=run["json_output"], quiet=run["quiet"])
-    _sweep(models, outs, run, options)
+    _sweep(models, outs, run, options, base)
+
+
+def _for_run(model, seed: int, run: dict):
+    """Resolve ``--dt auto`` for this run before anything is written, and say what was chosen."""
+    resolved = _checked(lambda: model.for_run(seed, run["burn_in"]))
+    record = resolved.dt_auto
+    if record is not None and not (run["quiet"] or run["json_output"]):
+        click.echo(f"dt auto -> {resolved.dt:.6g} at T = {resolved.temperature:g} ({_how(record)})")
+    return resolved
+
+
+def _how(record: dict) -> str:
+    kappa = record.get("max_curvature")
+    if record["rule"] == "stability":
+        limit = f"2/curvature = {2.0 / kappa:.4g}" if kappa else "no curvature found"
+        return f"em: {record['fraction']:g} of the stability limit, {limit}, noise step <= box/20"
+    typical = record.get("typical_curvature")
+    cap = f", capped at 2/curvature = {2.0 / typical:.4g}" if typical else ""
+    return (f"mala: {record['acceptance_dt']:.4g} for acceptance {record['target_acceptance']:g} "
+            f"(pilot {record['pilot_acceptance']:.3f}){cap}; the first half of the burn-in at "
+            f"{record['relax_dt']:.4g}")
 
 
 def sweep_seed(seed: int, position: int) -> int:
@@ -142,11 +185,8 @@ def sweep_seed(seed: int, position: int) -> int:
     return derive_seed(seed, "temperature", position)
 
 
-def _sweep(models, outs, run, options) -> None:
+def _sweep(models, outs, run, options, base: int) -> None:
     """Run one file per temperature, each on its own seed; print one JSON object with every run."""
-    from fastwalk.rng import resolve_seed
-
-    base = resolve_seed(run["seed"])
     temperatures = [model.temperature for model in models]
     summaries = []
     for position, (model, out) in enumerate(zip(models, outs, strict=True)):
