@@ -251,6 +251,10 @@ def test_non_finite_state_names_the_step(method, walker):
     (dict(center=[0.0, 1.0, 2.0]), "center has 3 values but dim = 2"),
     (dict(start=[5.0, 0.0]), "outside the box"),
     (dict(localize=-1.0), "localize"),
+    (dict(localize=1.0, at=[0.0, 0.0, 0.0]), "at has 3 values but dim = 2"),
+    (dict(localize=1.0, at=[5.0, 0.0]), r"at \(x\*\) coordinate 0 = 5 lies outside the box"),
+    (dict(dt="fast"), "dt must be a number > 0 or 'auto', got 'fast'"),
+    (dict(dt=-1.0), "dt must be > 0"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -17,7 +17,7 @@ from fastwalk.commands._common import (
     run_summary,
     split_run_options,
 )
-from fastwalk.commands._types import Count, nonnegative, positive
+from fastwalk.commands._types import Count, OptionError, nonnegative, positive
 from fastwalk.expression import MAX_DIM
 
 EPILOG = (
@@ -82,7 +82,8 @@ class StepType(click.ParamType):
         try:
             return positive().convert(value, param, ctx)
         except click.BadParameter as exc:
-            self.fail(f"{exc.message.rstrip('.')} (or auto)", param, ctx)
+            raise OptionError(f"{exc.message}; give a time step > 0, or auto to choose one",
+                              param=param, ctx=ctx) from None
 
 
 @click.command("langevin", epilog=EPILOG)

@@ -209,12 +209,15 @@ class LangevinBrownian(Model):
         self.center = self._point("center", center)
         self.boundary = validate.choice("boundary", boundary, _BOUNDARIES)
         self.temperature = validate.real("temperature", temperature, minimum=0.0, strict_min=True)
+        if isinstance(dt, str) and not _is_auto(dt):
+            raise ValueError(f"dt must be a number > 0 or 'auto', got {dt!r}")
         self._dt = None if _is_auto(dt) else validate.real("dt", dt, minimum=0.0, strict_min=True)
         #: how an automatic dt was chosen (None for a dt given by hand); see :meth:`for_run`
         self.dt_auto = None
         self.method = validate.choice("method", method, _METHODS)
         self.localize = validate.real("localize (gamma)", localize, minimum=0.0)
         self.at = self.center.copy() if at is None else self._point("at", at)
+        self._refuse_outside("at (x*)", self.at[None, :], "; put the localizer's point inside it")
         self.bins = validate.integer("bins", bins, minimum=1, maximum=1024)
         self.start = self._start(start)
         self.lower = self.center - 0.5 * self.box_side
