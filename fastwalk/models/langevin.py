@@ -164,9 +164,9 @@ class LangevinBrownian(Model):
         Time step (> 0). For ``em`` it must keep the walk stable:
         dt·κ < 2 where κ is the largest curvature of U_s in the box
         (U's, plus T·γ). ``"auto"``: chosen for each run by :meth:`for_run`
-        (MALA: a pilot adapts it toward :data:`TARGET_ACCEPTANCE` during the
-        burn-in; EM: :data:`EM_FRACTION` of the stability limit 2/κ), then
-        fixed and recorded as the run's dt.
+        (MALA: a pilot adapts it toward an acceptance of 0.574 during the
+        burn-in; EM: 0.05 of the stability limit 2/κ), then fixed and
+        recorded as the run's dt.
     method : {"em", "mala"}, optional
         Euler–Maruyama or Metropolis-adjusted Langevin.
     start : {"center", "uniform"} or sequence of float, optional
@@ -406,18 +406,20 @@ class LangevinBrownian(Model):
         walkers on their own streams (``rng.derive_seed(seed, "dt-pilot")``)
         starts as the run does, relaxes ``burn_in // 4`` steps at the
         relaxation step min(1/κ, (L/20)²/(2T)), then adapts dt by dual
-        averaging toward :data:`TARGET_ACCEPTANCE` for ``burn_in // 4``
-        steps; the run then spends the first half of its burn-in at the
-        smaller of that relaxation step and dt (walkers leave steep starts),
-        the rest of it and every recorded step at dt. The record is
-        :attr:`dt_auto` (in the parameters).
+        averaging toward an acceptance of 0.574 for ``burn_in // 4`` steps,
+        capped at 2/κ_typ (κ_typ: the 99 % quantile of U_s's curvature where
+        the pilot's walkers went; :mod:`fastwalk.models._step_size`); the run
+        then spends the first half of its burn-in at the smaller of that
+        relaxation step and dt (walkers leave steep starts), the rest of it
+        and every recorded step at dt. The record is :attr:`dt_auto` (in the
+        parameters).
 
         Parameters
         ----------
         seed : int
             The run's seed.
         burn_in : int
-            The run's burn-in steps (MALA needs at least :data:`MIN_AUTO_BURN_IN`).
+            The run's burn-in steps (MALA needs at least 400).
 
         Returns
         -------
