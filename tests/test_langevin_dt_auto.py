@@ -135,7 +135,7 @@ def test_mala_needs_a_burn_in_and_an_unresolved_dt_is_not_a_number():
 
 def test_a_killed_auto_run_resumes_bit_identically(fastwalk_cli, tmp_path):
     args = [*STUCK, "--dt", "auto", "--walkers", "200", "--burn-in", "2000", "--seed", "3",
-            "--every", "500", "--steps", "20000", "--quiet"]
+            "--every", "5000", "--steps", "100000", "--quiet"]
     reference = tmp_path / "reference.h5"
     assert fastwalk_cli.run(*args, "--out", reference).returncode == 0
     path = tmp_path / "killed.h5"
@@ -144,8 +144,11 @@ def test_a_killed_auto_run_resumes_bit_identically(fastwalk_cli, tmp_path):
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be killed"
     process.kill()
     process.communicate(timeout=60)
+    with fw.open(path) as run:
+        assert run.status != "completed"  # killed mid-run
     resumed = fastwalk_cli.run("resume", path, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     want, got = _contents(reference), _contents(path)

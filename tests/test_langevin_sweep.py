@@ -82,23 +82,26 @@ def test_one_temperature_reruns_alone_with_its_recorded_seed(fastwalk_cli, tmp_p
 def test_a_killed_sweep_file_resumes_bit_identically(fastwalk_cli, tmp_path):
     reference = tmp_path / "ref" / "s.h5"
     reference.parent.mkdir()
-    assert fastwalk_cli.run(*SWEEP, "--steps", "3000", "--out", reference).returncode == 0
+    assert fastwalk_cli.run(*SWEEP, "--steps", "20000", "--out", reference).returncode == 0
     path = tmp_path / "s.h5"
-    process = fastwalk_cli.start(*SWEEP, "--steps", "3000", "--out", path,
+    process = fastwalk_cli.start(*SWEEP, "--steps", "20000", "--out", path,
                                  env={"FASTWALK_COMMIT_SECONDS": "0"})
     first = tmp_path / "s-T0.3.h5"
     ckpt = first.with_name(first.name + ".ckpt")
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.02)
+    assert process.poll() is None, "the sweep ended before it could be killed"
     process.kill()
     process.communicate(timeout=60)
+    with h5py.File(first, "r") as f:
+        assert f["fastwalk"].attrs["status"] != "completed"  # killed mid-run
     for name in ("s-T0.3.h5", "s-T0.1.h5"):
         target = tmp_path / name
         if not target.exists():  # killed before the second temperature started: run it alone
             args = [a if a != "0.3,0.1" else "0.1" for a in SWEEP]
             args[args.index("--seed") + 1] = str(sweep_seed(9, 1))
-            assert fastwalk_cli.run(*args, "--steps", "3000", "--out", target).returncode == 0
+            assert fastwalk_cli.run(*args, "--steps", "20000", "--out", target).returncode == 0
             continue
         resumed = fastwalk_cli.run("resume", target, "--quiet")
         assert resumed.returncode == 0, resumed.stderr
