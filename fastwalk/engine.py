@@ -219,7 +219,8 @@ class Simulation:
     Parameters
     ----------
     model : fastwalk.models.base.Model
-        What to simulate.
+        What to simulate; :attr:`model` is ``model.for_run(seed, burn_in)``,
+        the model with any per-run settings resolved (``dt="auto"``).
     walkers : int
         Number of walkers (>= 1).
     steps : int
