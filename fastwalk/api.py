@@ -148,7 +148,8 @@ def simulate(
     sim.sinks = all_sinks
     result = sim.run()
     result.extra["out"] = None if out is None else str(out)
-    result.data = str(out) if memory is None else MemoryRun(model, sim, memory, result, config)
+    resolved = getattr(sim, "inner", sim.model)  # the model as run (Model.for_run)
+    result.data = str(out) if memory is None else MemoryRun(resolved, sim, memory, result, config)
     return result
 
 

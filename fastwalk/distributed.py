@@ -334,6 +334,7 @@ class PartitionedRun:
         # the one-process engine validates the schedule (and the model) the same way
         plain = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
                            burn_in=burn_in, commit_seconds=commit_seconds)
+        model = plain.model  # resolved for this run (Model.for_run), once, here
         self.walkers, self.steps, self.seed = plain.walkers, plain.steps, plain.seed
         self.every, self.observe_every, self.burn_in = plain.every, plain.observe_every, plain.burn_in
         self.commit_seconds = plain.commit_seconds

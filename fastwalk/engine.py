@@ -219,7 +219,8 @@ class Simulation:
     Parameters
     ----------
     model : fastwalk.models.base.Model
-        What to simulate.
+        What to simulate; :attr:`model` is ``model.for_run(seed, burn_in)``,
+        the model with any per-run settings resolved (``dt="auto"``).
     walkers : int
         Number of walkers (>= 1).
     steps : int
@@ -280,6 +281,7 @@ class Simulation:
             observe_every = max(1, self.steps // 200)
         self.observe_every = validate.integer("observe_every", observe_every, minimum=1)
         self.burn_in = validate.integer("burn_in", burn_in, minimum=0)
+        self.model = model.for_run(self.seed, self.burn_in)  # settings chosen per run (dt="auto")
         self.first_walker = validate.integer("first_walker", first_walker, minimum=0)
         self.sinks = list(sinks)
         self.progress = progress

@@ -17,6 +17,9 @@ z ^= z >> 31``: split the seed into ``lo = seed % 2**64`` and ``hi = seed >> 64`
 ``key = mix(key ^ i)``; then the four words are the next four outputs of a
 SplitMix64 stream started at ``key`` (``key += 0x9E3779B97F4A7C15``, word =
 ``mix(key)``). An all-zero state (xoshiro's fixed point) gets ``s0 = 1``.
+Runs that need streams apart from a run's own (the temperatures of a sweep,
+a step-size pilot) take a seed from :func:`derive_seed` (BLAKE2b of the
+seed, a purpose and an index).
 
 Draws, all jitted and taking the walker's state record ``s`` (advanced in place):
 
@@ -63,6 +66,7 @@ __all__ = [
     "state_words",
     "states_from_words",
     "resolve_seed",
+    "derive_seed",
     "seed_states",
     "next_u64",
     "uniform",
@@ -183,6 +187,40 @@ def states_from_words(words: np.ndarray) -> np.ndarray:
     if words.ndim != 2 or words.shape[1] != 4:
         raise ValueError(f"generator words must have shape (walkers, 4), got {words.shape}")
     return np.ascontiguousarray(words, dtype=np.uint64).view(STATE_DTYPE).reshape(-1).copy()
+
+
+def derive_seed(seed: int, purpose: str, index: int = 0) -> int:
+    """Return a 128-bit seed derived from a run seed, a purpose and an index.
+
+    The derived seed is the first 16 bytes, little-endian, of the BLAKE2b
+    hash (``digest_size=16``) of ``b"fastwalk:" + purpose (UTF-8) + b":" +
+    seed (16 bytes, little-endian) + index (8 bytes, little-endian)``:
+    fixed forever, independent of NumPy, and as unrelated to ``seed`` and to
+    other indices as a cryptographic hash makes it. Used for the temperatures
+    of a sweep (purpose ``"temperature"``, index = position in the list) and
+    for the pilot of ``dt="auto"`` (purpose ``"dt-pilot"``).
+
+    Parameters
+    ----------
+    seed : int
+        Run seed in [0, 2**128).
+    purpose : str
+        What the streams are for (keeps unrelated derivations apart).
+    index : int, optional
+        Which one (>= 0, below 2**64).
+
+    Returns
+    -------
+    int
+        A seed in [0, 2**128).
+    """
+    import hashlib
+
+    seed = resolve_seed(seed)
+    index = validate.integer("index", index, minimum=0, maximum=_MASK64)
+    data = (b"fastwalk:" + purpose.encode() + b":" + seed.to_bytes(16, "little")
+            + index.to_bytes(8, "little"))
+    return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "little")
 
 
 def seed_states(seed: int, first: int, count: int) -> np.ndarray:

@@ -30,6 +30,7 @@ def walk(energy, gradient, x, seed, walker, steps, *, method, boundary, lo, side
          gamma=0.0, anchor=None, skip=0):
     """Return (final x, Σ U after each step, accepted count) of one walker.
 
+    ``gamma``: precision of the fixed Gaussian prior about ``anchor``.
     ``skip`` uniforms are drawn first (a uniform start draws d of them).
     """
     stream = Xoshiro256pp.for_walker(seed, walker)
@@ -39,10 +40,13 @@ def walk(energy, gradient, x, seed, walker, steps, *, method, boundary, lo, side
     dim = x.size
     anchor = np.zeros(dim) if anchor is None else np.asarray(anchor, dtype=float)
 
+    # the law is exp(-U/T - gamma/2 |x - x*|^2): U_s = U + T gamma/2 |x - x*|^2 at temperature T
+    stiffness = temperature * gamma
+
     def sampled(p):
         u = float(energy(p))
         g = np.array(gradient(p), dtype=float)
-        return u, u + 0.5 * gamma * float(np.sum((p - anchor) ** 2)), g + gamma * (p - anchor)
+        return u, u + 0.5 * stiffness * float(np.sum((p - anchor) ** 2)), g + stiffness * (p - anchor)
 
     noise = math.sqrt(2.0 * temperature * dt)
     u, us, g = sampled(x)

@@ -85,6 +85,21 @@ def test_every_model_kind_on_the_cluster_equals_one_process(client, kind, tmp_pa
     assert_same_run(tmp_path / "dask.h5", tmp_path / "one.h5")
 
 
+def test_an_automatic_dt_is_chosen_once_and_the_cluster_run_equals_one_process(client, tmp_path):
+    from fastwalk.models.langevin import LangevinBrownian
+
+    model = LangevinBrownian("x0**2 * x1**4", 2, box=2.0, temperature=0.01, dt="auto",
+                             method="mala", start="uniform", bins=16)
+    options = {"seed": 43, "every": 25, "observe_every": 20, "burn_in": 400, "commit_seconds": 0}
+    simulate(model, 120, 130, out=tmp_path / "one.h5", **options)
+    result = simulate(model, 120, 130, out=tmp_path / "dask.h5", client=client, partitions=5, **options)
+    assert result.reason == "completed"
+    assert_same_run(tmp_path / "dask.h5", tmp_path / "one.h5")
+    with h5py.File(tmp_path / "dask.h5", "r") as f:
+        parameters = json.loads(f["parameters"].attrs["config"])["model"]
+    assert isinstance(parameters["dt"], float) and parameters["dt_auto"]["rule"] == "acceptance"
+
+
 def test_packed_state_round_trip_and_one_process_state():
     blocks = partition_walkers(10, 3)
     states = [{"rng": np.arange(n), "x": np.full(n, i)} for i, (_, n) in enumerate(blocks)]

@@ -105,7 +105,7 @@ def test_compiled_energy_and_gradient_match_sympy():
 # ---------------------------------------------------------------------- dynamics
 @pytest.mark.parametrize("method, boundary, gamma", [
     ("em", "reflect", 0.0), ("em", "periodic", 0.0), ("mala", "reflect", 0.0),
-    ("mala", "none", 2.0), ("mala", "periodic", 0.0),
+    ("mala", "none", 4.0), ("mala", "periodic", 0.0),  # γ = 4 at T = 0.5: U_s gains |x - x*|²
 ])
 def test_walkers_follow_the_reference(method, boundary, gamma):
     model = make(method=method, boundary=boundary, temperature=0.5, dt=0.05, start="uniform",
@@ -218,7 +218,8 @@ def test_marginals_are_the_histograms_sums_in_a_box_and_counted_alone_without_on
 
 
 def test_localizing_term_is_sampled_but_not_recorded():
-    model = make(localize=40.0, at=[0.5, 0.5], temperature=0.05, dt=0.005)
+    # the prior exp(-γ/2·|x - x*|²) with γ = 800 is the energy term T·γ/2 = 20·|x - x*|² at T = 0.05
+    model = make(localize=800.0, at=[0.5, 0.5], temperature=0.05, dt=0.005)
     sink = MemorySink()
     Simulation(model, 400, 600, seed=3, sinks=[sink], progress=False, burn_in=200).run()
     state = sink.state if hasattr(sink, "state") else None
@@ -250,6 +251,10 @@ def test_non_finite_state_names_the_step(method, walker):
     (dict(center=[0.0, 1.0, 2.0]), "center has 3 values but dim = 2"),
     (dict(start=[5.0, 0.0]), "outside the box"),
     (dict(localize=-1.0), "localize"),
+    (dict(localize=1.0, at=[0.0, 0.0, 0.0]), "at has 3 values but dim = 2"),
+    (dict(localize=1.0, at=[5.0, 0.0]), r"at \(x\*\) coordinate 0 = 5 lies outside the box"),
+    (dict(dt="fast"), "dt must be a number > 0 or 'auto', got 'fast'"),
+    (dict(dt=-1.0), "dt must be > 0"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(overrides, message):
     with pytest.raises(ValueError, match=message):

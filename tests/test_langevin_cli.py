@@ -45,10 +45,25 @@ def _contents(path):
     (["--potential", "x0**2", "--temperature", "1,1"], "temperature twice"),
     (["--potential", "x0**2", "--temperature", ",".join(f"{1 + i / 1e4:g}" for i in range(1001))],
      "lists 1001 temperatures, at most 1000"),
+    (["--potential", "x0**2", "--localize", "-1"], "--localize must be >= 0, got -1"),
+    (["--potential", "x0**2", "--localize", "nan"], "--localize must be a finite number"),
+    (["--potential", "x0**2", "--localize", "1", "--at", "0.1,0.2"],
+     "at has 2 values but dim = 1; give one number or 1 comma-separated numbers"),
+    (["--potential", "x0**2", "--localize", "1", "--at", "5"],
+     r"at \(x\*\) coordinate 0 = 5 lies outside the box \[-1, 1\]; put the localizer's point"),
+    (["--potential", "x0**2", "--at", "x"], "--at needs a number"),
+    (["--potential", "x0**2", "--dt", "automatic"],
+     "--dt needs a number, got 'automatic'; give a time step > 0, or auto to choose one"),
+    (["--potential", "x0**2", "--dt", "0"], "--dt must be > 0, got 0; give a time step > 0, or auto"),
+    (["--potential", "x0**2", "--dt", "-0.1"], "--dt must be > 0, got -0.1"),
+    (["--potential", "x0**2", "--dt", "inf"], "--dt must be a finite number"),
+    (["--potential", "x0**2", "--dt", "auto", "--method", "mala", "--burn-in", "399"],
+     "adapts MALA's step during the burn-in, which is 399 steps; give a burn-in of at least 400"),
 ])
 def test_bad_input_is_one_line_and_exit_2(fastwalk_cli, tmp_path, args, message):
     out = fastwalk_cli.run("langevin", "--dim", "1", *args, "--out", tmp_path / "x.h5")
     assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:"), out.stderr
     import re
@@ -65,7 +80,7 @@ def test_run_inspect_and_temperature_sweep(fastwalk_cli, tmp_path):
     files = [run["out"] for run in summary["runs"]]
     assert files == [str(tmp_path / "sweep-T0.3.h5"), str(tmp_path / "sweep-T0.1.h5")]
     assert [run["parameters"]["temperature"] for run in summary["runs"]] == [0.3, 0.1]
-    assert len({run["seed"] for run in summary["runs"]}) == 1
+    assert len({run["seed"] for run in summary["runs"]}) == 2  # one derived seed per temperature
     shown = json.loads(fastwalk_cli.run("inspect", files[1], "--json").stdout)
     assert shown["kind"] == "langevin"
     with h5py.File(files[1], "r") as f:
@@ -107,3 +122,22 @@ def test_non_finite_state_during_a_run_exits_1_naming_the_step(fastwalk_cli, tmp
     with h5py.File(path, "r") as f:
         frames = f["particles/walkers/position/value"][()]
     assert np.all(np.isfinite(frames))
+
+
+def test_dt_auto_from_a_config_file_and_a_bad_one(fastwalk_cli, tmp_path):
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text('[langevin]\ndt = "auto"\nmethod = "em"\n')
+    bad.write_text('[langevin]\ndt = "fast"\n')
+    out = fastwalk_cli.run("langevin", "--dim", "1", "--potential", "1.5*x0**2", "--config", good,
+                           "--temperature", "0.1", "--walkers", "4", "--steps", "10", "--out",
+                           tmp_path / "g.h5", "--json")
+    assert out.returncode == 0, out.stderr
+    parameters = json.loads(out.stdout)["parameters"]
+    # EM: 0.05 of the stability limit 2/3 (the noise cap (0.1)²/(2T) = 0.05 does not bind)
+    assert parameters["dt"] == pytest.approx(0.05 * 2 / 3) and parameters["dt_auto"]["rule"] == "stability"
+    out = fastwalk_cli.run("langevin", "--dim", "1", "--potential", "x0**2", "--config", bad,
+                           "--out", tmp_path / "b.h5")
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "'fast'" in lines[0] and "auto" in lines[0], \
+        out.stderr
+    assert not (tmp_path / "b.h5").exists()

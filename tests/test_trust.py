@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import sys
 
 import h5py
@@ -143,7 +144,8 @@ def test_resume_imports_a_recorded_pair_only_with_import_potential(fastwalk_cli,
     model = fw.LangevinBrownian(trusted_pair.energy, 1, gradient=trusted_pair.gradient, box=2.0,
                                 temperature=0.5, dt=0.01)
     fw.simulate(model, 4, 20, out=out, seed=3, progress=False)
-    env = {"PYTHONPATH": tmp_path}
+    # keep the PYTHONPATH the tests run under (a worktree's fastwalk), with the pair's module
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
     refused = fastwalk_cli.run("resume", out, "--steps", 40, "--quiet", env=env)
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert refused.returncode == 2 and len(lines) == 1, refused.stderr

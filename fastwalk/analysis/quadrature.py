@@ -339,7 +339,9 @@ def model_quadrature(model, bins: int | None = None) -> BoltzmannQuadrature:
     model : fastwalk.models.langevin.LangevinBrownian
         A model with a typed expression (``model.expression.energy_numpy``),
         its box (``lower``, ``box_side``), ``boundary``, ``center``, the
-        localizing ``localize`` γ and point ``at``, and ``bins``.
+        localizing ``localize`` γ and point ``at``, and ``bins``. With a
+        localizer the law is the run's own, exp(−U/T − γ/2·|x − x*|²),
+        exact at β = 1/T only (the bias is T·γ/2·|x − x*|²).
     bins : int, optional
         Bins per coordinate (default the model's).
 
@@ -362,10 +364,12 @@ def model_quadrature(model, bins: int | None = None) -> BoltzmannQuadrature:
         raise ValueError(f"exact references are computed for d <= 3, this run has d = {model.dim}")
     bias = None
     if model.localize > 0:
-        gamma, at = float(model.localize), np.asarray(model.at, dtype=np.float64)
+        # the localizer is a fixed prior exp(−γ/2·|x − x*|²): at the run's own β = 1/T it is
+        # the energy term T·γ/2·|x − x*|² (model.stiffness), which this law is built for
+        stiffness, at = float(model.temperature * model.localize), np.asarray(model.at, dtype=np.float64)
 
         def bias(points):
-            return 0.5 * gamma * ((points - at) ** 2).sum(axis=-1)
+            return 0.5 * stiffness * ((points - at) ** 2).sum(axis=-1)
     low = np.asarray(model.lower, dtype=np.float64)
     focus = [np.asarray(model.center, dtype=np.float64), np.asarray(model.at, dtype=np.float64)]
     return BoltzmannQuadrature(expression.energy_numpy, low, low + model.box_side,

@@ -17,7 +17,7 @@ from fastwalk.commands._common import (
     run_summary,
     split_run_options,
 )
-from fastwalk.commands._types import Count, nonnegative, positive
+from fastwalk.commands._types import Count, OptionError, nonnegative, positive
 from fastwalk.expression import MAX_DIM
 
 EPILOG = (
@@ -28,15 +28,21 @@ EPILOG = (
     "--param b=0.5 --box 1 --center 0.5 --boundary periodic --temperature 0.05 --dt 1e-3 "
     "--out valleys.h5\n\n"
     "  fastwalk langevin --dim 2 --potential 'x0**2 * x1**2' --temperature 1e-2,1e-3,1e-4 "
-    "--dt 1e-3 --method mala --out sweep.h5   # writes sweep-T0.01.h5, sweep-T0.001.h5, ...\n\n"
+    "--dt 1e-3 --method mala --out sweep.h5   # writes sweep-T0.01.h5, sweep-T0.001.h5, ... "
+    "each on its own seed, derived from --seed and the temperature's position\n\n"
+    "  fastwalk langevin --dim 2 --potential 'x0**2 * x1**4' --method mala --start uniform "
+    "--temperature 1e-3 --dt auto --walkers 300 --steps 5000 --burn-in 15000 --out auto.h5   "
+    "# dt chosen by a pilot during burn-in, then fixed and recorded\n\n"
     "U is an expression in x0..x{d-1}, --param constants, pi, E, + - * / ** and the functions "
     "sin cos tan exp log sqrt tanh sinh cosh atan asin acos Abs Min Max (never evaluated as "
     "Python). dX = -grad U dt + sqrt(2T) dW on the box [c - L/2, c + L/2]^d. --method em is "
     "Euler-Maruyama (O(dt) bias); mala accepts each move with the Metropolis-Hastings ratio, "
-    "so the law is exactly exp(-U/T) at any dt. --localize G --at X adds G/2*|x - X|^2 to "
-    "the sampled potential; mean_energy and the per-walker energy sums record U alone. "
+    "so the law is exactly exp(-U/T) at any dt. --localize G --at X multiplies the law by the "
+    "fixed Gaussian prior exp(-G/2*|x - X|^2) (not divided by T: the local learning coefficient's "
+    "localizer); mean_energy and the per-walker energy sums record U alone. "
     "Observables: mean_energy, sem_energy, acceptance_rate (mala); accumulators: "
-    "walker_energy_sum, walker_energy_count, marginals, histogram_2d.")
+    "walker_energy_sum, walker_energy_count, walker_accepted (mala: each walker's accepted "
+    "proposals), marginals, histogram_2d.")
 
 
 def sweep_paths(out: Path, temperatures: list[float]) -> list[Path]:
@@ -67,6 +73,22 @@ def _label(temperature: float) -> str:
     return short if float(short) == temperature else repr(temperature)
 
 
+class StepType(click.ParamType):
+    """``--dt``: a time step > 0, or ``auto``."""
+
+    name = "dt"
+
+    def convert(self, value, param, ctx):
+        """Return ``"auto"`` or the positive number ``value`` names."""
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return positive().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            raise OptionError(f"{exc.message}; give a time step > 0, or auto to choose one",
+                              param=param, ctx=ctx) from None
+
+
 @click.command("langevin", epilog=EPILOG)
 @click.option("--dim", "-d", type=Count(1, MAX_DIM), required=True,
               help="Number of coordinates d (x0 .. x{d-1}).")
@@ -83,13 +105,16 @@ def _label(temperature: float) -> str:
                                       "(U should be periodic) or unbounded (U must confine).")
 @click.option("--temperature", "-T", type=str, default="1", show_default=True,
               help="Temperature T > 0; a comma-separated list (at most 1000) runs a sweep, one file per T.")
-@click.option("--dt", type=positive(), default=1e-3, show_default=True, help="Time step (> 0).")
+@click.option("--dt", type=StepType(), default="1e-3", show_default=True,
+              help="Time step (> 0), or auto: MALA adapts it during --burn-in toward acceptance "
+                   "0.574, EM takes 0.05 of its stability limit; then fixed and recorded.")
 @click.option("--method", type=click.Choice(["em", "mala"]), default="em", show_default=True,
               help="Euler-Maruyama, or Metropolis-adjusted Langevin (exact law at any dt).")
 @click.option("--start", type=str, default="center", show_default=True,
               help="center, uniform (in the box), or a point X0,X1,...")
 @click.option("--localize", type=nonnegative(), default=0.0, show_default=True,
-              help="gamma >= 0 of the localizing term gamma/2*|x - x*|^2 (0 = off).")
+              help="gamma >= 0: multiply the law by the fixed prior exp(-gamma/2*|x - x*|^2) "
+                   "(0 = off).")
 @click.option("--at", "at", type=str, default=None,
               help="The point x* of --localize [default: the center].")
 @click.option("--bins", type=int, default=64, show_default=True,
@@ -105,24 +130,74 @@ def command(**options):
                                               model_options.pop("param")))
     models = prepare_run(run, lambda: [_build(potential=expression, temperature=t, **model_options)
                                        for t in temperatures], outs)
+    from fastwalk.rng import resolve_seed
+
+    base = resolve_seed(run["seed"])
+    seeds = [base] if len(models) == 1 else [sweep_seed(base, k) for k in range(len(models))]
+    models = [_for_run(model, seed, run) for model, seed in zip(models, seeds, strict=True)]
     if len(models) == 1:
         from fastwalk.commands._common import report_result
 
-        result = execute_run("langevin", models[0], outs[0], run, options)
+        result = execute_run("langevin", models[0], outs[0], run, options, seed=base)
         report_result(result, models[0], as_json=run["json_output"], quiet=run["quiet"])
-    _sweep(models, outs, run, options)
+    _sweep(models, outs, run, options, base)
 
 
-def _sweep(models, outs, run, options) -> None:
-    """Run one file per temperature with one seed; print one JSON object with every run."""
-    from fastwalk.rng import resolve_seed
+def _for_run(model, seed: int, run: dict):
+    """Resolve ``--dt auto`` for this run before anything is written, and say what was chosen."""
+    resolved = _checked(lambda: model.for_run(seed, run["burn_in"]))
+    record = resolved.dt_auto
+    if record is not None and not (run["quiet"] or run["json_output"]):
+        click.echo(f"dt auto -> {resolved.dt:.6g} at T = {resolved.temperature:g} ({_how(record)})")
+    return resolved
 
-    seed = resolve_seed(run["seed"])
+
+def _how(record: dict) -> str:
+    kappa = record.get("max_curvature")
+    if record["rule"] == "stability":
+        limit = f"2/curvature = {2.0 / kappa:.4g}" if kappa else "no curvature found"
+        return f"em: {record['fraction']:g} of the stability limit, {limit}, noise step <= box/20"
+    typical = record.get("typical_curvature")
+    cap = f", capped at 2/curvature = {2.0 / typical:.4g}" if typical else ""
+    return (f"mala: {record['acceptance_dt']:.4g} for acceptance {record['target_acceptance']:g} "
+            f"(pilot {record['pilot_acceptance']:.3f}){cap}; the first half of the burn-in at "
+            f"{record['relax_dt']:.4g}")
+
+
+def sweep_seed(seed: int, position: int) -> int:
+    """Return the seed of the temperature at ``position`` (0-based) in a sweep's list.
+
+    ``rng.derive_seed(seed, "temperature", position)``: every temperature has
+    its own streams, so the λ̂(β) of a sweep are independent; the file
+    records this seed as its own (it resumes and reruns alone with it), and
+    the sweep's ``seed`` and the ``position`` in its configuration.
+
+    Parameters
+    ----------
+    seed : int
+        The sweep's seed (``--seed``, or a fresh one).
+    position : int
+        The temperature's index in ``--temperature``.
+
+    Returns
+    -------
+    int
+        A seed in [0, 2**128).
+    """
+    from fastwalk.rng import derive_seed
+
+    return derive_seed(seed, "temperature", position)
+
+
+def _sweep(models, outs, run, options, base: int) -> None:
+    """Run one file per temperature, each on its own seed; print one JSON object with every run."""
+    temperatures = [model.temperature for model in models]
     summaries = []
-    for model, out in zip(models, outs, strict=True):
-        result = execute_run("langevin", model, out, run, {**options, "temperature": model.temperature},
-                             seed=seed)
-        summary = run_summary(result, model)
+    for position, (model, out) in enumerate(zip(models, outs, strict=True)):
+        config = {**options, "temperature": model.temperature, "sweep_seed": str(base),
+                  "sweep_position": position, "sweep_temperatures": temperatures}
+        result = execute_run("langevin", model, out, run, config, seed=sweep_seed(base, position))
+        summary = {**run_summary(result, model), "sweep_position": position}
         summaries.append(summary)
         if not run["json_output"] and not run["quiet"]:
             echo_summary(result, out)
@@ -132,8 +207,10 @@ def _sweep(models, outs, run, options) -> None:
     if skipped and not run["json_output"] and not run["quiet"]:
         click.echo(f"not started: {', '.join(skipped)} (rerun the sweep with the remaining "
                    "--temperature values)", err=True)
+    if not run["json_output"] and not run["quiet"]:
+        click.echo(f"sweep seed {base}: each file's seed derives from it and its position")
     if run["json_output"]:
-        click.echo(json_text({"seed": str(seed), "runs": summaries, "not_started": skipped}))
+        click.echo(json_text({"seed": str(base), "runs": summaries, "not_started": skipped}))
     sys.exit(summaries[-1]["exit_status"])
 
 

@@ -12,8 +12,11 @@ MALA ratio and the boundary rules is in DESIGN.md ("Langevin").
 
 One step of walker w (the numbers drawn from its own stream, coordinate
 order): ξ_j = normal, j = 0 .. d−1; the move
-y = x − dt·∇U_s(x) + √(2T·dt)·ξ with U_s = U + γ/2·|x − x*|² (the
-localizing term, off when γ = 0);
+y = x − dt·∇U_s(x) + √(2T·dt)·ξ with U_s = U + k/2·|x − x*|², k the
+``stiffness`` argument (the localizing term, off when k = 0). The model
+passes k = T·γ, so that exp(−U_s/T) = exp(−U/T − γ/2·|x − x*|²): the
+localizer is a fixed Gaussian prior of precision γ, whatever T (DESIGN.md,
+"The localizer is a fixed prior");
 
 - ``em``: x ← boundary(y);
 - ``mala``: y is a proposal, refused outright when it leaves a reflecting
@@ -125,13 +128,13 @@ def lane_energy_gradient(X, G, U, width, x, g, skip):
 
 
 @jit(cache=CACHE, inline="always")
-def _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, with_us, skip):
+def _lane_sampled(X, G, U, US, width, dim, stiffness, anchor, x, g, with_us, skip):
     """Evaluate U (into ``U``) and ∇U_s (into ``G``) in the lanes, and U_s (into ``US``) if ``with_us``.
 
     ``skip``: lanes whose values will not be used (see :func:`lane_energy_gradient`).
     """
     lane_energy_gradient(X, G, U, width, x, g, skip)
-    if gamma == 0.0:
+    if stiffness == 0.0:
         if with_us:
             for i in range(width):
                 US[i] = U[i]
@@ -140,9 +143,9 @@ def _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, with_us, skip):
         extra = 0.0
         for j in range(dim):
             d = X[j, i] - anchor[j]
-            G[j, i] += gamma * d
+            G[j, i] += stiffness * d
             extra += d * d
-        US[i] = U[i] + 0.5 * gamma * extra
+        US[i] = U[i] + 0.5 * stiffness * extra
 
 
 @jit(cache=CACHE, inline="always")
@@ -279,7 +282,7 @@ def _earlier(bad, step):
 
 
 @jit(cache=CACHE, _nrt=False)
-def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, gamma, anchor,
+def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, stiffness, anchor,
                accumulate, energy_sum, energy_count, hist, marg):
     """Advance these walkers ``steps`` Euler–Maruyama steps in place (module docstring).
 
@@ -309,7 +312,7 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
         count = min(LANES, walkers - first)
         width = _tile_width(count)
         _load_tile(positions, states, energy_sum, first, count, width, dim, lanes, X, total)
-        _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, False, np.uint64(0))
+        _lane_sampled(X, G, U, US, width, dim, stiffness, anchor, x, g, False, np.uint64(0))
         done = steps
         for step in range(steps):
             missed = rng.normal_rows(lanes, width, count, Z, dim)
@@ -317,7 +320,7 @@ def advance_em(positions, states, steps, boundary, lo, side, dt, temperature, ga
                 rng.redraw_lanes(lanes, missed, states, first, Z, dim)
             leaving, _ = _lane_move(X, G, Z, X, width, dim, dt, noise, boundary != NONE, lo, side)
             _lane_into_box(X, leaving, dim, boundary, lo, side)
-            _lane_sampled(X, G, U, US, width, dim, gamma, anchor, x, g, False, np.uint64(0))
+            _lane_sampled(X, G, U, US, width, dim, stiffness, anchor, x, g, False, np.uint64(0))
             if _not_finite(X, G, U, width, count, dim):
                 bad, done = _earlier(bad, step), step
                 break
@@ -384,7 +387,7 @@ def _finish_unsure(unsure, rho, uniforms, dim, X, GX, UX, USX, Y, GY, UY, USY, m
 
 
 @jit(cache=CACHE, _nrt=False)
-def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, gamma, anchor,
+def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, stiffness, anchor,
                  accumulate, energy_sum, energy_count, accepted, hist, marg):
     """Advance every walker ``steps`` MALA steps in place (module docstring).
 
@@ -417,7 +420,7 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
         _load_tile(positions, states, energy_sum, first, count, width, dim, lanes, X, total)
         for i in range(width):
             moves[i] = accepted[first + i] if i < count else 0
-        _lane_sampled(X, GX, UX, USX, width, dim, gamma, anchor, x, g, True, np.uint64(0))
+        _lane_sampled(X, GX, UX, USX, width, dim, stiffness, anchor, x, g, True, np.uint64(0))
         done = steps
         for step in range(steps):
             missed = rng.normal_rows(lanes, width, count, Z, dim)
@@ -427,7 +430,7 @@ def advance_mala(positions, states, steps, boundary, lo, side, dt, temperature, 
                                           lo, side)
             _lane_into_box(Y, leaving, dim, boundary, lo, side)
             refused = outside if boundary == REFLECT else np.uint64(0)
-            _lane_sampled(Y, GY, UY, USY, width, dim, gamma, anchor, x, g, True, refused)
+            _lane_sampled(Y, GY, UY, USY, width, dim, stiffness, anchor, x, g, True, refused)
             unsure = _lane_decide(lanes, refused, width, dim, inv_t, k_noise, k_drift, Z, X, GX, UX,
                                   USX, Y, GY, UY, USY, moves, rho, uniforms, failed)
             _finish_unsure(unsure, rho, uniforms, dim, X, GX, UX, USX, Y, GY, UY, USY, moves)

@@ -127,6 +127,29 @@ class Model(abc.ABC):
         must rebuild an equal model.
         """
 
+    def for_run(self, seed: int, burn_in: int) -> Model:
+        """Return the model a run of this seed and burn-in simulates (by default itself).
+
+        A model whose settings are chosen per run (the Langevin model's
+        ``dt="auto"``) resolves them here, deterministically from ``seed``
+        and ``burn_in``. The engine calls it once, before anything is
+        written, and records the returned model, so readers and resume
+        need nothing more.
+
+        Parameters
+        ----------
+        seed : int
+            The run's seed.
+        burn_in : int
+            The run's burn-in steps.
+
+        Returns
+        -------
+        Model
+            A model whose parameters are all fixed.
+        """
+        return self
+
     def parameter_arrays(self) -> dict[str, np.ndarray]:
         """Return arrays stored under ``/parameters`` (e.g. ``"graph/indptr"``)."""
         return {}

@@ -1,9 +1,12 @@
 """Overdamped Langevin dynamics in R^d under any potential: Euler–Maruyama and MALA.
 
-dX = −∇U_s(X) dt + √(2T) dW, U_s = U + γ/2·|x − x*|² (γ = 0 unless
+dX = −∇U_s(X) dt + √(2T) dW, U_s = U + T·γ/2·|x − x*|² (γ = 0 unless
 localized), on the box [c − L/2, c + L/2]^d with a reflecting, periodic or no
-boundary. U is a typed expression (:class:`fastwalk.expression.Expression`)
-or a pair of numba-jitted functions ``energy(x)`` and ``gradient(x, out)``.
+boundary. The sampled law is ∝ exp(−U_s/T) = exp(−U/T − γ/2·|x − x*|²): the
+localizer is a fixed Gaussian prior of precision γ about x*, not divided by T
+(Lau et al., *The Local Learning Coefficient*, AISTATS 2025; devinterp). U is a
+typed expression (:class:`fastwalk.expression.Expression`) or a pair of
+numba-jitted functions ``energy(x)`` and ``gradient(x, out)``.
 
 - ``em``: Euler–Maruyama, x ← boundary(x − dt·∇U_s + √(2T·dt)·ξ); its law
   is Boltzmann's up to an O(dt) bias.
@@ -20,7 +23,11 @@ blocks and any tiling. Observables:
 ``mean_energy`` and ``sem_energy`` of the user's U (never the localizing
 term) across walkers, and ``acceptance_rate`` (MALA: accepted / proposed
 since step 0). Accumulators: ``walker_energy_sum`` (float64 [N], Σ U over
-the walker's counted steps) and ``walker_energy_count`` (int64 [N]), the
+the walker's counted steps) and ``walker_energy_count`` (int64 [N], its
+counted steps, which for MALA are its proposals), with MALA
+``walker_accepted`` (int64 [N], the walker's accepted proposals over its
+counted steps: its own acceptance is ``walker_accepted /
+walker_energy_count``, which names stuck walkers), the
 ``marginals`` [d][bins] of every coordinate and ``histogram_2d`` [bins][bins]
 of (x0, x1) over the box (absolute coordinates: bin i of coordinate j covers
 [lo_j + i·L/bins, lo_j + (i+1)·L/bins)), and ``samples`` (walker-steps
@@ -29,6 +36,7 @@ counted, so that with ``none`` the mass outside the box is known).
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import importlib.util
@@ -51,6 +59,10 @@ _METHODS = ("em", "mala")
 _BOUNDARIES = ("reflect", "periodic", "none")
 _STARTS = ("center", "uniform")
 _PAIR_MODULES = itertools.count()
+
+
+def _is_auto(dt) -> bool:
+    return isinstance(dt, str) and dt.strip().lower() == "auto"
 
 
 def _function_path(fn) -> str | None:
@@ -148,16 +160,22 @@ class LangevinBrownian(Model):
         histograms).
     temperature : float
         T > 0.
-    dt : float
+    dt : float or "auto"
         Time step (> 0). For ``em`` it must keep the walk stable:
-        dt·κ < 2 where κ is the largest curvature of U_s in the box.
+        dt·κ < 2 where κ is the largest curvature of U_s in the box
+        (U's, plus T·γ). ``"auto"``: chosen for each run by :meth:`for_run`
+        (MALA: a pilot adapts it toward an acceptance of 0.574 during the
+        burn-in; EM: 0.05 of the stability limit 2/κ), then fixed and
+        recorded as the run's dt.
     method : {"em", "mala"}, optional
         Euler–Maruyama or Metropolis-adjusted Langevin.
     start : {"center", "uniform"} or sequence of float, optional
         Start at c, uniformly in the box (d uniforms per walker from its
         stream), or at the given point.
     localize : float, optional
-        γ >= 0 of the localizing term ``γ/2·|x − x*|²`` (0 = off).
+        γ >= 0, the precision of the fixed Gaussian prior
+        ``exp(−γ/2·|x − x*|²)`` that multiplies exp(−U/T) (0 = off); the
+        dynamics sample U_s = U + T·γ/2·|x − x*|² at temperature T.
     at : float or sequence of float, optional
         The point x* (default: the center).
     bins : int, optional
@@ -181,7 +199,7 @@ class LangevinBrownian(Model):
 
     def __init__(self, potential, dim: int, params: dict | None = None, *, box: float = 2.0,
                  center: float | Sequence[float] = 0.0, boundary: str = "reflect",
-                 temperature: float = 1.0, dt: float = 1e-3, method: str = "em",
+                 temperature: float = 1.0, dt: float | str = 1e-3, method: str = "em",
                  start: str | Sequence[float] = "center", localize: float = 0.0,
                  at: float | Sequence[float] | None = None, bins: int = 64, gradient=None):
         from fastwalk.expression import MAX_DIM, Expression
@@ -191,10 +209,15 @@ class LangevinBrownian(Model):
         self.center = self._point("center", center)
         self.boundary = validate.choice("boundary", boundary, _BOUNDARIES)
         self.temperature = validate.real("temperature", temperature, minimum=0.0, strict_min=True)
-        self._dt = validate.real("dt", dt, minimum=0.0, strict_min=True)
+        if isinstance(dt, str) and not _is_auto(dt):
+            raise ValueError(f"dt must be a number > 0 or 'auto', got {dt!r}")
+        self._dt = None if _is_auto(dt) else validate.real("dt", dt, minimum=0.0, strict_min=True)
+        #: how an automatic dt was chosen (None for a dt given by hand); see :meth:`for_run`
+        self.dt_auto = None
         self.method = validate.choice("method", method, _METHODS)
         self.localize = validate.real("localize (gamma)", localize, minimum=0.0)
         self.at = self.center.copy() if at is None else self._point("at", at)
+        self._refuse_outside("at (x*)", self.at[None, :], "; put the localizer's point inside it")
         self.bins = validate.integer("bins", bins, minimum=1, maximum=1024)
         self.start = self._start(start)
         self.lower = self.center - 0.5 * self.box_side
@@ -221,7 +244,7 @@ class LangevinBrownian(Model):
             raise TypeError("potential must be an expression string, an Expression or a numba-jitted "
                             f"energy(x) with gradient=, got {type(potential).__name__}")
         self._check_start()
-        if self.method == "em":
+        if self.method == "em" and self._dt is not None:
             self._check_em_step()
 
     # ------------------------------------------------------------------ validation
@@ -276,11 +299,12 @@ class LangevinBrownian(Model):
         curvature, where = self.max_curvature()
         if curvature is None:
             return
-        curvature += self.localize
+        curvature += self.stiffness
         if self._dt * curvature >= 2.0:
             point = ", ".join(f"{v:.3g}" for v in where)
             raise ValueError(
-                f"dt = {self._dt:g} is too large for Euler–Maruyama: U's curvature reaches "
+                f"dt = {self._dt:g} is too large for Euler–Maruyama: the curvature of U"
+                f"{' + T·γ/2·|x − x*|²' if self.stiffness else ''} reaches "
                 f"{curvature:.4g} in the box (at {point}), and EM is unstable for dt >= 2/curvature = "
                 f"{2.0 / curvature:.4g}; use a smaller --dt, or --method mala (exact at any dt)"
             )
@@ -302,13 +326,33 @@ class LangevinBrownian(Model):
         probe = np.random.default_rng(1).uniform(size=(512, self.dim))
         points = np.vstack([self._start_points()[:1], self.center[None, :],
                             self.lower + self.box_side * probe])
-        hessian = self._hessian(points)
-        finite = np.all(np.isfinite(hessian), axis=(1, 2))
+        top = self.curvatures(points)
+        finite = np.isfinite(top)
         if not finite.any():
             return None, None
-        top = np.linalg.eigvalsh(hessian[finite])[:, -1]
-        k = int(np.argmax(top))
-        return float(top[k]), points[finite][k]
+        k = int(np.argmax(top[finite]))
+        return float(top[finite][k]), points[finite][k]
+
+    def curvatures(self, points) -> np.ndarray:
+        """Return the largest Hessian eigenvalue of U (not U_s) at each row of ``points``.
+
+        Parameters
+        ----------
+        points : array_like
+            Shape ``(N, d)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N,)``; NaN where the Hessian is not finite.
+        """
+        points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, self.dim)
+        hessian = self._hessian(points)
+        finite = np.all(np.isfinite(hessian), axis=(1, 2))
+        top = np.full(points.shape[0], np.nan)
+        if finite.any():
+            top[finite] = np.linalg.eigvalsh(hessian[finite])[:, -1]
+        return top
 
     def _hessian(self, points: np.ndarray) -> np.ndarray:
         hessian = np.empty((points.shape[0], self.dim, self.dim))
@@ -338,9 +382,94 @@ class LangevinBrownian(Model):
         return self._kernels
 
     @property
+    def stiffness(self) -> float:
+        """The localizer's curvature in U_s, T·γ (energy units; 0 when not localized)."""
+        return self.temperature * self.localize
+
+    @property
     def dt(self) -> float:
-        """Time step."""
+        """Time step (of the recorded part of a run)."""
+        if self._dt is None:
+            raise ValueError("dt is 'auto' until a run chooses it: simulate the model, or call "
+                             "model.for_run(seed, burn_in)")
         return self._dt
+
+    # ------------------------------------------------------------------ dt = "auto"
+    def for_run(self, seed: int, burn_in: int) -> LangevinBrownian:
+        """Return this model with ``dt="auto"`` resolved for a run (else the model itself).
+
+        Deterministic in (parameters, ``seed``, ``burn_in``), so a run, its
+        Dask partitions and its resumes all use one dt (DESIGN.md, "dt =
+        auto"). Euler–Maruyama: dt = min(EM_FRACTION·2/κ, (L/20)²/(2T)), κ
+        the largest curvature of U_s over the probe points of
+        :meth:`max_curvature`. MALA: a pilot of :data:`PILOT_WALKERS`
+        walkers on their own streams (``rng.derive_seed(seed, "dt-pilot")``)
+        starts as the run does, relaxes ``burn_in // 4`` steps at the
+        relaxation step min(1/κ, (L/20)²/(2T)), then adapts dt by dual
+        averaging toward an acceptance of 0.574 for ``burn_in // 4`` steps,
+        capped at 2/κ_typ (κ_typ: the 99 % quantile of U_s's curvature where
+        the pilot's walkers went; :mod:`fastwalk.models._step_size`); the run
+        then spends the first half of its burn-in at the smaller of that
+        relaxation step and dt (walkers leave steep starts), the rest of it
+        and every recorded step at dt. The record is :attr:`dt_auto` (in the
+        parameters).
+
+        Parameters
+        ----------
+        seed : int
+            The run's seed.
+        burn_in : int
+            The run's burn-in steps (MALA needs at least 400).
+
+        Returns
+        -------
+        LangevinBrownian
+            A model with a numeric dt.
+
+        Raises
+        ------
+        ValueError
+            For MALA with too short a burn-in, or a pilot whose walkers
+            became non-finite.
+        """
+        if self._dt is not None:
+            return self
+        from fastwalk.models import _step_size
+
+        burn_in = validate.integer("burn_in", burn_in, minimum=0)
+        chosen = (_step_size.euler_maruyama(self) if self.method == "em"
+                  else _step_size.mala_pilot(self, seed, burn_in))
+        resolved = copy.copy(self)
+        resolved._dt, resolved.dt_auto = chosen["dt"], chosen["record"]
+        return resolved
+
+    def curvature_bound(self) -> float | None:
+        """Return κ, the largest curvature of U_s on the probes (U's plus T·γ), or None.
+
+        Returns
+        -------
+        float or None
+            None where U's Hessian is nowhere finite on the probes (and no localizer).
+        """
+        curvature, _ = self.max_curvature()
+        if curvature is None:
+            return self.stiffness or None
+        return curvature + self.stiffness
+
+    def noise_step_dt(self, fraction: float) -> float:
+        """Return the dt whose noise step √(2T·dt) is ``fraction`` of the box side: (f·L)²/(2T).
+
+        Parameters
+        ----------
+        fraction : float
+            Of the box side L.
+
+        Returns
+        -------
+        float
+            The time step.
+        """
+        return (fraction * self.box_side) ** 2 / (2.0 * self.temperature)
 
     def parameters(self) -> dict:
         """Return the resolved parameters (JSON-able)."""
@@ -357,7 +486,8 @@ class LangevinBrownian(Model):
             "center": [float(v) for v in self.center],
             "boundary": self.boundary,
             "temperature": self.temperature,
-            "dt": self.dt,
+            "dt": "auto" if self._dt is None else self._dt,
+            "dt_auto": self.dt_auto,
             "method": self.method,
             "start": start,
             "localize": self.localize,
@@ -372,6 +502,17 @@ class LangevinBrownian(Model):
         common = dict(box=p["box"], center=p["center"], boundary=p["boundary"],
                       temperature=p["temperature"], dt=p["dt"], method=p["method"], start=p["start"],
                       localize=p.get("localize", 0.0), at=p.get("at"), bins=p.get("bins", 64))
+        model = cls._from_parameters(p, common)
+        if p.get("dt_auto") is not None:
+            from fastwalk.models._step_size import check_record
+
+            if model._dt is None:
+                raise ValueError("the parameters record how dt was chosen (dt_auto) but dt is 'auto'")
+            model.dt_auto = check_record(p["dt_auto"])
+        return model
+
+    @classmethod
+    def _from_parameters(cls, p: dict, common: dict) -> LangevinBrownian:
         if p.get("potential") is not None:
             return cls(p["potential"], p["dim"], p.get("params") or {}, **common)
         if not p.get("energy") or not p.get("gradient"):
@@ -489,7 +630,21 @@ class LangevinBrownian(Model):
         }
 
     def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
-        """Advance all walkers ``steps`` steps; count them if ``accumulate``."""
+        """Advance all walkers ``steps`` steps; count them if ``accumulate``.
+
+        With an automatic dt, burn-in steps before ``dt_auto["relax_until"]``
+        run at ``dt_auto["relax_dt"]`` (see :meth:`for_run`).
+        """
+        record = self.dt_auto or {}
+        relax_dt, until = record.get("relax_dt"), record.get("relax_until", 0)
+        if relax_dt is not None and first_step < until:
+            early = min(steps, until - first_step)
+            self._advance(state, first_step, early, accumulate, relax_dt)
+            first_step, steps = first_step + early, steps - early
+        if steps:
+            self._advance(state, first_step, steps, accumulate, self.dt)
+
+    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float) -> None:
         from fastwalk.models._langevin_kernels import NONE, PERIODIC, REFLECT
 
         positions = state["position"]
@@ -500,8 +655,8 @@ class LangevinBrownian(Model):
         histogram = np.zeros((blocks, pair_bins, pair_bins), dtype=np.int64)
         marginals = np.zeros((blocks, self.dim, bins), dtype=np.int64)
         boundary = {"reflect": REFLECT, "periodic": PERIODIC, "none": NONE}[self.boundary]
-        settings = (steps, boundary, self.lower, self.box_side, self.dt, self.temperature,
-                    self.localize, self.at, accumulate)
+        settings = (steps, boundary, self.lower, self.box_side, dt, self.temperature,
+                    self.stiffness, self.at, accumulate)
         mala = self.method == "mala"
         kernel = self.kernels.advance_mala if mala else self.kernels.advance_em
 
@@ -559,10 +714,11 @@ class LangevinBrownian(Model):
         return result
 
     def accumulators(self, state: dict) -> dict:
-        """Return the per-walker energy sums and the histograms counted so far."""
-        return {
+        """Return the per-walker energy sums, (MALA) acceptances and the histograms so far."""
+        sums = {
             "walker_energy_sum": state["walker_energy_sum"],
             "walker_energy_count": state["walker_energy_count"],
-            "histogram_2d": state["histogram_2d"],
-            "marginals": state["marginals"],
         }
+        if self.method == "mala":
+            sums["walker_accepted"] = state["walker_accepted"]
+        return {**sums, "histogram_2d": state["histogram_2d"], "marginals": state["marginals"]}
