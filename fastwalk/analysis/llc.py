@@ -52,21 +52,26 @@ independent runs add their variances.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fastwalk import validate
+from fastwalk.errors import MissingDataError
 
-__all__ = ["run_estimate", "fit_learning_coefficient", "free_energy", "model_curve", "llc_report"]
+__all__ = ["run_estimate", "fit_learning_coefficient", "free_energy", "model_curve", "curve_of",
+           "log_derivative", "llc_report", "default_u_min"]
 
-#: multiplicities the fit tries
-MAX_MULTIPLICITY = 2
+#: the largest multiplicity tried when the dimension is not known
+DEFAULT_MAX_MULTIPLICITY = 4
 #: a model within this much of the best AICc is reported as a rival the data cannot exclude
 _RIVAL_AICC = 2.0
 #: the power correction's exponent δ is fitted within these bounds
 _DELTA_BOUNDS = (0.05, 3.0)
+#: log of a real factor's L + κ at the smallest L, and of a complex pair's b, lie within these
+_LOG_ROOT = (math.log(1e-3), math.log(1e4))
+#: a complex pair's shift a lies within ±this
+_SHIFT = 1e4
 
 
 def run_estimate(beta: float, walker_energy_sum, walker_energy_count, u_min: float = 0.0
@@ -120,9 +125,41 @@ def run_estimate(beta: float, walker_energy_sum, walker_energy_count, u_min: flo
 
 
 # ------------------------------------------------------------------------ the fit
-def model_curve(log_beta, lam: float, multiplicity: int, kappa: float | None = None,
-                c: float = 0.0, delta: float = 1.0) -> np.ndarray:
-    """Return β⟨U⟩ = λ − (m − 1)/(log β + κ) + δρ/(1 + ρ), ρ = c·β^(−δ), at the given log β.
+def _shapes(multiplicity: int) -> list[tuple[int, int]]:
+    """(real roots, complex pairs) of every factorisation of a monic P of degree m − 1."""
+    degree = multiplicity - 1
+    return [(degree - 2 * pairs, pairs) for pairs in range(degree // 2 + 1)]
+
+
+def log_derivative(log_beta, real_roots=(), pairs=()) -> np.ndarray:
+    """Return P′(L)/P(L) for P(L) = Π (L + κ_j) · Π ((L + a_k)² + b_k²).
+
+    Parameters
+    ----------
+    log_beta : array_like
+        Values of L = log β.
+    real_roots : sequence of float
+        The κ_j.
+    pairs : sequence of (float, float)
+        The (a_k, b_k) of the complex-conjugate pairs (roots −a_k ± i b_k).
+
+    Returns
+    -------
+    numpy.ndarray
+        P′/P at ``log_beta`` (0 for m = 1, where P = 1).
+    """
+    log_beta = np.asarray(log_beta, dtype=np.float64)
+    out = np.zeros_like(log_beta)
+    for kappa in real_roots:
+        out += 1.0 / (log_beta + kappa)
+    for a, b in pairs:
+        out += 2.0 * (log_beta + a) / ((log_beta + a) ** 2 + b * b)
+    return out
+
+
+def model_curve(log_beta, lam: float, real_roots=(), pairs=(), c: float = 0.0,
+                delta: float = 1.0) -> np.ndarray:
+    """Return β(⟨U⟩ − U_min) = λ − P′(L)/P(L) + δρ/(1 + ρ), ρ = c·β^(−δ), at L = log β.
 
     Parameters
     ----------
@@ -130,10 +167,8 @@ def model_curve(log_beta, lam: float, multiplicity: int, kappa: float | None = N
         Values of L = log β.
     lam : float
         λ.
-    multiplicity : int
-        m >= 1.
-    kappa : float, optional
-        κ (needed when m >= 2).
+    real_roots, pairs :
+        P's factors (see :func:`log_derivative`); m − 1 = len(real_roots) + 2·len(pairs).
     c, delta : float, optional
         The power correction (default none).
 
@@ -144,67 +179,189 @@ def model_curve(log_beta, lam: float, multiplicity: int, kappa: float | None = N
     """
     log_beta = np.asarray(log_beta, dtype=np.float64)
     ratio = np.maximum(c * np.exp(-delta * log_beta), -0.99)  # Z > 0 needs 1 + ρ > 0
-    curve = lam + delta * ratio / (1.0 + ratio)
-    if multiplicity > 1:
-        curve = curve - (multiplicity - 1) / (log_beta + kappa)
-    return curve
+    return lam + delta * ratio / (1.0 + ratio) - log_derivative(log_beta, real_roots, pairs)
 
 
-def _fit_one(log_beta, y, sigma, multiplicity: int, power: bool):
+def curve_of(fit: dict, log_beta) -> np.ndarray:
+    """Return the fitted curve of a fit (``fit_learning_coefficient``'s or a candidate's)."""
+    pc = fit["power_correction"] or {"c": 0.0, "delta": 1.0}
+    return model_curve(log_beta, fit["lambda"], fit["real_roots"],
+                       [tuple(p) for p in fit["complex_roots"]], pc["c"], pc["delta"])
+
+
+class _Shape:
+    """One model: m, its factorisation (real roots, complex pairs) and the power term."""
+
+    def __init__(self, multiplicity: int, real: int, pairs: int, power: bool, floor: float):
+        self.multiplicity, self.real, self.pairs, self.power = multiplicity, real, pairs, power
+        self.floor = floor  # the smallest L: real factors L + κ stay > 0 from there on
+        self.size = 1 + real + 2 * pairs + 2 * power
+
+    def unpack(self, theta):
+        theta = list(theta)
+        lam = theta.pop(0)
+        real = [math.exp(theta.pop(0)) - self.floor for _ in range(self.real)]
+        pairs = [(theta.pop(0), math.exp(theta.pop(0))) for _ in range(self.pairs)]
+        c, delta = (theta[0], _delta(theta[1])) if self.power else (0.0, 1.0)
+        return lam, real, pairs, c, delta
+
+    def at_bound(self, theta) -> list[str]:
+        """Names of the parameters that ran to the edge of their range (module constants)."""
+        theta = list(theta)
+        hits = [False]
+        hits += [not _LOG_ROOT[0] < t < _LOG_ROOT[1] for t in theta[1:1 + self.real]]
+        rest = theta[1 + self.real:]
+        for k in range(self.pairs):
+            a, t = rest[2 * k], rest[2 * k + 1]
+            hits += [abs(a) > _SHIFT, not _LOG_ROOT[0] < t < _LOG_ROOT[1]]
+        if self.power:
+            delta = _delta(theta[-1])
+            span = _DELTA_BOUNDS[1] - _DELTA_BOUNDS[0]
+            hits += [False, min(delta - _DELTA_BOUNDS[0], _DELTA_BOUNDS[1] - delta) < 1e-3 * span]
+        return [name for name, hit in zip(self.names(), hits, strict=True) if hit]
+
+    def starts(self, lam0: float):
+        for kappa in (1.0, 3.0):
+            for b in ((1.0, 3.0) if self.pairs else (1.0,)):
+                for c in ((0.3, -0.3) if self.power else (0.0,)):
+                    theta = [lam0]
+                    theta += [math.log(self.floor + kappa * 1.5**j) for j in range(self.real)]
+                    theta += [kappa, math.log(b)] * self.pairs
+                    theta += [c, _delta_inverse(0.5)] if self.power else []
+                    yield theta
+
+    def names(self):
+        return (["lambda"] + [f"real root {j + 1}" for j in range(self.real)]
+                + [n for k in range(self.pairs) for n in (f"pair {k + 1} shift",
+                                                           f"pair {k + 1} width")]
+                + (["power c", "power delta"] if self.power else []))
+
+
+def _delta(t: float) -> float:
+    """δ = lo + (hi − lo)·sigmoid(t): the power exponent within its bounds, unconstrained t."""
+    low, high = _DELTA_BOUNDS
+    return low + (high - low) / (1.0 + math.exp(-max(min(t, 500.0), -500.0)))
+
+
+def _delta_inverse(delta: float) -> float:
+    low, high = _DELTA_BOUNDS
+    return -math.log((high - low) / (delta - low) - 1.0)
+
+
+def _jacobian(shape: _Shape, theta, log_beta) -> np.ndarray:
+    """∂(model curve)/∂θ, columns in the order of :meth:`_Shape.names`."""
+    lam, real, pairs, c, delta = shape.unpack(theta)
+    columns = [np.ones_like(log_beta)]
+    for kappa in real:  # κ = e^s − floor: ∂/∂s of −1/(L + κ)
+        columns.append((kappa + shape.floor) / (log_beta + kappa) ** 2)
+    for a, b in pairs:  # −2(L + a)/D, D = (L + a)² + b², b = e^t
+        u = log_beta + a
+        d = u * u + b * b
+        columns.append(-2.0 * (b * b - u * u) / d**2)
+        columns.append(4.0 * u * b * b / d**2)
+    if shape.power:
+        decay = np.exp(-delta * log_beta)
+        rho = c * decay
+        clipped = rho <= -0.99
+        rho = np.maximum(rho, -0.99)
+        low, high = _DELTA_BOUNDS
+        slope = (delta - low) * (high - delta) / (high - low)
+        d_c = np.where(clipped, 0.0, delta * decay / (1 + rho) ** 2)
+        d_delta = np.where(clipped, 0.0, rho / (1 + rho) - delta * log_beta * rho / (1 + rho) ** 2)
+        columns += [d_c, d_delta * slope]
+    return np.stack(columns, axis=1)
+
+
+def _fit_shape(shape: _Shape, log_beta, y, whiten):
+    """Least squares (Levenberg–Marquardt, unconstrained parameters) from a few starts; best kept."""
     from scipy.optimize import least_squares
 
-    floor = float(log_beta.min())
-
-    def unpack(theta):
-        lam, rest = theta[0], list(theta[1:])
-        kappa = math.exp(rest.pop(0)) - floor if multiplicity > 1 else None
-        c, delta = (rest[0], rest[1]) if power else (0.0, 1.0)
-        return lam, kappa, c, delta
-
     def residuals(theta):
-        lam, kappa, c, delta = unpack(theta)
-        return (model_curve(log_beta, lam, multiplicity, kappa, c, delta) - y) / sigma
+        lam, real, pairs, c, delta = shape.unpack(theta)
+        with np.errstate(all="ignore"):
+            r = whiten(model_curve(log_beta, lam, real, pairs, c, delta) - y)
+        return np.where(np.isfinite(r), r, 1e12)
 
-    start = [float(np.average(y, weights=sigma**-2))]
-    low, high = [-np.inf], [np.inf]
-    if multiplicity > 1:
-        start.append(math.log(max(2.0 + floor, 1.0)))
-        low.append(-20.0)
-        high.append(20.0)
-    if power:
-        start += [0.0, 0.5]
-        low += [-np.inf, _DELTA_BOUNDS[0]]
-        high += [np.inf, _DELTA_BOUNDS[1]]
-    result = least_squares(residuals, start, bounds=(low, high), x_scale="jac", method="trf",
-                           xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=20000)
+    def jacobian(theta):
+        with np.errstate(all="ignore"):
+            j = whiten(_jacobian(shape, theta, log_beta))
+        return np.where(np.isfinite(j), j, 0.0)
+
+    best = None
+    if shape.size > y.size:
+        return None
+    for start in shape.starts(float(np.mean(y))):
+        try:
+            result = least_squares(residuals, start, jac=jacobian, method="lm", xtol=1e-10,
+                                   ftol=1e-10, gtol=1e-10, max_nfev=400 * shape.size)
+        except (ValueError, OverflowError):  # pragma: no cover - a start far off
+            continue
+        if np.all(np.abs(result.fun) < 1e11) and (best is None or result.cost < best.cost):
+            best = result
+    return best
+
+
+def _summarise(shape: _Shape, result, n: int) -> dict[str, Any]:
     chi2 = float(np.sum(result.fun**2))
-    k = len(start)
-    n = y.size
+    k = shape.size
     dof = n - k
-    jac = result.jac
-    try:
-        covariance = np.linalg.pinv(jac.T @ jac)
-    except np.linalg.LinAlgError:  # pragma: no cover - pinv converges for finite input
-        covariance = np.full((k, k), np.nan)
+    covariance = np.linalg.pinv(result.jac.T @ result.jac)
     scale = max(1.0, chi2 / dof) if dof > 0 else 1.0
-    lam, kappa, c, delta = unpack(result.x)
+    lam, real, pairs, c, delta = shape.unpack(result.x)
     aicc = chi2 + 2 * k + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else np.inf)
+    polynomial = np.poly1d([1.0])
+    for kappa in real:
+        polynomial = polynomial * np.poly1d([1.0, kappa])
+    for a, b in pairs:
+        polynomial = polynomial * np.poly1d([1.0, 2 * a, a * a + b * b])
     return {
         "lambda": float(lam),
         "lambda_stderr": float(math.sqrt(max(covariance[0, 0], 0.0) * scale)),
-        "multiplicity": multiplicity,
-        "kappa": None if kappa is None else float(kappa),
-        "power_correction": {"c": float(c), "delta": float(delta)} if power else None,
+        "multiplicity": shape.multiplicity,
+        "real_roots": [float(v) for v in real],
+        "complex_roots": [[float(a), float(b)] for a, b in pairs],
+        "polynomial": [float(v) for v in polynomial.coeffs],
+        "kappa": float(real[0]) if shape.multiplicity == 2 else None,
+        "power_correction": {"c": float(c), "delta": float(delta)} if shape.power else None,
         "chi2": chi2,
         "dof": dof,
+        "chi2_pvalue": _chi2_pvalue(chi2, dof),
         "aicc": float(aicc),
         "parameters": k,
+        "at_bound": shape.at_bound(result.x),
     }
 
 
-def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, multiplicity: int | None = None,
+def _chi2_pvalue(chi2: float, dof: int) -> float | None:
+    from scipy import stats
+
+    return float(stats.chi2.sf(chi2, dof)) if dof > 0 else None
+
+
+def _whitener(sigma, covariance):
+    """Return r ↦ L⁻¹r, L the Cholesky factor of the covariance (diag σ² when none is given)."""
+    if covariance is None:
+        return lambda r: r / (sigma if r.ndim == 1 else sigma[:, None])
+    from scipy.linalg import solve_triangular
+
+    factor = np.linalg.cholesky(covariance)
+    return lambda r: solve_triangular(factor, r, lower=True)
+
+
+def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, covariance=None,
+                             multiplicity: int | None = None,
+                             max_multiplicity: int = DEFAULT_MAX_MULTIPLICITY,
                              power_correction: bool | None = None) -> dict[str, Any]:
-    """Fit λ and m to λ̂(β) = β⟨U⟩_β measured at several temperatures.
+    """Fit λ and m to λ̂(β) = β(⟨U⟩_β − U_min) measured at several temperatures.
+
+    The model (module docstring; DESIGN.md, "The learning coefficient") is
+    λ̂(β) = λ − P′(L)/P(L) [+ δρ/(1 + ρ), ρ = c·β^(−δ)], L = log β, P monic of
+    degree m − 1 and positive for L ≥ min log β: a product of real factors
+    L + κ (κ > −min log β) and complex-conjugate pairs (L + a)² + b². Every m
+    from 1 to ``max_multiplicity`` is fitted with every factorisation, with
+    and without the power term, by (generalised) least squares; the model of
+    smallest AICc = χ² + 2k + 2k(k + 1)/(n − k − 1) wins (fewer parameters on
+    a tie).
 
     Parameters
     ----------
@@ -212,27 +369,37 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, multiplicit
         Inverse temperatures (at least two distinct).
     lambda_hat, lambda_hat_stderr : array_like
         The runs' λ̂ and their standard errors (> 0).
+    covariance : array_like, optional
+        The full ``[n][n]`` covariance of the λ̂ (runs that share random
+        streams are correlated); its diagonal should be the squared
+        standard errors. Default: independent runs.
     multiplicity : int, optional
-        Fix m (1..3) instead of choosing it.
+        Fix m (>= 1) instead of choosing it.
+    max_multiplicity : int, optional
+        The largest m tried when choosing (the dimension bounds it; default 4).
     power_correction : bool, optional
         Force the c·β^(−δ) term on or off instead of choosing.
 
     Returns
     -------
     dict
-        The chosen fit: ``lambda``, ``lambda_stderr``, ``multiplicity``,
-        ``kappa`` (m >= 2), ``power_correction`` ({c, delta} or None),
-        ``chi2``, ``dof``, ``aicc``, ``parameters``; ``candidates``, every
-        model tried with its criterion; and ``rivals``, the candidates within 2
-        of the best criterion (models the data cannot tell apart: then λ and
-        m depend on the choice, and a wider β range or fixing m settles it).
+        The chosen fit: ``lambda``, ``lambda_stderr`` (inverse Fisher matrix,
+        scaled by √(χ²/dof) when that exceeds 1), ``multiplicity``,
+        ``real_roots`` (κ_j), ``complex_roots`` ([a, b] pairs),
+        ``polynomial`` (P's coefficients, highest power first), ``kappa``
+        (m = 2: the root κ, else None), ``power_correction`` ({c, delta} or
+        None), ``chi2``, ``dof``, ``chi2_pvalue``, ``aicc``, ``parameters``,
+        ``at_bound`` (names of parameters on their bounds); ``candidates``
+        (the best factorisation of every m and power term, with their
+        criteria); ``rivals`` (candidates within 2 of the best AICc: models
+        the data cannot tell apart).
 
     Raises
     ------
     ValueError
         If the arrays differ in length, a value is not finite, a standard
-        error is not positive, or there are too few distinct temperatures for
-        any model.
+        error is not positive, the covariance is not positive definite, or
+        there are too few distinct temperatures for any model.
     """
     beta = np.asarray(beta, dtype=np.float64).ravel()
     y = np.asarray(lambda_hat, dtype=np.float64).ravel()
@@ -245,27 +412,39 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, multiplicit
     if np.any(beta <= 0) or np.any(sigma <= 0):
         raise ValueError("every beta and every standard error must be > 0 "
                          "(a zero standard error means a run with one walker or no spread)")
+    if covariance is not None:
+        covariance = np.asarray(covariance, dtype=np.float64)
+        if covariance.shape != (y.size, y.size) or not np.all(np.isfinite(covariance)):
+            raise ValueError(f"covariance must be a finite [{y.size}][{y.size}] matrix")
+        if np.any(np.linalg.eigvalsh(0.5 * (covariance + covariance.T)) <= 0):
+            raise ValueError("covariance is not positive definite")
     n = np.unique(beta).size
     if multiplicity is not None:
-        multiplicity = validate.integer("multiplicity", multiplicity, minimum=1,
-                                        maximum=MAX_MULTIPLICITY)
-    multiplicities = [multiplicity] if multiplicity else list(range(1, MAX_MULTIPLICITY + 1))
+        multiplicity = validate.integer("multiplicity", multiplicity, minimum=1)
+    max_multiplicity = validate.integer("max_multiplicity", max_multiplicity, minimum=1)
+    multiplicities = [multiplicity] if multiplicity else list(range(1, max_multiplicity + 1))
     powers = [power_correction] if power_correction is not None else [False, True]
     log_beta = np.log(beta)
+    whiten = _whitener(sigma, covariance)
     candidates = []
     for m in multiplicities:
         for power in powers:
-            k = 1 + (m > 1) + 2 * power
+            shapes = [_Shape(m, real, pairs, power, float(log_beta.min()))
+                      for real, pairs in _shapes(m)]
+            k = shapes[0].size
             if n < k + (m > 1 or power):  # leave a degree of freedom to any curved model
                 continue
-            candidates.append(_fit_one(log_beta, y, sigma, m, power))
+            fits = [(s, _fit_shape(s, log_beta, y, whiten)) for s in shapes]
+            fits = [(s, r) for s, r in fits if r is not None]
+            if fits:
+                shape, result = min(fits, key=lambda sr: sr[1].cost)
+                candidates.append(_summarise(shape, result, y.size))
     if not candidates:
         raise ValueError(f"{n} distinct temperature(s) are too few for the requested model; "
                          "run a sweep over more temperatures")
     best = min(candidates, key=lambda f: (round(f["aicc"], 9), f["parameters"]))
     keys = ("multiplicity", "power_correction", "lambda", "lambda_stderr", "chi2", "aicc")
     summaries = [{key: f[key] for key in keys} for f in candidates]
-    # within 2 of the best criterion: models these data cannot tell apart
     rivals = [c for c, f in zip(summaries, candidates, strict=True)
               if f is not best and f["aicc"] - best["aicc"] < _RIVAL_AICC]
     return {**best, "candidates": summaries, "rivals": rivals}
@@ -316,33 +495,315 @@ def free_energy(beta, mean_energy, mean_energy_stderr) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------ files
-def _run_from_file(path, u_min: float) -> dict[str, Any]:
-    from fastwalk.errors import MissingDataError
+#: what must be equal for runs to be combined (the potential is compared algebraically)
+_MATCHED = ("dim", "box", "center", "boundary", "localize", "at", "method")
+#: frames read for the energy series at most (walkers × frames); more are thinned
+_FRAME_VALUES = 4_000_000
+#: χ² p-value below which the fit is called poor
+_POOR_FIT = 1e-3
+
+
+def _potential(parameters: dict, path) -> Any:
+    """Return the run's potential as a SymPy expression (params substituted), or its pair path."""
+    from fastwalk.expression import parse
+
+    text = parameters.get("potential")
+    if text is None:
+        return ("pair", parameters.get("energy"), parameters.get("gradient"))
+    try:
+        return parse(text, int(parameters["dim"]), parameters.get("params") or {})
+    except ValueError as exc:
+        raise MissingDataError(f"{path}: its recorded potential is refused ({exc})") from None
+
+
+def _same_potential(a, b) -> bool:
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return a == b
+    import sympy
+
+    difference = sympy.simplify(a - b)
+    return difference == 0
+
+
+def _energy_chains(run, parameters: dict, burn_in: int) -> np.ndarray | None:
+    """Each walker's U at its recorded frames after burn-in, ``[walkers][frames]``, or None."""
+    if run.frame_name != "position" or parameters.get("potential") is None:
+        return None
+    frames = run.frames
+    if len(frames) < 8:
+        return None
+    walkers = frames.shape[1]
+    stride = max(1, math.ceil(len(frames) * walkers / _FRAME_VALUES))
+    positions = frames[::stride]
+    energy = _expression_of(parameters).energy_numpy(positions)  # [frames][walkers]
+    return np.ascontiguousarray(energy.T) if np.all(np.isfinite(energy)) else None
+
+
+def _expression_of(parameters: dict):
+    from fastwalk.expression import Expression
+
+    return Expression(parameters["potential"], int(parameters["dim"]),
+                      parameters.get("params") or {})
+
+
+def _read_run(path) -> dict[str, Any]:
+    """Read what the estimate, its diagnostics and the integrity checks need from one file."""
+    import os
+
     from fastwalk.io.reader import Run
 
     with Run(path) as run:
+        if run.kind != "langevin":
+            raise MissingDataError(f"{path} is a {run.kind} run, not a langevin run; `fastwalk llc` "
+                                   "reads the files of `fastwalk langevin`")
         parameters = run.parameters
+        settings = run.settings
         accumulators = run.accumulators
-    if "walker_energy_sum" not in accumulators or "walker_energy_count" not in accumulators:
-        raise MissingDataError(
-            f"{path} holds no per-walker energy sums (walker_energy_sum, walker_energy_count): "
-            "`fastwalk llc` reads langevin runs that have committed steps after burn-in"
-        )
+        if "walker_energy_sum" not in accumulators or "walker_energy_count" not in accumulators:
+            raise MissingDataError(
+                f"{path} holds no per-walker energy sums (walker_energy_sum, walker_energy_count): "
+                "`fastwalk llc` reads langevin runs that have committed steps after burn-in")
+        sem = run.observable("sem_energy") if run.has_observable("sem_energy") else None
+        acceptance = (run.observable("acceptance_rate").value
+                      if run.has_observable("acceptance_rate") else np.empty(0))
+        chains = _energy_chains(run, parameters, int(settings.get("burn_in", 0)))
+        record = {
+            "file": str(path), "parameters": parameters, "settings": settings,
+            "seed": run.seed, "status": run.status, "run_id": run._run_marks()["run_id"],
+            "committed_step": run.committed_step, "target_steps": run.target_steps,
+            "sums": np.asarray(accumulators["walker_energy_sum"], dtype=np.float64),
+            "counts": np.asarray(accumulators["walker_energy_count"]),
+            "accepted": accumulators.get("walker_accepted"),
+            "snapshot_variance": (float(np.mean(sem.value**2)) * len(accumulators["walker_energy_sum"])
+                                  if sem is not None and len(sem.value) else None),
+            "acceptance_rate": float(acceptance[-1]) if acceptance.size else None,
+            "chains": chains,
+        }
+    stat = os.stat(path)
+    record["inode"] = (stat.st_dev, stat.st_ino)
     temperature = parameters.get("temperature")
     if not temperature or temperature <= 0:
         raise MissingDataError(f"{path} records no temperature T > 0")
+    return record
+
+
+def _drop_duplicates(records: list[dict], warnings: list[str]) -> list[dict]:
+    """Keep one of each run given twice: one file, a hard link, a copy or a same-seed rerun."""
+    kept: list[dict] = []
+    for r in records:
+        twin = next((k for k in kept if k["inode"] == r["inode"]
+                     or (r["run_id"] and k["run_id"] == r["run_id"])
+                     or (k["sums"].shape == r["sums"].shape and np.array_equal(k["sums"], r["sums"])
+                         and k["parameters"]["temperature"] == r["parameters"]["temperature"])),
+                    None)
+        if twin is None:
+            kept.append(r)
+            continue
+        why = ("the same file (a hard link or a repeated path)" if twin["inode"] == r["inode"]
+               else "a copy of it (same run id)" if r["run_id"] and twin["run_id"] == r["run_id"]
+               else "the same run again (identical walker energies: a same-seed rerun)")
+        warnings.append(f"{r['file']} is {why} as {twin['file']}; counted once")
+    return kept
+
+
+def _check_compatible(records: list[dict]) -> None:
+    """Refuse runs that differ in anything but the temperature (and seed, and a MALA dt)."""
+    first = records[0]
+    p0 = first["parameters"]
+    u0 = _potential(p0, first["file"])
+    for r in records[1:]:
+        p = r["parameters"]
+        if not _same_potential(u0, _potential(p, r["file"])):
+            raise ValueError(f"{r['file']} is a run of U = {p.get('potential')!r} and {first['file']} "
+                             f"of U = {p0.get('potential')!r}; give the runs of one potential")
+        for key in _MATCHED:
+            a, b = p0.get(key), p.get(key)
+            if key in ("localize",):
+                a, b = float(a or 0.0), float(b or 0.0)
+            if key == "at" and float(p0.get("localize") or 0.0) == 0.0:
+                continue  # x* means nothing without a localizer
+            if a != b:
+                raise ValueError(f"{r['file']} has {key} = {b!r} but {first['file']} has {a!r}; "
+                                 "runs are combined only when all but the temperature match")
+        if p0.get("method") == "em" and p0.get("dt") != p.get("dt"):
+            raise ValueError(f"{r['file']} has dt = {p.get('dt')!r} but {first['file']} has "
+                             f"{p0.get('dt')!r}; Euler–Maruyama's bias depends on dt, so its runs "
+                             "are combined only at one dt")
+
+
+def default_u_min(parameters: dict) -> float:
+    """Return the default U_min: U(x*) for a localized run, else 0.
+
+    Parameters
+    ----------
+    parameters : dict
+        A langevin run's parameters.
+
+    Returns
+    -------
+    float
+        U at ``at`` when ``localize`` > 0 and the potential is an expression, else 0.
+    """
+    if float(parameters.get("localize") or 0.0) > 0 and parameters.get("potential") is not None:
+        at = np.asarray(parameters["at"], dtype=np.float64)
+        return float(_expression_of(parameters).energy_numpy(at))
+    return 0.0
+
+
+def _max_curvature(parameters: dict) -> float | None:
+    """Return the largest Hessian eigenvalue of U + γ/2|x − x*|² over probe points of the box."""
+    if parameters.get("potential") is None:
+        return None
+    expression = _expression_of(parameters)
+    dim = expression.dim
+    lower = np.asarray(parameters["center"], dtype=np.float64) - 0.5 * parameters["box"]
+    probe = np.random.default_rng(1).uniform(size=(512, dim))
+    points = np.vstack([np.asarray(parameters["center"], dtype=np.float64)[None, :],
+                        lower + parameters["box"] * probe])
+    columns = [points[:, i] for i in range(dim)]
+    hessian = np.empty((points.shape[0], dim, dim))
+    for i, row in enumerate(expression.hessian_numpy):
+        for k, entry in enumerate(row):
+            with np.errstate(all="ignore"):
+                hessian[:, i, i + k] = hessian[:, i + k, i] = np.broadcast_to(entry(*columns),
+                                                                                points.shape[:1])
+    finite = np.all(np.isfinite(hessian), axis=(1, 2))
+    if not finite.any():
+        return None
+    return float(np.linalg.eigvalsh(hessian[finite])[:, -1].max()) + float(parameters.get("localize")
+                                                                          or 0.0)
+
+
+def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
+    """λ̂(β) of one run with its diagnostics and warnings (module docstring, diagnostics module)."""
+    from fastwalk.analysis import diagnostics as dx
+
+    beta = 1.0 / float(r["parameters"]["temperature"])
     try:
-        estimate = run_estimate(1.0 / temperature, accumulators["walker_energy_sum"],
-                                accumulators["walker_energy_count"], u_min)
+        estimate = run_estimate(beta, r["sums"], r["counts"], u_min)
     except ValueError as exc:
-        raise MissingDataError(f"{path}: {exc}") from None
-    return {"file": str(path), **estimate, "temperature": float(temperature),
-            "localize": float(parameters.get("localize") or 0.0),
-            "potential": parameters.get("potential"), "dim": parameters.get("dim")}
+        raise MissingDataError(f"{r['file']}: {exc}") from None
+    counted = r["counts"] > 0
+    means = r["sums"][counted] / r["counts"][counted]
+    steps = float(np.mean(r["counts"][counted]))
+    burn_in = int(r["settings"].get("burn_in", 0))
+    warnings: list[str] = []
+    name = r["file"]
+    ess = rhat = tau = None
+    method = None
+    if r["chains"] is not None:
+        chains = r["chains"][counted] if r["chains"].shape[0] == counted.size else r["chains"]
+        ess, rhat = dx.effective_sample_size(chains), dx.split_rhat(chains)
+        method = "frames: rank-normalised split R-hat and bulk ESS (Vehtari et al. 2021)"
+    elif r["snapshot_variance"] is not None:
+        mixing = dx.walker_mixing(means, r["snapshot_variance"])
+        ess, rhat = mixing["ess"], mixing["rhat"]
+        method = "walker means: ESS = W·Var(U)/Var(walker means), classic R-hat"
+    if ess is not None and math.isfinite(ess) and ess > 0:
+        tau = means.size * steps / ess
+    outliers = dx.outlying_walkers(means, beta, u_min)
+    walker_index = np.flatnonzero(counted)
+    outlying = [int(walker_index[i]) for i in outliers["walkers"]]
+    acceptance = None
+    if r["accepted"] is not None:
+        acceptance = dx.acceptance_summary(r["accepted"], r["counts"])
+    elif r["acceptance_rate"] is not None:
+        acceptance = {"mean": r["acceptance_rate"], "min": None, "median": None, "max": None,
+                      "stuck": []}
+    stuck = sorted(set(outlying) | set(acceptance["stuck"] if acceptance else []))
+    if stuck:
+        shown = ", ".join(str(i) for i in stuck[:10]) + (" …" if len(stuck) > 10 else "")
+        warnings.append(f"{name}: {len(stuck)} walker(s) stuck or outlying (walkers {shown}: "
+                        f"time-averaged λ̂ up to {max(outliers['lambda_hat'], default=float('nan')):.3g}"
+                        f" against a median {outliers['median_lambda_hat']:.3g}); start them on the "
+                        "zero set, lower --dt, or lengthen the burn-in")
+    if rhat is not None and rhat > dx.RHAT_THRESHOLD:
+        warnings.append(f"{name}: R-hat = {rhat:.3g} > {dx.RHAT_THRESHOLD} (the walkers have not "
+                        "mixed: run longer)")
+    if tau is not None and burn_in < dx.BURN_IN_TIMES * tau:
+        warnings.append(f"{name}: burn-in {burn_in} steps is shorter than {dx.BURN_IN_TIMES:g} "
+                        f"autocorrelation times of the energy ({tau:.3g} steps); lengthen --burn-in")
+    se = estimate["mean_energy_stderr"]
+    if estimate["mean_energy"] < u_min - 3 * se:
+        warnings.append(f"{name}: U_min = {u_min:g} lies above ⟨U⟩ = {estimate['mean_energy']:.6g} "
+                        f"± {se:.2g}, so λ̂ is negative; give --u-min the potential's minimum")
+    return {**estimate, "file": name, "temperature": float(r["parameters"]["temperature"]),
+            "localize": float(r["parameters"].get("localize") or 0.0), "seed": str(r["seed"]),
+            "status": r["status"], "steps_counted": steps, "burn_in": burn_in,
+            "ess": ess, "rhat": rhat, "diagnostics_method": method, "autocorrelation_steps": tau,
+            "acceptance": acceptance, "outlying_walkers": stuck,
+            "heat_capacity": (beta * beta * r["snapshot_variance"]
+                              if r["snapshot_variance"] is not None else None),
+            "_means": r["sums"] / np.maximum(r["counts"], 1), "_counted": counted,
+            "warnings": warnings}
 
 
-def llc_report(paths, *, u_min: float = 0.0, multiplicity: int | None = None) -> dict[str, Any]:
-    """Return λ̂(β) of every run, the fitted λ and m, and the free energy, from files.
+def _covariance(runs: list[dict], warnings: list[str]) -> np.ndarray | None:
+    """Return the covariance of the runs' λ̂ when some share a seed (same streams), else None.
+
+    Walker w of two runs with one seed draws the same random numbers, so
+    their time averages are paired: cov(λ̂_i, λ̂_j) = β_i β_j cov_w(Ū_i,w, Ū_j,w)/W,
+    estimated from the paired walkers. Runs of different seeds are independent.
+    """
+    seeds: dict[str, list[int]] = {}
+    for i, run in enumerate(runs):
+        seeds.setdefault(run["seed"], []).append(i)
+    shared = [group for group in seeds.values() if len(group) > 1]
+    if not shared:
+        return None
+    n = len(runs)
+    covariance = np.diag([run["lambda_hat_stderr"] ** 2 for run in runs])
+    largest = 0.0
+    for group in shared:
+        for a_pos, i in enumerate(group):
+            for j in group[a_pos + 1:]:
+                a, b = runs[i], runs[j]
+                if a["_counted"].shape != b["_counted"].shape:
+                    continue
+                both = a["_counted"] & b["_counted"]
+                if both.sum() < 3:
+                    continue
+                pair = np.cov(a["_means"][both], b["_means"][both])[0, 1]
+                value = a["beta"] * b["beta"] * pair / both.sum()
+                covariance[i, j] = covariance[j, i] = value
+                largest = max(largest, value / (a["lambda_hat_stderr"] * b["lambda_hat_stderr"]))
+    names = "; ".join(", ".join(runs[i]["file"] for i in g) for g in shared)
+    if np.any(np.linalg.eigvalsh(covariance) <= 0):
+        warnings.append(f"runs share a seed (so their walkers share random streams) and their "
+                        f"covariance cannot be estimated from the walkers ({names}); the error "
+                        "bars treat them as independent and are too small: give each run its own "
+                        "seed")
+        return None
+    warnings.append(f"runs share a seed, so their walkers share random streams and their λ̂ are "
+                    f"correlated (up to {largest:.2f}): the fit uses their covariance measured "
+                    f"from paired walkers ({names})")
+    del n
+    return covariance
+
+
+def _fit_warnings(fit: dict, warnings: list[str]) -> None:
+    if fit["chi2_pvalue"] is not None and fit["chi2_pvalue"] < _POOR_FIT:
+        warnings.append(f"the fit is poor: chi2 = {fit['chi2']:.3g} for {fit['dof']} degrees of "
+                        f"freedom (p = {fit['chi2_pvalue']:.2g}); the runs disagree with every model "
+                        "(not equilibrated, too hot for the box, or a bias): the error bar is "
+                        "scaled up but λ may be wrong")
+    if fit["at_bound"]:
+        warnings.append(f"fitted parameter(s) at their bound: {', '.join(fit['at_bound'])}; the "
+                        "model does not fit these data freely (widen the sweep or fix "
+                        "--multiplicity)")
+    others = sorted({r["multiplicity"] for r in fit["rivals"]} - {fit["multiplicity"]})
+    if others:
+        alternatives = "; ".join(f"m = {r['multiplicity']}: λ = {r['lambda']:.4g} ± "
+                                 f"{r['lambda_stderr']:.2g}" for r in fit["rivals"]
+                                 if r["multiplicity"] != fit["multiplicity"])
+        warnings.append(f"the data cannot settle m: m = {fit['multiplicity']} is chosen but "
+                        f"{alternatives} is within {_RIVAL_AICC:g} of the best AICc; sweep a wider "
+                        "range of β or fix --multiplicity")
+
+
+def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = None,
+               sample_size: int | None = None) -> dict[str, Any]:
+    """Return λ̂(β) of every run, the fitted λ and m, diagnostics, warnings and the free energy.
 
     Parameters
     ----------
@@ -350,69 +811,147 @@ def llc_report(paths, *, u_min: float = 0.0, multiplicity: int | None = None) ->
         Langevin run files (one per temperature; several at one temperature
         are allowed and combined).
     u_min : float, optional
-        The minimum of U (default 0).
+        The minimum of U (default: U(x*) for a localized run, else 0).
     multiplicity : int, optional
         Fix m instead of choosing it.
+    sample_size : int, optional
+        n, when U is a total loss nL_n of n data: then ``wbic`` is ⟨U⟩ at
+        β = 1/log n (interpolated in log β between the runs that bracket it).
 
     Returns
     -------
     dict
-        JSON-able: ``lambda``, ``lambda_stderr``, ``multiplicity`` (None for
-        a single temperature, where λ̂(β) itself is the estimate), ``fit``
-        (the chosen model and the candidates), ``runs`` (per file: ``file``,
-        ``beta``, ``mean_energy``, ``mean_energy_stderr``, ``lambda_hat``,
-        ``lambda_hat_stderr``, ``walkers``, ``temperature``, ``localize``),
-        ``free_energy`` (per distinct β: ``beta``, ``free_energy``,
-        ``free_energy_stderr``), ``u_min``.
+        JSON-able: ``lambda``, ``lambda_stderr``, ``multiplicity`` (None for a
+        single temperature), ``fit``, ``runs`` (per file: the estimate,
+        ``ess``, ``rhat``, ``acceptance``, ``outlying_walkers``,
+        ``heat_capacity``, ``warnings``), ``ess`` (smallest over runs),
+        ``rhat`` (largest), ``free_energy``, ``heat_capacity``, ``wbic``,
+        ``u_min``, ``local`` and ``warnings`` (every warning of the runs and
+        the fit).
 
     Raises
     ------
     fastwalk.errors.MissingDataError
-        If a file is not a run with per-walker energies.
+        If a file is not a langevin run with per-walker energies.
     ValueError
-        If no path is given, a file is given twice, or the runs mix potentials.
+        If no path is given, or the runs differ in anything but the temperature.
     """
     paths = list(paths)
     if not paths:
         raise ValueError("give at least one run file")
-    seen = [Path(p).resolve() for p in paths]
-    for i, path in enumerate(seen):
-        if path in seen[:i]:
-            raise ValueError(f"{paths[i]} is given twice; give each run once")
-    u_min = validate.real("u_min", u_min)
-    runs = [_run_from_file(path, u_min) for path in paths]
-    potentials = {(r["potential"], r["dim"], r["localize"]) for r in runs}
-    if len(potentials) > 1:
-        raise ValueError("the files are runs of different potentials, dimensions or localizing "
-                         "strengths; give the runs of one sweep")
+    warnings: list[str] = []
+    records = _drop_duplicates([_read_run(p) for p in paths], warnings)
+    _check_compatible(records)
+    parameters = records[0]["parameters"]
+    u_min = default_u_min(parameters) if u_min is None else validate.real("u_min", u_min)
+    for r in records:
+        if r["status"] != "completed" or r["committed_step"] < r["target_steps"]:
+            warnings.append(f"{r['file']} is incomplete (status {r['status']}, "
+                            f"{r['committed_step']} of {r['target_steps']} steps committed): its "
+                            "estimate uses the committed steps only")
+    runs = sorted((_diagnose_run(r, u_min) for r in records), key=lambda r: r["beta"])
+    for run in runs:
+        warnings.extend(run["warnings"])
+    covariance = _covariance(runs, warnings)
     beta = np.array([r["beta"] for r in runs])
     y = np.array([r["lambda_hat"] for r in runs])
     s = np.array([r["lambda_hat_stderr"] for r in runs])
-    report: dict[str, Any] = {"u_min": u_min, "local": runs[0]["localize"] > 0}
+    _em_warning(parameters, runs, warnings)
+    report: dict[str, Any] = {"u_min": u_min, "local": float(parameters.get("localize") or 0) > 0}
     distinct = np.unique(beta)
     if distinct.size == 1 and multiplicity is None:
         weights = s**-2
         report.update(lambda_=float(np.sum(weights * y) / weights.sum()),
                       lambda_stderr=float(weights.sum() ** -0.5), multiplicity=None, fit=None)
+        warnings.append("one temperature: λ̂(β) = β(⟨U⟩ − U_min) carries the −P′/P term "
+                        "(−(m − 1)/log β for m > 1); λ and m need a sweep")
     else:
-        fit = fit_learning_coefficient(beta, y, s, multiplicity=multiplicity)
+        fit = fit_learning_coefficient(beta, y, s, covariance=covariance, multiplicity=multiplicity,
+                                       max_multiplicity=max(1, int(parameters.get("dim") or 1)))
         report.update(lambda_=fit["lambda"], lambda_stderr=fit["lambda_stderr"],
                       multiplicity=fit["multiplicity"], fit=fit)
+        _fit_warnings(fit, warnings)
     report["lambda"] = report.pop("lambda_")
-    means, errors = [], []
+    if report["lambda"] + 2 * report["lambda_stderr"] < 0:
+        warnings.append(f"λ = {report['lambda']:.4g} ± {report['lambda_stderr']:.2g} is negative, "
+                        "which no potential has: U_min is wrong (give --u-min) or the runs are "
+                        "not equilibrated")
+    report.update(_thermodynamics(runs, distinct, beta, sample_size))
+    finite_ess = [r["ess"] for r in runs if r["ess"] is not None]
+    finite_rhat = [r["rhat"] for r in runs if r["rhat"] is not None]
+    report["ess"] = min(finite_ess) if finite_ess else None
+    report["rhat"] = max(finite_rhat) if finite_rhat else None
+    keys = ("file", "beta", "temperature", "mean_energy", "mean_energy_stderr", "lambda_hat",
+            "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
+            "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",
+            "outlying_walkers", "heat_capacity", "warnings")
+    report["runs"] = [{key: _plain(r[key]) for key in keys} for r in runs]
+    report["warnings"] = warnings
+    return report
+
+
+def _plain(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _em_warning(parameters: dict, runs: list[dict], warnings: list[str]) -> None:
+    from fastwalk.analysis.diagnostics import em_bias
+
+    if parameters.get("method") != "em":
+        return
+    curvature = _max_curvature(parameters)
+    if curvature is None:
+        warnings.append("Euler–Maruyama runs carry an O(dt) bias that cannot be bounded for "
+                        "this potential; compare with a run at dt/2 or use --method mala")
+        return
+    bias = em_bias(float(parameters["dt"]), curvature)
+    worst = max(bias * abs(r["lambda_hat"]) / r["lambda_hat_stderr"] for r in runs)
+    if worst > 1.0:
+        warnings.append(f"Euler–Maruyama at dt = {parameters['dt']:g} biases ⟨U⟩ by up to a "
+                        f"factor {1 + bias:.3g} (the curvature of U reaches {curvature:.3g} in the "
+                        f"box; relative bias κdt/(2 − κdt)), up to {worst:.3g} standard errors of "
+                        "λ̂: halve dt and compare, or use --method mala (exact at any dt)")
+
+
+def _thermodynamics(runs, distinct, beta, sample_size) -> dict[str, Any]:
+    """Free energy by thermodynamic integration, heat capacity per β and WBIC where defined."""
+    means, errors, heat = [], [], []
     for b in distinct:
-        same = beta == b
-        w = np.array([r["mean_energy_stderr"] for r in runs])[same] ** -2.0
-        e = np.array([r["mean_energy"] for r in runs])[same]
+        same = [r for r in runs if r["beta"] == b]
+        w = np.array([r["mean_energy_stderr"] for r in same]) ** -2.0
+        e = np.array([r["mean_energy"] for r in same])
         means.append(float(np.sum(w * e) / w.sum()))
         errors.append(float(w.sum() ** -0.5))
+        values = [r["heat_capacity"] for r in same if r["heat_capacity"] is not None]
+        heat.append(float(np.mean(values)) if values else None)
     energy = free_energy(distinct, means, errors)
-    report["free_energy"] = [
+    out: dict[str, Any] = {"free_energy": [
         {"beta": float(b), "free_energy": float(f), "free_energy_stderr": float(e)}
         for b, f, e in zip(energy["beta"], energy["free_energy"], energy["free_energy_stderr"],
-                           strict=True)
-    ]
-    keys = ("file", "beta", "mean_energy", "mean_energy_stderr", "lambda_hat", "lambda_hat_stderr",
-            "walkers", "temperature", "localize")
-    report["runs"] = [{key: r[key] for key in keys} for r in sorted(runs, key=lambda r: r["beta"])]
-    return report
+                           strict=True)]}
+    out["heat_capacity"] = [{"beta": float(b), "heat_capacity": h}
+                            for b, h in zip(distinct, heat, strict=True)]
+    out["wbic"] = None
+    if sample_size is not None:
+        n = validate.integer("sample_size", sample_size, minimum=2)
+        target = 1.0 / math.log(n)
+        out["wbic"] = _interpolate_energy(distinct, np.array(means), np.array(errors), target, n)
+    return out
+
+
+def _interpolate_energy(beta, energy, stderr, target, n) -> dict[str, Any]:
+    """⟨U⟩ at β = target, linear in log β between the two runs that bracket it."""
+    where = {"sample_size": n, "beta": target}
+    if not beta.min() <= target <= beta.max():
+        return {**where, "wbic": None, "wbic_stderr": None,
+                "note": f"β = 1/log n = {target:.4g} lies outside the runs' β range "
+                        f"[{beta.min():.4g}, {beta.max():.4g}]: add a run at T = log n"}
+    j = int(np.searchsorted(beta, target))
+    if beta[j] == target:
+        return {**where, "wbic": float(energy[j]), "wbic_stderr": float(stderr[j])}
+    t = (math.log(target) - math.log(beta[j - 1])) / (math.log(beta[j]) - math.log(beta[j - 1]))
+    return {**where, "wbic": float((1 - t) * energy[j - 1] + t * energy[j]),
+            "wbic_stderr": float(math.hypot((1 - t) * stderr[j - 1], t * stderr[j])),
+            "note": "interpolated linearly in log β between the two runs that bracket it"}

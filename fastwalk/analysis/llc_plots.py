@@ -35,7 +35,7 @@ def llc_figure(report: dict):
     matplotlib.figure.Figure
         The figure.
     """
-    from fastwalk.analysis.llc import model_curve
+    from fastwalk.analysis.llc import curve_of
 
     runs = report["runs"]
     beta = np.array([r["beta"] for r in runs])
@@ -48,9 +48,7 @@ def llc_figure(report: dict):
     grid = np.linspace(np.log(beta).min(), np.log(beta).max(), 200)
     fit = report.get("fit")
     if fit is not None:
-        pc = fit["power_correction"] or {"c": 0.0, "delta": 1.0}
-        ax.plot(grid, model_curve(grid, fit["lambda"], fit["multiplicity"], fit["kappa"],
-                                  pc["c"], pc["delta"]), label="fit")
+        ax.plot(grid, curve_of(fit, grid), label="fit")
     ax.axhspan(lam - se, lam + se, alpha=0.25, color="C2")
     ax.axhline(lam, color="C2", lw=1, label=f"λ = {lam:.4g} ± {se:.2g}")
     m = report["multiplicity"]
