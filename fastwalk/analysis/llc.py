@@ -60,7 +60,7 @@ from fastwalk import validate
 from fastwalk.errors import MissingDataError
 
 __all__ = ["run_estimate", "fit_learning_coefficient", "free_energy", "model_curve", "curve_of",
-           "log_derivative", "llc_report", "default_u_min"]
+           "log_derivative", "llc_report", "default_u_min", "shared_stream_covariance"]
 
 #: the largest multiplicity tried when the dimension is not known
 DEFAULT_MAX_MULTIPLICITY = 4
@@ -738,46 +738,72 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
             "warnings": warnings}
 
 
-def _covariance(runs: list[dict], warnings: list[str]) -> np.ndarray | None:
+def shared_stream_covariance(beta, walker_means, lambda_hat_stderr, seeds) -> np.ndarray | None:
     """Return the covariance of the runs' λ̂ when some share a seed (same streams), else None.
 
-    Walker w of two runs with one seed draws the same random numbers, so
-    their time averages are paired: cov(λ̂_i, λ̂_j) = β_i β_j cov_w(Ū_i,w, Ū_j,w)/W,
-    estimated from the paired walkers. Runs of different seeds are independent.
+    Walker w of two runs with one seed draws the same random numbers (its
+    stream depends on the seed and w alone), so their time averages are
+    paired: cov(λ̂_i, λ̂_j) = β_i β_j cov_w(Ū_i,w, Ū_j,w)/W, estimated from the
+    paired walkers. Runs of different seeds are independent (zero).
+
+    Parameters
+    ----------
+    beta : array_like
+        The runs' β.
+    walker_means : sequence of array_like
+        Each run's per-walker time averages Ū_w (NaN for a walker with no counted step).
+    lambda_hat_stderr : array_like
+        The runs' standard errors (the diagonal).
+    seeds : sequence
+        The runs' seeds.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``[n][n]``, or None when no two runs share a seed.
     """
-    seeds: dict[str, list[int]] = {}
-    for i, run in enumerate(runs):
-        seeds.setdefault(run["seed"], []).append(i)
-    shared = [group for group in seeds.values() if len(group) > 1]
+    groups: dict[Any, list[int]] = {}
+    for i, seed in enumerate(seeds):
+        groups.setdefault(seed, []).append(i)
+    shared = [g for g in groups.values() if len(g) > 1]
     if not shared:
         return None
-    n = len(runs)
-    covariance = np.diag([run["lambda_hat_stderr"] ** 2 for run in runs])
-    largest = 0.0
+    covariance = np.diag(np.asarray(lambda_hat_stderr, dtype=np.float64) ** 2)
     for group in shared:
-        for a_pos, i in enumerate(group):
-            for j in group[a_pos + 1:]:
-                a, b = runs[i], runs[j]
-                if a["_counted"].shape != b["_counted"].shape:
+        for pos, i in enumerate(group):
+            for j in group[pos + 1:]:
+                a, b = np.asarray(walker_means[i]), np.asarray(walker_means[j])
+                if a.shape != b.shape:
                     continue
-                both = a["_counted"] & b["_counted"]
+                both = np.isfinite(a) & np.isfinite(b)
                 if both.sum() < 3:
                     continue
-                pair = np.cov(a["_means"][both], b["_means"][both])[0, 1]
-                value = a["beta"] * b["beta"] * pair / both.sum()
-                covariance[i, j] = covariance[j, i] = value
-                largest = max(largest, value / (a["lambda_hat_stderr"] * b["lambda_hat_stderr"]))
-    names = "; ".join(", ".join(runs[i]["file"] for i in g) for g in shared)
+                pair = np.cov(a[both], b[both])[0, 1]
+                covariance[i, j] = covariance[j, i] = beta[i] * beta[j] * pair / both.sum()
+    return covariance
+
+
+def _covariance(runs: list[dict], warnings: list[str]) -> np.ndarray | None:
+    """Return :func:`shared_stream_covariance` of the runs, with its warning."""
+    seeds = [r["seed"] for r in runs]
+    means = [np.where(r["_counted"], r["_means"], np.nan) for r in runs]
+    covariance = shared_stream_covariance([r["beta"] for r in runs], means,
+                                          [r["lambda_hat_stderr"] for r in runs], seeds)
+    if covariance is None:
+        return None
+    shared = sorted({s for s in seeds if seeds.count(s) > 1})
+    names = "; ".join(", ".join(r["file"] for r in runs if r["seed"] == s) for s in shared)
     if np.any(np.linalg.eigvalsh(covariance) <= 0):
         warnings.append(f"runs share a seed (so their walkers share random streams) and their "
                         f"covariance cannot be estimated from the walkers ({names}); the error "
                         "bars treat them as independent and are too small: give each run its own "
                         "seed")
         return None
+    sd = np.sqrt(np.diag(covariance))
+    largest = float(np.max(np.abs(covariance / np.outer(sd, sd) - np.eye(len(runs)))))
     warnings.append(f"runs share a seed, so their walkers share random streams and their λ̂ are "
                     f"correlated (up to {largest:.2f}): the fit uses their covariance measured "
                     f"from paired walkers ({names})")
-    del n
     return covariance
 
 
