@@ -61,14 +61,20 @@ def robust_limits(values, errors) -> tuple[float, float]:
 
 def _points(ax, x, y, s, label, limits, color="C0"):
     """Error bars within ``limits``; points outside drawn on the edge as ▲/▼ and labelled."""
-    ax.errorbar(x, y, yerr=s, fmt="o", capsize=3, color=color, label=label)
     low, high = limits
     above, below = y > high, y < low
-    if above.any() or below.any():
-        ax.plot(x[above], np.full(above.sum(), high), "^", color="C3", ms=9, clip_on=False,
-                label="outside the axis (value clipped)")
-        ax.plot(x[below], np.full(below.sum(), low), "v", color="C3", ms=9, clip_on=False,
-                label=None if above.any() else "outside the axis (value clipped)")
+    inside = ~(above | below)
+    # bars cut at the axis (an artist reaching far outside would stretch a tight bounding box)
+    down = np.clip(np.minimum(s, y - low), 0.0, None)
+    up = np.clip(np.minimum(s, high - y), 0.0, None)
+    ax.errorbar(x[inside], y[inside], yerr=[down[inside], up[inside]], fmt="o", capsize=3,
+                color=color, label=label)
+    label = "outside the axis (value clipped)"
+    for outside, edge, marker in ((above, high, "^"), (below, low, "v")):
+        if outside.any():  # an empty unclipped line would sit at the figure's origin
+            ax.plot(x[outside], np.full(outside.sum(), edge), marker, color="C3", ms=9,
+                    clip_on=False, label=label)
+            label = None
     ax.set_ylim(low, high)
 
 
