@@ -123,7 +123,12 @@ def test_duplicates_are_counted_once(sweep, tmp_path):
 def test_runs_differing_in_more_than_temperature_are_refused(sweep, tmp_path, fastwalk_cli):
     same = _run(tmp_path / "reordered.h5", "x1**4 + 1*x0**2", temperature=0.05, seed=9)
     assert len(llc_report([*sweep, same])["runs"]) == len(sweep) + 1  # algebraically equal
+    with_params = _run(tmp_path / "a1.h5", "a*x0**2 + x1**4", temperature=0.05, seed=9,
+                       params={"a": 1.0})
+    assert len(llc_report([*sweep, with_params])["runs"]) == len(sweep) + 1
     others = {
+        "potential ": _run(tmp_path / "a2.h5", "a*x0**2 + x1**4", temperature=0.05, seed=9,
+                           params={"a": 2.0}),
         "potential": _run(tmp_path / "other.h5", "x0**2 + x1**2", temperature=0.05, seed=9),
         "localize": _run(tmp_path / "local.h5", temperature=0.05, seed=9, localize=1.0),
         "boundary": _run(tmp_path / "periodic.h5", temperature=0.05, seed=9, boundary="periodic"),
@@ -133,7 +138,7 @@ def test_runs_differing_in_more_than_temperature_are_refused(sweep, tmp_path, fa
     for what, path in others.items():
         result = fastwalk_cli.run("llc", sweep[0], path)
         assert result.returncode == 2, (what, result.stderr)
-        assert what in result.stderr and "Traceback" not in result.stderr
+        assert what.strip() in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -495,8 +495,9 @@ def free_energy(beta, mean_energy, mean_energy_stderr) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------ files
-#: what must be equal for runs to be combined (the potential is compared algebraically)
-_MATCHED = ("dim", "box", "center", "boundary", "localize", "at", "method")
+#: parameters that may differ between runs combined into one estimate (the rest must be equal;
+#: dt matters only to Euler–Maruyama, whose bias the report bounds; MALA is exact at any dt)
+_FREE = frozenset({"temperature", "dt", "dt_auto", "start", "bins"})
 #: frames read for the energy series at most (walkers × frames); more are thinned
 _FRAME_VALUES = 4_000_000
 #: χ² p-value below which the fit is called poor
@@ -527,7 +528,8 @@ def _same_potential(a, b) -> bool:
 
 def _energy_chains(run, parameters: dict, burn_in: int) -> np.ndarray | None:
     """Each walker's U at its recorded frames after burn-in, ``[walkers][frames]``, or None."""
-    if run.frame_name != "position" or parameters.get("potential") is None:
+    if (run.frame_name != "position" or parameters.get("kind") != "langevin"
+            or parameters.get("potential") is None):
         return None
     frames = run.frames
     if len(frames) < 8:
@@ -553,22 +555,22 @@ def _read_run(path) -> dict[str, Any]:
     from fastwalk.io.reader import Run
 
     with Run(path) as run:
-        if run.kind != "langevin":
-            raise MissingDataError(f"{path} is a {run.kind} run, not a langevin run; `fastwalk llc` "
-                                   "reads the files of `fastwalk langevin`")
         parameters = run.parameters
         settings = run.settings
         accumulators = run.accumulators
         if "walker_energy_sum" not in accumulators or "walker_energy_count" not in accumulators:
+            what = ("a langevin run with no committed steps after burn-in"
+                    if run.kind == "langevin" else f"a {run.kind} run, not a langevin run")
             raise MissingDataError(
-                f"{path} holds no per-walker energy sums (walker_energy_sum, walker_energy_count): "
-                "`fastwalk llc` reads langevin runs that have committed steps after burn-in")
+                f"{path} is {what}: it holds no per-walker energies (walker_energy_sum, "
+                "walker_energy_count); `fastwalk llc` reads the files of `fastwalk langevin`")
         sem = run.observable("sem_energy") if run.has_observable("sem_energy") else None
         acceptance = (run.observable("acceptance_rate").value
                       if run.has_observable("acceptance_rate") else np.empty(0))
         chains = _energy_chains(run, parameters, int(settings.get("burn_in", 0)))
         record = {
             "file": str(path), "parameters": parameters, "settings": settings,
+            "arrays": run.parameter_arrays(),
             "seed": run.seed, "status": run.status, "run_id": run._run_marks()["run_id"],
             "committed_step": run.committed_step, "target_steps": run.target_steps,
             "sums": np.asarray(accumulators["walker_energy_sum"], dtype=np.float64),
@@ -607,25 +609,46 @@ def _drop_duplicates(records: list[dict], warnings: list[str]) -> list[dict]:
 
 
 def _check_compatible(records: list[dict]) -> None:
-    """Refuse runs that differ in anything but the temperature (and seed, and a MALA dt)."""
+    """Refuse runs that differ in anything but the temperature (and seed, and a MALA or auto dt).
+
+    Every recorded parameter is compared except :data:`_FREE`; a typed potential
+    is compared algebraically with its params substituted (SymPy trees from the
+    safe parser, never ``sympify``), so ``x1**4 + x0**2`` combines with
+    ``x0**2 + x1**4``, and ``a*x0**2`` (a = 1) with ``x0**2``; parameter
+    arrays (a network's w*, its inline data) must be equal too.
+    """
     first = records[0]
     p0 = first["parameters"]
-    u0 = _potential(p0, first["file"])
+    typed = first["parameters"].get("kind") == "langevin"
+    u0 = _potential(p0, first["file"]) if typed else None
     for r in records[1:]:
         p = r["parameters"]
-        if not _same_potential(u0, _potential(p, r["file"])):
-            raise ValueError(f"{r['file']} is a run of U = {p.get('potential')!r} and {first['file']} "
-                             f"of U = {p0.get('potential')!r}; give the runs of one potential")
-        for key in _MATCHED:
+        if typed and p.get("kind") == "langevin":
+            if not _same_potential(u0, _potential(p, r["file"])):
+                raise ValueError(f"{r['file']} is a run of U = {p.get('potential')!r} and "
+                                 f"{first['file']} of U = {p0.get('potential')!r}; give the runs "
+                                 "of one potential")
+            skip = _FREE | {"potential", "params"}
+        else:
+            skip = _FREE
+        for key in sorted(set(p0) | set(p)):
             a, b = p0.get(key), p.get(key)
-            if key in ("localize",):
-                a, b = float(a or 0.0), float(b or 0.0)
-            if key == "at" and float(p0.get("localize") or 0.0) == 0.0:
+            if key in skip or (key == "at" and not float(p0.get("localize") or 0.0)):
                 continue  # x* means nothing without a localizer
+            if key == "localize":
+                a, b = float(a or 0.0), float(b or 0.0)
             if a != b:
                 raise ValueError(f"{r['file']} has {key} = {b!r} but {first['file']} has {a!r}; "
                                  "runs are combined only when all but the temperature match")
-        if p0.get("method") == "em" and p0.get("dt") != p.get("dt"):
+        for key in sorted(set(first["arrays"]) | set(r["arrays"])):
+            if key.endswith("start"):
+                continue
+            a, b = first["arrays"].get(key), r["arrays"].get(key)
+            if a is None or b is None or not np.array_equal(a, b):
+                raise ValueError(f"{r['file']} and {first['file']} differ in /parameters/{key}; "
+                                 "runs are combined only when all but the temperature match")
+        auto = p0.get("dt_auto") or p.get("dt_auto")
+        if p0.get("method") == "em" and p0.get("dt") != p.get("dt") and not auto:
             raise ValueError(f"{r['file']} has dt = {p.get('dt')!r} but {first['file']} has "
                              f"{p0.get('dt')!r}; Euler–Maruyama's bias depends on dt, so its runs "
                              "are combined only at one dt")
@@ -644,7 +667,8 @@ def default_u_min(parameters: dict) -> float:
     float
         U at ``at`` when ``localize`` > 0 and the potential is an expression, else 0.
     """
-    if float(parameters.get("localize") or 0.0) > 0 and parameters.get("potential") is not None:
+    if (float(parameters.get("localize") or 0.0) > 0 and parameters.get("kind") == "langevin"
+            and parameters.get("potential") is not None):
         at = np.asarray(parameters["at"], dtype=np.float64)
         return float(_expression_of(parameters).energy_numpy(at))
     return 0.0
@@ -652,7 +676,7 @@ def default_u_min(parameters: dict) -> float:
 
 def _max_curvature(parameters: dict) -> float | None:
     """Return the largest Hessian eigenvalue of U + γ/2|x − x*|² over probe points of the box."""
-    if parameters.get("potential") is None:
+    if parameters.get("kind") != "langevin" or parameters.get("potential") is None:
         return None
     expression = _expression_of(parameters)
     dim = expression.dim
@@ -869,7 +893,12 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
     records = _drop_duplicates([_read_run(p) for p in paths], warnings)
     _check_compatible(records)
     parameters = records[0]["parameters"]
+    if u_min is None and float(parameters.get("localize") or 0) > 0 and parameters.get("kind") != "langevin":
+        warnings.append(f"U_min defaults to 0 for a local {parameters.get('kind')} run; λ̂ needs "
+                        "U(w*): give --u-min")
     u_min = default_u_min(parameters) if u_min is None else validate.real("u_min", u_min)
+    if sample_size is None and isinstance(parameters.get("samples"), int):
+        sample_size = parameters["samples"]  # U = n·L_n of a network's n data
     for r in records:
         if r["status"] != "completed" or r["committed_step"] < r["target_steps"]:
             warnings.append(f"{r['file']} is incomplete (status {r['status']}, "
