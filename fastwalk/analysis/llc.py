@@ -1,52 +1,84 @@
 """The learning coefficient λ and its multiplicity m from Langevin runs at several temperatures.
 
-Near a minimum-loss set the partition function of the prior φ (uniform on the
-box) behaves as (Watanabe, *Algebraic Geometry and Statistical Learning
-Theory*, 2009, ch. 2 and 4)
+**The law.** Near a minimum-loss set the partition function of the prior φ
+(uniform on the box; times the fixed Gaussian localizer for a local run)
+behaves as (Watanabe, *Algebraic Geometry and Statistical Learning Theory*,
+2009: ch. 4, the zeta function and the state density; ch. 6, whose free
+energy F_n = nS_n + λ log n − (m − 1) log log n + O_p(1) is the same law at
+β = 1 with n in the place of β)
 
     Z(β) = ∫ exp(−β(U − U_min)) φ(x) dx ≈ C β^(−λ) P(log β) · (1 + O(β^(−δ))),
 
-P a polynomial of degree m − 1 (leading coefficient 1 after absorbing it into
-C), λ the real log canonical threshold and δ > 0 the gap to the next pole of
-the zeta function ∫ (U − U_min)^z φ. Since ⟨U⟩ = −d log Z/dβ,
+P a polynomial of degree m − 1 (monic after absorbing its leading
+coefficient into C), λ the real log canonical threshold, m its order, δ > 0
+the gap to the next pole of ζ(z) = ∫ (U − U_min)^z φ. Since ⟨U⟩ = −d log Z/dβ,
 
-    β(⟨U⟩_β − U_min) = λ − P′(L)/P(L) + δρ/(1 + ρ) + …,   ρ = c β^(−δ),   L = log β.
+    β(⟨U⟩_β − U_min) = λ − P′(L)/P(L) + δρ/(1 + ρ) + …,   ρ = c β^(−δ),   L = log β,
 
-For m = 2, P(L) = L + κ exactly, so β⟨U⟩ = λ − 1/(log β + κ): the familiar
-λ − (m − 1)/log β is its first term, and the next, κ/log²β, is *not* small
-(x0²x1² on [−1, 1]²: κ = 2 − ψ(3/2) ≈ 1.96, so at β = 10⁴ dropping it shifts
-the curve by 0.02). The fit uses P(L) = (L + κ)^(m−1), exact for m ≤ 2 and
-correct to O(L^(−3)) for m = 3. On a compact box the power corrections matter
-too: x0²x1⁴ has poles at −1/4 and −1/2, so β⟨U⟩ = 1/4 − ρ/(4(1 − ρ)),
-ρ ≈ 0.489 β^(−1/4) (−0.013 at β = 10⁴); a·min(x0², x1²) has δ = 1/2; a regular
-quadratic only exponentially small boundary terms e^(−aβ). The fit therefore
-offers the term δρ/(1 + ρ) of one further pole, with fitted c and δ. Derivations: DESIGN.md, "The
-learning coefficient".
+whose first terms are λ − (m − 1)/log β: the tempered mean ⟨nL_n⟩_β ≈ nL_n(w0) + λ/β
+of Watanabe (*A widely applicable Bayesian information criterion*, JMLR 14,
+2013, 867–897) at leading order. P is fitted in
+full, not as (L + κ)^(m−1): x0²x1²x2² has ζ = (2z + 1)^(−3) and
+P(L) = (L − ψ(½))² + ψ′(½), a complex pair (the Mellin residue at z = −½).
+Positivity of Z for large β makes P positive for L ≥ min log β, so P is a
+product of real factors L + κ (κ > −min log β) and pairs (L + a)² + b².
 
 **One run.** λ̂(β) = β(⟨U⟩_β − U_min), ⟨U⟩_β the mean over walkers of each
-walker's time average of U after burn-in. Walkers are independent, so their
-time averages are independent, identically distributed samples, and the
-standard error is their standard deviation over √walkers. The time
-correlation within one walker needs no model: it only widens the spread of
-the time averages, which is measured. What it cannot see is a bias common to
-all walkers — a burn-in too short for the slowest mode (diffusion along a
-valley at low T takes ~L²/T) — so the runs must be long against that time.
+walker's time average of U after burn-in. Walkers are independent chains, so
+their time averages are independent and identically distributed, and the
+standard error is their standard deviation over √walkers: the walker-to-walker
+spread of the per-walker means, which already holds every autocorrelation
+along a trajectory (no per-step variance enters). What it cannot see is a
+bias common to all walkers (a burn-in too short for the slowest mode); the
+diagnostics (:mod:`fastwalk.analysis.diagnostics`: ESS, R̂, stuck walkers,
+the burn-in against the energy's autocorrelation time) warn about it.
 
-**Across runs.** λ, κ, c, δ are fitted by weighted least squares to the runs'
-λ̂ with their standard errors, for m = 1, 2, 3 with and without the power
-term; the model with the smallest corrected Akaike criterion wins (fewer
-parameters on a tie). Standard errors come from the inverse Fisher matrix of
-the chosen model, scaled by √(χ²/dof) when that exceeds 1; they do not
-include the uncertainty of the model choice, so the models within 2 of the
-best criterion are reported as *rivals*. A slow power correction and a
-logarithm look alike over a few decades of β: x0²x1⁴ (δ = 1/4) swept over
-β = 10..1000 fits m = 2 as well as m = 1 with the power term, and only
-fixing m = 1 (``--multiplicity 1``) or a far wider sweep settles it.
+**Across runs.** λ, P, c, δ are fitted by generalised least squares to the
+λ̂ with their covariance: diagonal for runs of distinct seeds (independent),
+and for runs that share a seed (same random streams walker by walker) the
+covariance measured from the paired walkers (:func:`shared_stream_covariance`).
+Every m = 1 … d (the dimension; :data:`DEFAULT_MAX_MULTIPLICITY` when not
+known) is fitted with every factorisation of P, with and without the power
+term; the model of smallest AICc = χ² + 2k + 2k(k + 1)/(n − k − 1) wins (k
+parameters, n runs; fewer parameters on a tie). Standard errors come from the
+inverse Fisher matrix of the chosen model, scaled by √(χ²/dof) when that
+exceeds 1; they do not include the model choice, so the models within 2 of the
+best criterion are reported as *rivals*, and a rival of another m is a warning
+("the data cannot settle m"). Calibrated in tests/test_llc_calibration.py: over
+30 independent MALA sweeps each of x0² + x1⁴ (m = 1) and x0²x1² (m = 2) the 2σ
+interval covers λ and m is right in >= 90 % (measured: 39/40 and 40/40).
+
+**Warnings** (``report["warnings"]``, printed too): stuck or outlying walkers
+(named), R̂ above :data:`~fastwalk.analysis.diagnostics.RHAT_THRESHOLD`, a burn-in
+under 5 autocorrelation times, χ² p-value below 1e-3, a fitted parameter at its
+bound, an m the data cannot settle, Euler–Maruyama's O(dt) bias (bounded by
+κdt/(2 − κdt), κ the largest curvature in the box) when it can exceed the
+error bar, U_min above ⟨U⟩, a negative λ, runs that share a seed, duplicates
+(counted once), incomplete runs, one temperature only.
+
+**Integrity.** Runs are combined only when every recorded parameter but the
+temperature (and dt for MALA or an automatic dt, start, bins) is equal; a
+typed potential is compared algebraically with its params substituted.
+A file given twice, a hard link, a copy (same run id) or a same-seed rerun
+(identical walker energies) counts once, with a warning.
 
 **Free energy.** F(β) = −log Z(β) satisfies dF/dβ = ⟨U⟩, so relative to the
 smallest β₀ (highest temperature) F(β) − F(β₀) = ∫ ⟨U⟩ dβ = ∫ β⟨U⟩ d log β,
-integrated by the trapezoid rule in log β (β⟨U⟩ is nearly constant there);
-independent runs add their variances.
+integrated by the trapezoid rule in log β; independent runs add their variances.
+
+**Beyond λ.** *Heat capacity* c(β) = β²Var_β(U) (Var from the walkers'
+spread at the recorded steps): −d⟨U⟩/dβ = Var_β(U) makes c = y − dy/dL with
+y = β(⟨U⟩ − U_min), so c → λ as well, an independent check of λ̂(β). Watanabe's
+*singular fluctuation* ν (Watanabe, *Asymptotic equivalence of Bayes cross
+validation and widely applicable information criterion*, JMLR 11, 2010,
+3571–3594: ν = lim E[(β/2)·V_n], V_n = Σ_i Var_w(log p(X_i|w)) the functional
+variance) needs the per-datum
+losses log p(X_i|w), which a potential U does not have; it is not reported
+(for a regular model c = d/2 = ν, in general they differ). *WBIC*
+(Watanabe 2013, the WBIC paper above: WBIC = ⟨nL_n⟩ at β = 1/log n,
+= nL_n(w0) + λ log n + O_p(√log n)) is reported when U = nL_n of n data is declared
+(``sample_size``, a network run's ``samples``) and the runs reach β = 1/log n:
+⟨U⟩ there, interpolated linearly in log β between the two runs that bracket it.
 """
 
 from __future__ import annotations
