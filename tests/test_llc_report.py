@@ -84,7 +84,7 @@ def test_cli_json_and_text_carry_the_diagnostics(sweep, fastwalk_cli, tmp_path):
         assert "Traceback" not in refused.stderr
 
 
-def test_stuck_walkers_are_named(tmp_path):
+def test_stuck_walkers_are_named(tmp_path, fastwalk_cli):
     """The README's old recipe (--start uniform --dt 0.5) at T = 1e-3: MALA rejects nearly every
     move of a walker on a steep start, and its time average stays orders of magnitude up."""
     path = _run(tmp_path / "stuck.h5", temperature=1e-3, seed=5, dt=0.5, start="uniform")
@@ -93,6 +93,11 @@ def test_stuck_walkers_are_named(tmp_path):
     assert stuck
     assert any(f"walkers {stuck[0]}" in w for w in report["warnings"])
     assert any("R-hat" in w for w in report["warnings"])
+    text = fastwalk_cli.run("llc", path)
+    assert text.returncode == 0 and f"warning: {path}: " in text.stdout  # printed with the estimate
+    as_json = fastwalk_cli.run("llc", path, "--json")
+    assert json.loads(as_json.stdout)["warnings"] == report["warnings"]
+    assert "stuck or outlying" in as_json.stderr
 
 
 def test_euler_maruyama_bias_and_impossible_lambda_warn(tmp_path):
@@ -100,7 +105,8 @@ def test_euler_maruyama_bias_and_impossible_lambda_warn(tmp_path):
     paths = [_run(tmp_path / f"em{i}.h5", "x0**2", 1, temperature=t, seed=5 + i, dt=0.45,
                   method="em") for i, t in enumerate([0.1, 0.05, 0.02])]
     report = llc_report(paths)
-    assert report["lambda"] > 0.85
+    # EM's stationary law on x0² (curvature 2): ⟨U⟩ too large by 1/(1 − dt) = 1.82 → λ̂ ≈ 0.909
+    assert abs(report["lambda"] - 0.5 / (1 - 0.45)) <= 4 * report["lambda_stderr"]
     assert any("Euler–Maruyama" in w and "1.82" in w for w in report["warnings"])
     wrong = llc_report(paths, u_min=10.0)
     assert any("lies above ⟨U⟩" in w for w in wrong["warnings"])
