@@ -74,8 +74,10 @@ def test_cli_json_and_text_carry_the_diagnostics(sweep, fastwalk_cli, tmp_path):
     assert out.returncode == 0, out.stderr
     printed = json.loads(out.stdout)
     assert REPORT_KEYS <= set(printed)
-    text = fastwalk_cli.run("llc", *sweep, "--multiplicity", "auto")
+    picture = tmp_path / "llc.png"
+    text = fastwalk_cli.run("llc", *sweep, "--multiplicity", "auto", "--plot", picture)
     assert text.returncode == 0 and "R-hat" in text.stdout and "ESS" in text.stdout
+    assert picture.stat().st_size > 5000
     fixed = json.loads(fastwalk_cli.run("llc", *sweep, "--json", "--multiplicity", "3").stdout)
     assert fixed["multiplicity"] == 3
     for bad in ("0", "two", "-1"):

@@ -966,8 +966,8 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
     report.update(_thermodynamics(runs, distinct, beta, sample_size))
     finite_ess = [r["ess"] for r in runs if r["ess"] is not None]
     finite_rhat = [r["rhat"] for r in runs if r["rhat"] is not None]
-    report["ess"] = min(finite_ess) if finite_ess else None
-    report["rhat"] = max(finite_rhat) if finite_rhat else None
+    report["ess"] = _plain(min(finite_ess)) if finite_ess else None
+    report["rhat"] = _plain(max(finite_rhat)) if finite_rhat else None
     keys = ("file", "beta", "temperature", "mean_energy", "mean_energy_stderr", "lambda_hat",
             "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
             "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",
@@ -978,6 +978,7 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
 
 
 def _plain(value):
+    """Return inf as the string "inf" (strict JSON would print null, which reads as "not computed")."""
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value

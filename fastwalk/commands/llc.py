@@ -34,6 +34,13 @@ def _multiplicity(ctx, param, value):
     return m
 
 
+def _number(value, spec: str) -> str:
+    """A number in ``spec``, "-" for none, a string ("inf") as it is."""
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else format(value, spec)
+
+
 def _text(report: dict) -> str:
     lines = [f"lambda          {report['lambda']:.5g} ± {report['lambda_stderr']:.2g}"
              + ("   (local)" if report["local"] else ""),
@@ -55,9 +62,8 @@ def _text(report: dict) -> str:
                          f"{rival['lambda']:.5g} ± {rival['lambda_stderr']:.2g} (the data do not "
                          "exclude it; --multiplicity fixes m)")
     ess, rhat = report["ess"], report["rhat"]
-    lines.append(f"diagnostics     u_min {report['u_min']:.6g}   smallest ESS "
-                 f"{'-' if ess is None else f'{ess:.3g}'}   largest R-hat "
-                 f"{'-' if rhat is None else f'{rhat:.4g}' if isinstance(rhat, float) else rhat}")
+    lines.append(f"diagnostics     u_min {report['u_min']:.6g}   smallest ESS {_number(ess, '.3g')}"
+                 f"   largest R-hat {_number(rhat, '.4g')}")
     if report.get("wbic"):
         w = report["wbic"]
         value = "-" if w["wbic"] is None else f"{w['wbic']:.6g} ± {w['wbic_stderr']:.2g}"
@@ -68,9 +74,7 @@ def _text(report: dict) -> str:
     free = {f["beta"]: f for f in report["free_energy"]}
     for run in report["runs"]:
         f = free[run["beta"]]
-        ess = "-" if run["ess"] is None else f"{run['ess']:.3g}"
-        rhat = run["rhat"]
-        rhat = "-" if rhat is None else f"{rhat:.4g}" if isinstance(rhat, float) else str(rhat)
+        ess, rhat = _number(run["ess"], ".3g"), _number(run["rhat"], ".4g")
         lines.append(f"{run['beta']:12.5g} {run['mean_energy']:12.5g} {run['mean_energy_stderr']:10.2g} "
                      f"{run['lambda_hat']:11.5g} {run['lambda_hat_stderr']:9.2g} "
                      f"{f['free_energy']:10.5g} {f['free_energy_stderr']:9.2g} {ess:>8} {rhat:>7}"
