@@ -203,3 +203,10 @@ def test_plot_stays_readable_with_one_huge_error_bar(sweep, tmp_path):
     assert any("clipped" in t.get_text() for t in top.get_legend().get_texts())
     assert len(figure.axes) == 3
     assert plot_llc(report, tmp_path / "llc.png").stat().st_size > 5000
+
+
+def test_few_walkers_warn_that_two_standard_errors_cover_less(tmp_path):
+    path = _run(tmp_path / "few.h5", temperature=0.01, seed=8, walkers=10)
+    warnings = llc_report([path])["warnings"]
+    # Student t with 9 degrees of freedom: P(|t| <= 2) = 0.92
+    assert any("only 10 walkers" in w and "92 %" in w for w in warnings)

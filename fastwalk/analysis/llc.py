@@ -532,6 +532,8 @@ def free_energy(beta, mean_energy, mean_energy_stderr) -> dict[str, np.ndarray]:
 _FREE = frozenset({"temperature", "dt", "dt_auto", "start", "bins"})
 #: frames read for the energy series at most (walkers × frames); more are thinned
 _FRAME_VALUES = 4_000_000
+#: fewer walkers than this warn: ±2 standard errors of their spread cover < 94 % (Student t)
+_FEW_WALKERS = 30
 #: χ² p-value below which the fit is called poor
 _POOR_FIT = 1e-3
 
@@ -552,10 +554,11 @@ def _potential(parameters: dict, path) -> Any:
 def _same_potential(a, b) -> bool:
     if isinstance(a, tuple) or isinstance(b, tuple):
         return a == b
+    if a == b:  # the same tree: no simplification needed
+        return True
     import sympy
 
-    difference = sympy.simplify(a - b)
-    return difference == 0
+    return sympy.simplify(a - b) == 0
 
 
 def _energy_chains(run, parameters: dict, burn_in: int) -> np.ndarray | None:
@@ -779,6 +782,14 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
     if tau is not None and burn_in < dx.BURN_IN_TIMES * tau:
         warnings.append(f"{name}: burn-in {burn_in} steps is shorter than {dx.BURN_IN_TIMES:g} "
                         f"autocorrelation times of the energy ({tau:.3g} steps); lengthen --burn-in")
+    if estimate["walkers"] < _FEW_WALKERS:
+        from scipy import stats
+
+        coverage = 2 * stats.t.cdf(2.0, estimate["walkers"] - 1) - 1
+        warnings.append(f"{name}: only {estimate['walkers']} walkers: the standard error comes "
+                        f"from their spread with {estimate['walkers'] - 1} degrees of freedom, and "
+                        f"±2 standard errors cover only {100 * coverage:.0f} % (Student t); run "
+                        f"at least {_FEW_WALKERS} walkers")
     se = estimate["mean_energy_stderr"]
     if estimate["mean_energy"] < u_min - 3 * se:
         warnings.append(f"{name}: U_min = {u_min:g} lies above ⟨U⟩ = {estimate['mean_energy']:.6g} "
