@@ -41,6 +41,20 @@ def _number(value, spec: str) -> str:
     return value if isinstance(value, str) else format(value, spec)
 
 
+def _polynomial(coefficients) -> str:
+    """``L² + 3.93 L + 8.79`` from coefficients, highest power first."""
+    degree = len(coefficients) - 1
+    terms = []
+    for k, c in enumerate(coefficients):
+        power = degree - k
+        variable = "" if power == 0 else "L" if power == 1 else f"L^{power}"
+        number = "" if (c == 1 and power) else f"{abs(c):.4g}"
+        sign = "-" if c < 0 else "+"
+        terms.append((sign, f"{number} {variable}".strip()))
+    text = " ".join(f"{sign} {term}" for sign, term in terms)
+    return text[2:] if text.startswith("+ ") else text
+
+
 def _text(report: dict) -> str:
     lines = [f"lambda          {report['lambda']:.5g} ± {report['lambda_stderr']:.2g}"
              + ("   (local)" if report["local"] else ""),
@@ -51,7 +65,7 @@ def _text(report: dict) -> str:
     if fit is not None:
         extra = ""
         if fit["multiplicity"] > 1:
-            extra = "   P(log β) = " + " ".join(f"{c:+.4g}" for c in fit["polynomial"])
+            extra = "   P(L) = " + _polynomial(fit["polynomial"]) + ", L = log β"
         if fit["power_correction"] is not None:
             pc = fit["power_correction"]
             extra += f"   power correction c {pc['c']:.3g}, delta {pc['delta']:.3g}"
