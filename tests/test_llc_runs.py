@@ -80,6 +80,7 @@ def test_x0sq_x1sq_has_lambda_half_and_multiplicity_two(tmp_path, fastwalk_cli):
     assert report["multiplicity"] == 2
     assert abs(report["lambda"] - 0.5) < 0.05
     assert abs(report["lambda"] - 0.5) <= 4 * report["lambda_stderr"]
+    assert report["warnings"] == [], report["warnings"]
     # the command prints the same object
     out = fastwalk_cli.run("llc", *paths, "--json")
     assert out.returncode == 0, out.stderr

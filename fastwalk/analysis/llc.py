@@ -918,7 +918,9 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
         single temperature), ``fit``, ``runs`` (per file: the estimate,
         ``ess``, ``rhat``, ``acceptance``, ``outlying_walkers``,
         ``heat_capacity``, ``warnings``), ``ess`` (smallest over runs),
-        ``rhat`` (largest), ``free_energy``, ``heat_capacity``, ``wbic``,
+        ``rhat`` (largest), ``free_energy``, ``heat_capacity`` (per β: the
+        runs' β²Var(U) and, with a fit, ``from_fit`` = y − dy/d log β of the
+        fitted curve), ``wbic``,
         ``u_min``, ``local`` and ``warnings`` (every warning of the runs and
         the fit).
 
@@ -975,6 +977,11 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
                         "which no potential has: U_min is wrong (give --u-min) or the runs are "
                         "not equilibrated")
     report.update(_thermodynamics(runs, distinct, beta, sample_size))
+    if report["fit"] is not None:  # c = y − dy/dL of the fitted curve, to compare with the runs'
+        for entry in report["heat_capacity"]:
+            log_b, h = math.log(entry["beta"]), 1e-4
+            slope = (curve_of(report["fit"], [log_b + h]) - curve_of(report["fit"], [log_b - h]))
+            entry["from_fit"] = float(curve_of(report["fit"], [log_b])[0] - slope[0] / (2 * h))
     finite_ess = [r["ess"] for r in runs if r["ess"] is not None]
     finite_rhat = [r["rhat"] for r in runs if r["rhat"] is not None]
     report["ess"] = _plain(min(finite_ess)) if finite_ess else None
