@@ -210,3 +210,12 @@ def test_few_walkers_warn_that_two_standard_errors_cover_less(tmp_path):
     warnings = llc_report([path])["warnings"]
     # Student t with 9 degrees of freedom: P(|t| <= 2) = 0.92
     assert any("only 10 walkers" in w and "92 %" in w for w in warnings)
+
+
+def test_energy_still_relaxing_after_burn_in_warns(tmp_path):
+    """No burn-in from uniform starts at T = 1e-3: the mean energy falls by 30× over the run."""
+    path = _run(tmp_path / "short.h5", "x0**2 * x1**2", temperature=1e-3, seed=3, walkers=200,
+                steps=4000, burn_in=0, dt=0.05, start="uniform")
+    warnings = llc_report([path])["warnings"]
+    assert any("still drifts" in w for w in warnings), warnings
+    assert any("burn-in 0 steps" in w for w in warnings), warnings

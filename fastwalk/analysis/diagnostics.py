@@ -41,7 +41,8 @@ import math
 import numpy as np
 
 __all__ = ["effective_sample_size", "split_rhat", "walker_mixing", "outlying_walkers",
-           "acceptance_summary", "em_bias", "RHAT_THRESHOLD", "OUTLIER_Z", "BURN_IN_TIMES"]
+           "acceptance_summary", "em_bias", "drift", "RHAT_THRESHOLD", "OUTLIER_Z",
+           "BURN_IN_TIMES", "DRIFT_Z"]
 
 #: R̂ above this warns (see the module docstring for why not 1.01)
 RHAT_THRESHOLD = 1.05
@@ -49,6 +50,8 @@ RHAT_THRESHOLD = 1.05
 OUTLIER_Z = 5.0
 #: the burn-in should last at least this many integrated autocorrelation times
 BURN_IN_TIMES = 5.0
+#: a difference of the two halves' mean energy beyond this many standard errors is a drift
+DRIFT_Z = 4.0
 
 
 def _chains(chains) -> np.ndarray:
@@ -263,3 +266,44 @@ def em_bias(dt: float, curvature: float) -> float:
     """
     product = dt * curvature
     return product / (2.0 - product) if product < 2.0 else math.inf
+
+
+def drift(steps, means, stderrs, tau: float) -> dict | None:
+    """Compare the walker-mean energy over the first and the second half of the records.
+
+    Each record's mean over W independent walkers has standard error s_k;
+    two records Δ steps apart are correlated as e^(−2Δ/τ) (an exponential
+    of integrated time τ), so the difference D of the halves' means has
+    variance Σ_ij w_i w_j s_i s_j e^(−2|Δ_ij|/τ) with w = +1/k_A, −1/k_B. A
+    stationary run gives D/√Var(D) of order 1; energy still relaxing after
+    burn-in gives a large one (its slow mode is in τ only as far as the
+    walker means saw it, so this complements the burn-in-against-τ rule).
+
+    Parameters
+    ----------
+    steps, means, stderrs : array_like
+        The records after burn-in: step, mean energy over walkers, its standard error.
+    tau : float
+        Integrated autocorrelation time of the energy, in steps.
+
+    Returns
+    -------
+    dict or None
+        ``first``, ``second`` (the halves' means) and ``z`` = D/√Var(D);
+        None with fewer than 6 records or no spread.
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    stderrs = np.asarray(stderrs, dtype=np.float64)
+    k = steps.size
+    if k < 6 or not np.all(np.isfinite(means)) or not np.any(stderrs > 0):
+        return None
+    half = k // 2
+    weights = np.concatenate([np.full(half, 1.0 / half), np.full(k - half, -1.0 / (k - half))])
+    lag = np.abs(steps[:, None] - steps[None, :])
+    correlation = np.exp(-2.0 * lag / max(tau, 1e-12))
+    variance = float((weights * stderrs) @ correlation @ (weights * stderrs))
+    if variance <= 0:
+        return None
+    first, second = float(means[:half].mean()), float(means[half:].mean())
+    return {"first": first, "second": second, "z": (first - second) / math.sqrt(variance)}

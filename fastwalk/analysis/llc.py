@@ -50,7 +50,8 @@ interval covers λ and m is right in >= 90 % (measured: 39/40 and 40/40).
 
 **Warnings** (``report["warnings"]``, printed too): stuck or outlying walkers
 (named), R̂ above :data:`~fastwalk.analysis.diagnostics.RHAT_THRESHOLD`, a burn-in
-under 5 autocorrelation times, χ² p-value below 1e-3, a fitted parameter at its
+under 5 autocorrelation times, a drift of the mean energy between the halves of
+the records, χ² p-value below 1e-3, a fitted parameter at its
 bound, an m the data cannot settle, Euler–Maruyama's O(dt) bias (bounded by
 κdt/(2 − κdt), κ the largest curvature in the box) when it can exceed the
 error bar, U_min above ⟨U⟩, a negative λ, runs that share a seed, duplicates
@@ -600,6 +601,7 @@ def _read_run(path) -> dict[str, Any]:
                 f"{path} is {what}: it holds no per-walker energies (walker_energy_sum, "
                 "walker_energy_count); `fastwalk llc` reads the files of `fastwalk langevin`")
         sem = run.observable("sem_energy") if run.has_observable("sem_energy") else None
+        mean = run.observable("mean_energy") if run.has_observable("mean_energy") else None
         acceptance = (run.observable("acceptance_rate").value
                       if run.has_observable("acceptance_rate") else np.empty(0))
         chains = _energy_chains(run, parameters, int(settings.get("burn_in", 0)))
@@ -614,6 +616,10 @@ def _read_run(path) -> dict[str, Any]:
             "snapshot_variance": (float(np.mean(sem.value**2)) * len(accumulators["walker_energy_sum"])
                                   if sem is not None and len(sem.value) else None),
             "acceptance_rate": float(acceptance[-1]) if acceptance.size else None,
+            "series": (None if mean is None or sem is None or len(mean.step) != len(sem.step)
+                       else (np.asarray(mean.step, dtype=np.float64),
+                             np.asarray(mean.value, dtype=np.float64),
+                             np.asarray(sem.value, dtype=np.float64))),
             "chains": chains,
         }
     stat = os.stat(path)
@@ -790,6 +796,14 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
                         f"from their spread with {estimate['walkers'] - 1} degrees of freedom, and "
                         f"±2 standard errors cover only {100 * coverage:.0f} % (Student t); run "
                         f"at least {_FEW_WALKERS} walkers")
+    if tau is not None and r["series"] is not None:
+        from fastwalk.analysis.diagnostics import DRIFT_Z, drift
+
+        found = drift(*r["series"], tau)
+        if found is not None and abs(found["z"]) > DRIFT_Z:
+            warnings.append(f"{name}: the mean energy still drifts after burn-in (first half of the "
+                            f"records {found['first']:.6g}, second half {found['second']:.6g}: "
+                            f"{found['z']:.3g} standard errors); lengthen --burn-in")
     se = estimate["mean_energy_stderr"]
     if estimate["mean_energy"] < u_min - 3 * se:
         warnings.append(f"{name}: U_min = {u_min:g} lies above ⟨U⟩ = {estimate['mean_energy']:.6g} "
