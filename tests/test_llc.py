@@ -11,8 +11,9 @@ from scipy import special
 from fastwalk.analysis.llc import fit_learning_coefficient, free_energy, model_curve, run_estimate
 from fastwalk.analysis.quadrature import BoltzmannQuadrature
 
-#: the sweep the singular known-answer runs use: T from 0.3 to 3e-4, 7 temperatures
-SWEEP = np.logspace(0.5, 3.5, 7)
+#: the sweep the singular known-answer fits use: T from 0.1 to 1e-4, 7 temperatures (hotter
+#: runs carry the box's e^(−β) terms, ~5% at β = 3, which no model form holds)
+SWEEP = np.logspace(1.0, 4.0, 7)
 #: the regular quadratic's sweep: from T = 0.1, where the box's e^(−β) terms have died out
 REGULAR_SWEEP = np.logspace(1.0, 3.5, 6)
 
@@ -39,7 +40,7 @@ def exact_sweeps():
 @pytest.mark.parametrize("name", list(POTENTIALS))
 def test_fit_recovers_lambda_and_m_from_exact_values(exact_sweeps, name):
     y, lam, m = exact_sweeps[name]
-    fit = fit_learning_coefficient(SWEEP, y, np.full(y.size, 1e-6))
+    fit = fit_learning_coefficient(SWEEP, y, np.full(y.size, 1e-6), max_multiplicity=2)  # m <= d
     assert fit["multiplicity"] == m
     assert fit["lambda"] == pytest.approx(lam, abs=0.005)  # targets: 0.02 (m = 1), 0.05 (m = 2)
 
@@ -48,7 +49,7 @@ def test_fit_recovers_lambda_and_m_from_exact_values(exact_sweeps, name):
 def test_fit_recovers_regular_quadratic_in_d_1_2_5(dim):
     y = _quadratic_lambda_hat(REGULAR_SWEEP, dim)
     # σ of a real run; the box's e^(−β) terms (4e-4 at β = 10, d = 5) are not in the fit's forms
-    fit = fit_learning_coefficient(REGULAR_SWEEP, y, np.full(y.size, 2e-3))
+    fit = fit_learning_coefficient(REGULAR_SWEEP, y, np.full(y.size, 2e-3), max_multiplicity=dim)
     assert fit["multiplicity"] == 1
     assert fit["lambda"] == pytest.approx(dim / 2, abs=1e-3)
 
@@ -61,7 +62,7 @@ def test_kappa_is_needed_for_multiplicity_two(exact_sweeps):
     fit = fit_learning_coefficient(SWEEP[cold], y, np.full(y.size, 1e-6), multiplicity=2,
                                    power_correction=False)
     assert fit["kappa"] == pytest.approx(2 - special.digamma(1.5), abs=1e-3)
-    assert np.max(np.abs(model_curve(np.log(SWEEP[cold]), 0.5, 2, 0.0) - y)) > 0.02
+    assert np.max(np.abs(model_curve(np.log(SWEEP[cold]), 0.5, [0.0]) - y)) > 0.02
 
 
 @pytest.mark.slow
@@ -73,7 +74,8 @@ def test_fit_error_bars_cover_the_truth_at_their_rate(exact_sweeps, name):
     sigma = 0.002
     inside, right_m, errors = 0, 0, []
     for _ in range(40):
-        fit = fit_learning_coefficient(SWEEP, y + rng.normal(0, sigma, y.size), np.full(y.size, sigma))
+        fit = fit_learning_coefficient(SWEEP, y + rng.normal(0, sigma, y.size), np.full(y.size, sigma),
+                                       max_multiplicity=2)
         inside += abs(fit["lambda"] - lam) <= 2 * fit["lambda_stderr"]
         right_m += fit["multiplicity"] == m
         errors.append(abs(fit["lambda"] - lam))
@@ -150,9 +152,7 @@ def test_cli_refuses_runs_without_walker_energies(fastwalk_cli, tmp_path):
                             "--quiet").returncode == 0
     result = fastwalk_cli.run("llc", out, "--json")
     assert result.returncode == 2
-    assert "walker_energy_sum" in result.stderr and "Traceback" not in result.stderr
+    assert "not a langevin run" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    twice = fastwalk_cli.run("llc", out, out)
-    assert twice.returncode == 2 and "given twice" in twice.stderr
     missing = fastwalk_cli.run("llc", tmp_path / "nope.h5")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr

@@ -1,72 +1,110 @@
 """The learning coefficient λ and its multiplicity m from Langevin runs at several temperatures.
 
-Near a minimum-loss set the partition function of the prior φ (uniform on the
-box) behaves as (Watanabe, *Algebraic Geometry and Statistical Learning
-Theory*, 2009, ch. 2 and 4)
+**The law.** Near a minimum-loss set the partition function of the prior φ
+(uniform on the box; times the fixed Gaussian localizer for a local run)
+behaves as (Watanabe, *Algebraic Geometry and Statistical Learning Theory*,
+2009: ch. 4, the zeta function and the state density; ch. 6, whose free
+energy F_n = nS_n + λ log n − (m − 1) log log n + O_p(1) is the same law at
+β = 1 with n in the place of β)
 
     Z(β) = ∫ exp(−β(U − U_min)) φ(x) dx ≈ C β^(−λ) P(log β) · (1 + O(β^(−δ))),
 
-P a polynomial of degree m − 1 (leading coefficient 1 after absorbing it into
-C), λ the real log canonical threshold and δ > 0 the gap to the next pole of
-the zeta function ∫ (U − U_min)^z φ. Since ⟨U⟩ = −d log Z/dβ,
+P a polynomial of degree m − 1 (monic after absorbing its leading
+coefficient into C), λ the real log canonical threshold, m its order, δ > 0
+the gap to the next pole of ζ(z) = ∫ (U − U_min)^z φ. Since ⟨U⟩ = −d log Z/dβ,
 
-    β(⟨U⟩_β − U_min) = λ − P′(L)/P(L) + δρ/(1 + ρ) + …,   ρ = c β^(−δ),   L = log β.
+    β(⟨U⟩_β − U_min) = λ − P′(L)/P(L) + δρ/(1 + ρ) + …,   ρ = c β^(−δ),   L = log β,
 
-For m = 2, P(L) = L + κ exactly, so β⟨U⟩ = λ − 1/(log β + κ): the familiar
-λ − (m − 1)/log β is its first term, and the next, κ/log²β, is *not* small
-(x0²x1² on [−1, 1]²: κ = 2 − ψ(3/2) ≈ 1.96, so at β = 10⁴ dropping it shifts
-the curve by 0.02). The fit uses P(L) = (L + κ)^(m−1), exact for m ≤ 2 and
-correct to O(L^(−3)) for m = 3. On a compact box the power corrections matter
-too: x0²x1⁴ has poles at −1/4 and −1/2, so β⟨U⟩ = 1/4 − ρ/(4(1 − ρ)),
-ρ ≈ 0.489 β^(−1/4) (−0.013 at β = 10⁴); a·min(x0², x1²) has δ = 1/2; a regular
-quadratic only exponentially small boundary terms e^(−aβ). The fit therefore
-offers the term δρ/(1 + ρ) of one further pole, with fitted c and δ. Derivations: DESIGN.md, "The
-learning coefficient".
+whose first terms are λ − (m − 1)/log β: the tempered mean ⟨nL_n⟩_β ≈ nL_n(w0) + λ/β
+of Watanabe (*A widely applicable Bayesian information criterion*, JMLR 14,
+2013, 867–897) at leading order. P is fitted in
+full, not as (L + κ)^(m−1): x0²x1²x2² has ζ = (2z + 1)^(−3) and
+P(L) = (L − ψ(½))² + ψ′(½), a complex pair (the Mellin residue at z = −½).
+Positivity of Z for large β makes P positive for L ≥ min log β, so P is a
+product of real factors L + κ (κ > −min log β) and pairs (L + a)² + b².
 
 **One run.** λ̂(β) = β(⟨U⟩_β − U_min), ⟨U⟩_β the mean over walkers of each
-walker's time average of U after burn-in. Walkers are independent, so their
-time averages are independent, identically distributed samples, and the
-standard error is their standard deviation over √walkers. The time
-correlation within one walker needs no model: it only widens the spread of
-the time averages, which is measured. What it cannot see is a bias common to
-all walkers — a burn-in too short for the slowest mode (diffusion along a
-valley at low T takes ~L²/T) — so the runs must be long against that time.
+walker's time average of U after burn-in. Walkers are independent chains, so
+their time averages are independent and identically distributed, and the
+standard error is their standard deviation over √walkers: the walker-to-walker
+spread of the per-walker means, which already holds every autocorrelation
+along a trajectory (no per-step variance enters). What it cannot see is a
+bias common to all walkers (a burn-in too short for the slowest mode); the
+diagnostics (:mod:`fastwalk.analysis.diagnostics`: ESS, R̂, stuck walkers,
+the burn-in against the energy's autocorrelation time) warn about it.
 
-**Across runs.** λ, κ, c, δ are fitted by weighted least squares to the runs'
-λ̂ with their standard errors, for m = 1, 2, 3 with and without the power
-term; the model with the smallest corrected Akaike criterion wins (fewer
-parameters on a tie). Standard errors come from the inverse Fisher matrix of
-the chosen model, scaled by √(χ²/dof) when that exceeds 1; they do not
-include the uncertainty of the model choice, so the models within 2 of the
-best criterion are reported as *rivals*. A slow power correction and a
-logarithm look alike over a few decades of β: x0²x1⁴ (δ = 1/4) swept over
-β = 10..1000 fits m = 2 as well as m = 1 with the power term, and only
-fixing m = 1 (``--multiplicity 1``) or a far wider sweep settles it.
+**Across runs.** λ, P, c, δ are fitted by generalised least squares to the
+λ̂ with their covariance: diagonal for runs of distinct seeds (independent),
+and for runs that share a seed (same random streams walker by walker) the
+covariance measured from the paired walkers (:func:`shared_stream_covariance`).
+Every m = 1 … d (the dimension; :data:`DEFAULT_MAX_MULTIPLICITY` when not
+known) is fitted with every factorisation of P, with and without the power
+term; the model of smallest AICc = χ² + 2k + 2k(k + 1)/(n − k − 1) wins (k
+parameters, n runs; fewer parameters on a tie). Standard errors come from the
+inverse Fisher matrix of the chosen model, scaled by √(χ²/dof) when that
+exceeds 1; they do not include the model choice, so the models within 2 of the
+best criterion are reported as *rivals*, and a rival of another m is a warning
+("the data cannot settle m"). Calibrated in tests/test_llc_calibration.py: over
+30 independent MALA sweeps each of x0² + x1⁴ (m = 1) and x0²x1² (m = 2) the 2σ
+interval covers λ and m is right in >= 90 % (measured: 39/40 and 40/40).
+
+**Warnings** (``report["warnings"]``, printed too): stuck or outlying walkers
+(named), R̂ above :data:`~fastwalk.analysis.diagnostics.RHAT_THRESHOLD`, a burn-in
+under 5 autocorrelation times, a drift of the mean energy between the halves of
+the records, χ² p-value below 1e-3, a fitted parameter at its
+bound, an m the data cannot settle, Euler–Maruyama's O(dt) bias (bounded by
+κdt/(2 − κdt), κ the largest curvature in the box) when it can exceed the
+error bar, U_min above ⟨U⟩, a negative λ, runs that share a seed, duplicates
+(counted once), incomplete runs, one temperature only.
+
+**Integrity.** Runs are combined only when every recorded parameter but the
+temperature (and dt for MALA or an automatic dt, start, bins) is equal; a
+typed potential is compared algebraically with its params substituted.
+A file given twice, a hard link, a copy (same run id) or a same-seed rerun
+(identical walker energies) counts once, with a warning.
 
 **Free energy.** F(β) = −log Z(β) satisfies dF/dβ = ⟨U⟩, so relative to the
 smallest β₀ (highest temperature) F(β) − F(β₀) = ∫ ⟨U⟩ dβ = ∫ β⟨U⟩ d log β,
-integrated by the trapezoid rule in log β (β⟨U⟩ is nearly constant there);
-independent runs add their variances.
+integrated by the trapezoid rule in log β; independent runs add their variances.
+
+**Beyond λ.** *Heat capacity* c(β) = β²Var_β(U) (Var from the walkers'
+spread at the recorded steps): −d⟨U⟩/dβ = Var_β(U) makes c = y − dy/dL with
+y = β(⟨U⟩ − U_min), so c → λ as well, an independent check of λ̂(β). Watanabe's
+*singular fluctuation* ν (Watanabe, *Asymptotic equivalence of Bayes cross
+validation and widely applicable information criterion*, JMLR 11, 2010,
+3571–3594: ν = lim E[(β/2)·V_n], V_n = Σ_i Var_w(log p(X_i|w)) the functional
+variance) needs the per-datum
+losses log p(X_i|w), which a potential U does not have; it is not reported
+(for a regular model c = d/2 = ν, in general they differ). *WBIC*
+(Watanabe 2013, the WBIC paper above: WBIC = ⟨nL_n⟩ at β = 1/log n,
+= nL_n(w0) + λ log n + O_p(√log n)) is reported when U = nL_n of n data is declared
+(``sample_size``, a network run's ``samples``) and the runs reach β = 1/log n:
+⟨U⟩ there, interpolated linearly in log β between the two runs that bracket it.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fastwalk import validate
+from fastwalk.errors import MissingDataError
 
-__all__ = ["run_estimate", "fit_learning_coefficient", "free_energy", "model_curve", "llc_report"]
+__all__ = ["run_estimate", "fit_learning_coefficient", "free_energy", "model_curve", "curve_of",
+           "log_derivative", "llc_report", "default_u_min", "shared_stream_covariance"]
 
-#: multiplicities the fit tries
-MAX_MULTIPLICITY = 2
+#: the largest multiplicity tried when the dimension is not known
+DEFAULT_MAX_MULTIPLICITY = 4
 #: a model within this much of the best AICc is reported as a rival the data cannot exclude
 _RIVAL_AICC = 2.0
 #: the power correction's exponent δ is fitted within these bounds
 _DELTA_BOUNDS = (0.05, 3.0)
+#: log of a real factor's L + κ at the smallest L, and of a complex pair's b, lie within these
+_LOG_ROOT = (math.log(1e-3), math.log(1e4))
+#: a complex pair's shift a lies within ±this
+_SHIFT = 1e4
 
 
 def run_estimate(beta: float, walker_energy_sum, walker_energy_count, u_min: float = 0.0
@@ -120,9 +158,41 @@ def run_estimate(beta: float, walker_energy_sum, walker_energy_count, u_min: flo
 
 
 # ------------------------------------------------------------------------ the fit
-def model_curve(log_beta, lam: float, multiplicity: int, kappa: float | None = None,
-                c: float = 0.0, delta: float = 1.0) -> np.ndarray:
-    """Return β⟨U⟩ = λ − (m − 1)/(log β + κ) + δρ/(1 + ρ), ρ = c·β^(−δ), at the given log β.
+def _shapes(multiplicity: int) -> list[tuple[int, int]]:
+    """(real roots, complex pairs) of every factorisation of a monic P of degree m − 1."""
+    degree = multiplicity - 1
+    return [(degree - 2 * pairs, pairs) for pairs in range(degree // 2 + 1)]
+
+
+def log_derivative(log_beta, real_roots=(), pairs=()) -> np.ndarray:
+    """Return P′(L)/P(L) for P(L) = Π (L + κ_j) · Π ((L + a_k)² + b_k²).
+
+    Parameters
+    ----------
+    log_beta : array_like
+        Values of L = log β.
+    real_roots : sequence of float
+        The κ_j.
+    pairs : sequence of (float, float)
+        The (a_k, b_k) of the complex-conjugate pairs (roots −a_k ± i b_k).
+
+    Returns
+    -------
+    numpy.ndarray
+        P′/P at ``log_beta`` (0 for m = 1, where P = 1).
+    """
+    log_beta = np.asarray(log_beta, dtype=np.float64)
+    out = np.zeros_like(log_beta)
+    for kappa in real_roots:
+        out += 1.0 / (log_beta + kappa)
+    for a, b in pairs:
+        out += 2.0 * (log_beta + a) / ((log_beta + a) ** 2 + b * b)
+    return out
+
+
+def model_curve(log_beta, lam: float, real_roots=(), pairs=(), c: float = 0.0,
+                delta: float = 1.0) -> np.ndarray:
+    """Return β(⟨U⟩ − U_min) = λ − P′(L)/P(L) + δρ/(1 + ρ), ρ = c·β^(−δ), at L = log β.
 
     Parameters
     ----------
@@ -130,10 +200,8 @@ def model_curve(log_beta, lam: float, multiplicity: int, kappa: float | None = N
         Values of L = log β.
     lam : float
         λ.
-    multiplicity : int
-        m >= 1.
-    kappa : float, optional
-        κ (needed when m >= 2).
+    real_roots, pairs :
+        P's factors (see :func:`log_derivative`); m − 1 = len(real_roots) + 2·len(pairs).
     c, delta : float, optional
         The power correction (default none).
 
@@ -144,67 +212,189 @@ def model_curve(log_beta, lam: float, multiplicity: int, kappa: float | None = N
     """
     log_beta = np.asarray(log_beta, dtype=np.float64)
     ratio = np.maximum(c * np.exp(-delta * log_beta), -0.99)  # Z > 0 needs 1 + ρ > 0
-    curve = lam + delta * ratio / (1.0 + ratio)
-    if multiplicity > 1:
-        curve = curve - (multiplicity - 1) / (log_beta + kappa)
-    return curve
+    return lam + delta * ratio / (1.0 + ratio) - log_derivative(log_beta, real_roots, pairs)
 
 
-def _fit_one(log_beta, y, sigma, multiplicity: int, power: bool):
+def curve_of(fit: dict, log_beta) -> np.ndarray:
+    """Return the fitted curve of a fit (``fit_learning_coefficient``'s or a candidate's)."""
+    pc = fit["power_correction"] or {"c": 0.0, "delta": 1.0}
+    return model_curve(log_beta, fit["lambda"], fit["real_roots"],
+                       [tuple(p) for p in fit["complex_roots"]], pc["c"], pc["delta"])
+
+
+class _Shape:
+    """One model: m, its factorisation (real roots, complex pairs) and the power term."""
+
+    def __init__(self, multiplicity: int, real: int, pairs: int, power: bool, floor: float):
+        self.multiplicity, self.real, self.pairs, self.power = multiplicity, real, pairs, power
+        self.floor = floor  # the smallest L: real factors L + κ stay > 0 from there on
+        self.size = 1 + real + 2 * pairs + 2 * power
+
+    def unpack(self, theta):
+        theta = list(theta)
+        lam = theta.pop(0)
+        real = [math.exp(theta.pop(0)) - self.floor for _ in range(self.real)]
+        pairs = [(theta.pop(0), math.exp(theta.pop(0))) for _ in range(self.pairs)]
+        c, delta = (theta[0], _delta(theta[1])) if self.power else (0.0, 1.0)
+        return lam, real, pairs, c, delta
+
+    def at_bound(self, theta) -> list[str]:
+        """Names of the parameters that ran to the edge of their range (module constants)."""
+        theta = list(theta)
+        hits = [False]
+        hits += [not _LOG_ROOT[0] < t < _LOG_ROOT[1] for t in theta[1:1 + self.real]]
+        rest = theta[1 + self.real:]
+        for k in range(self.pairs):
+            a, t = rest[2 * k], rest[2 * k + 1]
+            hits += [abs(a) > _SHIFT, not _LOG_ROOT[0] < t < _LOG_ROOT[1]]
+        if self.power:
+            delta = _delta(theta[-1])
+            span = _DELTA_BOUNDS[1] - _DELTA_BOUNDS[0]
+            hits += [False, min(delta - _DELTA_BOUNDS[0], _DELTA_BOUNDS[1] - delta) < 1e-3 * span]
+        return [name for name, hit in zip(self.names(), hits, strict=True) if hit]
+
+    def starts(self, lam0: float):
+        for kappa in (1.0, 3.0):
+            for b in ((1.0, 3.0) if self.pairs else (1.0,)):
+                for c in ((0.3, -0.3) if self.power else (0.0,)):
+                    theta = [lam0]
+                    theta += [math.log(self.floor + kappa * 1.5**j) for j in range(self.real)]
+                    theta += [kappa, math.log(b)] * self.pairs
+                    theta += [c, _delta_inverse(0.5)] if self.power else []
+                    yield theta
+
+    def names(self):
+        return (["lambda"] + [f"real root {j + 1}" for j in range(self.real)]
+                + [n for k in range(self.pairs) for n in (f"pair {k + 1} shift",
+                                                           f"pair {k + 1} width")]
+                + (["power c", "power delta"] if self.power else []))
+
+
+def _delta(t: float) -> float:
+    """δ = lo + (hi − lo)·sigmoid(t): the power exponent within its bounds, unconstrained t."""
+    low, high = _DELTA_BOUNDS
+    return low + (high - low) / (1.0 + math.exp(-max(min(t, 500.0), -500.0)))
+
+
+def _delta_inverse(delta: float) -> float:
+    low, high = _DELTA_BOUNDS
+    return -math.log((high - low) / (delta - low) - 1.0)
+
+
+def _jacobian(shape: _Shape, theta, log_beta) -> np.ndarray:
+    """∂(model curve)/∂θ, columns in the order of :meth:`_Shape.names`."""
+    lam, real, pairs, c, delta = shape.unpack(theta)
+    columns = [np.ones_like(log_beta)]
+    for kappa in real:  # κ = e^s − floor: ∂/∂s of −1/(L + κ)
+        columns.append((kappa + shape.floor) / (log_beta + kappa) ** 2)
+    for a, b in pairs:  # −2(L + a)/D, D = (L + a)² + b², b = e^t
+        u = log_beta + a
+        d = u * u + b * b
+        columns.append(-2.0 * (b * b - u * u) / d**2)
+        columns.append(4.0 * u * b * b / d**2)
+    if shape.power:
+        decay = np.exp(-delta * log_beta)
+        rho = c * decay
+        clipped = rho <= -0.99
+        rho = np.maximum(rho, -0.99)
+        low, high = _DELTA_BOUNDS
+        slope = (delta - low) * (high - delta) / (high - low)
+        d_c = np.where(clipped, 0.0, delta * decay / (1 + rho) ** 2)
+        d_delta = np.where(clipped, 0.0, rho / (1 + rho) - delta * log_beta * rho / (1 + rho) ** 2)
+        columns += [d_c, d_delta * slope]
+    return np.stack(columns, axis=1)
+
+
+def _fit_shape(shape: _Shape, log_beta, y, whiten):
+    """Least squares (Levenberg–Marquardt, unconstrained parameters) from a few starts; best kept."""
     from scipy.optimize import least_squares
 
-    floor = float(log_beta.min())
-
-    def unpack(theta):
-        lam, rest = theta[0], list(theta[1:])
-        kappa = math.exp(rest.pop(0)) - floor if multiplicity > 1 else None
-        c, delta = (rest[0], rest[1]) if power else (0.0, 1.0)
-        return lam, kappa, c, delta
-
     def residuals(theta):
-        lam, kappa, c, delta = unpack(theta)
-        return (model_curve(log_beta, lam, multiplicity, kappa, c, delta) - y) / sigma
+        lam, real, pairs, c, delta = shape.unpack(theta)
+        with np.errstate(all="ignore"):
+            r = whiten(model_curve(log_beta, lam, real, pairs, c, delta) - y)
+        return np.where(np.isfinite(r), r, 1e12)
 
-    start = [float(np.average(y, weights=sigma**-2))]
-    low, high = [-np.inf], [np.inf]
-    if multiplicity > 1:
-        start.append(math.log(max(2.0 + floor, 1.0)))
-        low.append(-20.0)
-        high.append(20.0)
-    if power:
-        start += [0.0, 0.5]
-        low += [-np.inf, _DELTA_BOUNDS[0]]
-        high += [np.inf, _DELTA_BOUNDS[1]]
-    result = least_squares(residuals, start, bounds=(low, high), x_scale="jac", method="trf",
-                           xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=20000)
+    def jacobian(theta):
+        with np.errstate(all="ignore"):
+            j = whiten(_jacobian(shape, theta, log_beta))
+        return np.where(np.isfinite(j), j, 0.0)
+
+    best = None
+    if shape.size > y.size:
+        return None
+    for start in shape.starts(float(np.mean(y))):
+        try:
+            result = least_squares(residuals, start, jac=jacobian, method="lm", xtol=1e-10,
+                                   ftol=1e-10, gtol=1e-10, max_nfev=400 * shape.size)
+        except (ValueError, OverflowError):  # pragma: no cover - a start far off
+            continue
+        if np.all(np.abs(result.fun) < 1e11) and (best is None or result.cost < best.cost):
+            best = result
+    return best
+
+
+def _summarise(shape: _Shape, result, n: int) -> dict[str, Any]:
     chi2 = float(np.sum(result.fun**2))
-    k = len(start)
-    n = y.size
+    k = shape.size
     dof = n - k
-    jac = result.jac
-    try:
-        covariance = np.linalg.pinv(jac.T @ jac)
-    except np.linalg.LinAlgError:  # pragma: no cover - pinv converges for finite input
-        covariance = np.full((k, k), np.nan)
+    covariance = np.linalg.pinv(result.jac.T @ result.jac)
     scale = max(1.0, chi2 / dof) if dof > 0 else 1.0
-    lam, kappa, c, delta = unpack(result.x)
+    lam, real, pairs, c, delta = shape.unpack(result.x)
     aicc = chi2 + 2 * k + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else np.inf)
+    polynomial = np.poly1d([1.0])
+    for kappa in real:
+        polynomial = polynomial * np.poly1d([1.0, kappa])
+    for a, b in pairs:
+        polynomial = polynomial * np.poly1d([1.0, 2 * a, a * a + b * b])
     return {
         "lambda": float(lam),
         "lambda_stderr": float(math.sqrt(max(covariance[0, 0], 0.0) * scale)),
-        "multiplicity": multiplicity,
-        "kappa": None if kappa is None else float(kappa),
-        "power_correction": {"c": float(c), "delta": float(delta)} if power else None,
+        "multiplicity": shape.multiplicity,
+        "real_roots": [float(v) for v in real],
+        "complex_roots": [[float(a), float(b)] for a, b in pairs],
+        "polynomial": [float(v) for v in polynomial.coeffs],
+        "kappa": float(real[0]) if shape.multiplicity == 2 else None,
+        "power_correction": {"c": float(c), "delta": float(delta)} if shape.power else None,
         "chi2": chi2,
         "dof": dof,
+        "chi2_pvalue": _chi2_pvalue(chi2, dof),
         "aicc": float(aicc),
         "parameters": k,
+        "at_bound": shape.at_bound(result.x),
     }
 
 
-def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, multiplicity: int | None = None,
+def _chi2_pvalue(chi2: float, dof: int) -> float | None:
+    from scipy import stats
+
+    return float(stats.chi2.sf(chi2, dof)) if dof > 0 else None
+
+
+def _whitener(sigma, covariance):
+    """Return r ↦ L⁻¹r, L the Cholesky factor of the covariance (diag σ² when none is given)."""
+    if covariance is None:
+        return lambda r: r / (sigma if r.ndim == 1 else sigma[:, None])
+    from scipy.linalg import solve_triangular
+
+    factor = np.linalg.cholesky(covariance)
+    return lambda r: solve_triangular(factor, r, lower=True)
+
+
+def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, covariance=None,
+                             multiplicity: int | None = None,
+                             max_multiplicity: int = DEFAULT_MAX_MULTIPLICITY,
                              power_correction: bool | None = None) -> dict[str, Any]:
-    """Fit λ and m to λ̂(β) = β⟨U⟩_β measured at several temperatures.
+    """Fit λ and m to λ̂(β) = β(⟨U⟩_β − U_min) measured at several temperatures.
+
+    The model (module docstring; DESIGN.md, "The learning coefficient") is
+    λ̂(β) = λ − P′(L)/P(L) [+ δρ/(1 + ρ), ρ = c·β^(−δ)], L = log β, P monic of
+    degree m − 1 and positive for L ≥ min log β: a product of real factors
+    L + κ (κ > −min log β) and complex-conjugate pairs (L + a)² + b². Every m
+    from 1 to ``max_multiplicity`` is fitted with every factorisation, with
+    and without the power term, by (generalised) least squares; the model of
+    smallest AICc = χ² + 2k + 2k(k + 1)/(n − k − 1) wins (fewer parameters on
+    a tie).
 
     Parameters
     ----------
@@ -212,27 +402,37 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, multiplicit
         Inverse temperatures (at least two distinct).
     lambda_hat, lambda_hat_stderr : array_like
         The runs' λ̂ and their standard errors (> 0).
+    covariance : array_like, optional
+        The full ``[n][n]`` covariance of the λ̂ (runs that share random
+        streams are correlated); its diagonal should be the squared
+        standard errors. Default: independent runs.
     multiplicity : int, optional
-        Fix m (1..3) instead of choosing it.
+        Fix m (>= 1) instead of choosing it.
+    max_multiplicity : int, optional
+        The largest m tried when choosing (the dimension bounds it; default 4).
     power_correction : bool, optional
         Force the c·β^(−δ) term on or off instead of choosing.
 
     Returns
     -------
     dict
-        The chosen fit: ``lambda``, ``lambda_stderr``, ``multiplicity``,
-        ``kappa`` (m >= 2), ``power_correction`` ({c, delta} or None),
-        ``chi2``, ``dof``, ``aicc``, ``parameters``; ``candidates``, every
-        model tried with its criterion; and ``rivals``, the candidates within 2
-        of the best criterion (models the data cannot tell apart: then λ and
-        m depend on the choice, and a wider β range or fixing m settles it).
+        The chosen fit: ``lambda``, ``lambda_stderr`` (inverse Fisher matrix,
+        scaled by √(χ²/dof) when that exceeds 1), ``multiplicity``,
+        ``real_roots`` (κ_j), ``complex_roots`` ([a, b] pairs),
+        ``polynomial`` (P's coefficients, highest power first), ``kappa``
+        (m = 2: the root κ, else None), ``power_correction`` ({c, delta} or
+        None), ``chi2``, ``dof``, ``chi2_pvalue``, ``aicc``, ``parameters``,
+        ``at_bound`` (names of parameters on their bounds); ``candidates``
+        (the best factorisation of every m and power term, with their
+        criteria); ``rivals`` (candidates within 2 of the best AICc: models
+        the data cannot tell apart).
 
     Raises
     ------
     ValueError
         If the arrays differ in length, a value is not finite, a standard
-        error is not positive, or there are too few distinct temperatures for
-        any model.
+        error is not positive, the covariance is not positive definite, or
+        there are too few distinct temperatures for any model.
     """
     beta = np.asarray(beta, dtype=np.float64).ravel()
     y = np.asarray(lambda_hat, dtype=np.float64).ravel()
@@ -245,27 +445,39 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, multiplicit
     if np.any(beta <= 0) or np.any(sigma <= 0):
         raise ValueError("every beta and every standard error must be > 0 "
                          "(a zero standard error means a run with one walker or no spread)")
+    if covariance is not None:
+        covariance = np.asarray(covariance, dtype=np.float64)
+        if covariance.shape != (y.size, y.size) or not np.all(np.isfinite(covariance)):
+            raise ValueError(f"covariance must be a finite [{y.size}][{y.size}] matrix")
+        if np.any(np.linalg.eigvalsh(0.5 * (covariance + covariance.T)) <= 0):
+            raise ValueError("covariance is not positive definite")
     n = np.unique(beta).size
     if multiplicity is not None:
-        multiplicity = validate.integer("multiplicity", multiplicity, minimum=1,
-                                        maximum=MAX_MULTIPLICITY)
-    multiplicities = [multiplicity] if multiplicity else list(range(1, MAX_MULTIPLICITY + 1))
+        multiplicity = validate.integer("multiplicity", multiplicity, minimum=1)
+    max_multiplicity = validate.integer("max_multiplicity", max_multiplicity, minimum=1)
+    multiplicities = [multiplicity] if multiplicity else list(range(1, max_multiplicity + 1))
     powers = [power_correction] if power_correction is not None else [False, True]
     log_beta = np.log(beta)
+    whiten = _whitener(sigma, covariance)
     candidates = []
     for m in multiplicities:
         for power in powers:
-            k = 1 + (m > 1) + 2 * power
+            shapes = [_Shape(m, real, pairs, power, float(log_beta.min()))
+                      for real, pairs in _shapes(m)]
+            k = shapes[0].size
             if n < k + (m > 1 or power):  # leave a degree of freedom to any curved model
                 continue
-            candidates.append(_fit_one(log_beta, y, sigma, m, power))
+            fits = [(s, _fit_shape(s, log_beta, y, whiten)) for s in shapes]
+            fits = [(s, r) for s, r in fits if r is not None]
+            if fits:
+                shape, result = min(fits, key=lambda sr: sr[1].cost)
+                candidates.append(_summarise(shape, result, y.size))
     if not candidates:
         raise ValueError(f"{n} distinct temperature(s) are too few for the requested model; "
                          "run a sweep over more temperatures")
     best = min(candidates, key=lambda f: (round(f["aicc"], 9), f["parameters"]))
     keys = ("multiplicity", "power_correction", "lambda", "lambda_stderr", "chi2", "aicc")
     summaries = [{key: f[key] for key in keys} for f in candidates]
-    # within 2 of the best criterion: models these data cannot tell apart
     rivals = [c for c, f in zip(summaries, candidates, strict=True)
               if f is not best and f["aicc"] - best["aicc"] < _RIVAL_AICC]
     return {**best, "candidates": summaries, "rivals": rivals}
@@ -316,33 +528,389 @@ def free_energy(beta, mean_energy, mean_energy_stderr) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------ files
-def _run_from_file(path, u_min: float) -> dict[str, Any]:
-    from fastwalk.errors import MissingDataError
+#: parameters that may differ between runs combined into one estimate (the rest must be equal;
+#: dt matters only to Euler–Maruyama, whose bias the report bounds; MALA is exact at any dt)
+_FREE = frozenset({"temperature", "dt", "dt_auto", "start", "bins"})
+#: frames read for the energy series at most (walkers × frames); more are thinned
+_FRAME_VALUES = 4_000_000
+#: fewer walkers than this warn: ±2 standard errors of their spread cover < 94 % (Student t)
+_FEW_WALKERS = 30
+#: χ² p-value below which the fit is called poor
+_POOR_FIT = 1e-3
+
+
+def _potential(parameters: dict, path) -> Any:
+    """Return the run's potential as a SymPy expression (params substituted), or its pair path."""
+    from fastwalk.expression import parse
+
+    text = parameters.get("potential")
+    if text is None:
+        return ("pair", parameters.get("energy"), parameters.get("gradient"))
+    try:
+        return parse(text, int(parameters["dim"]), parameters.get("params") or {})
+    except ValueError as exc:
+        raise MissingDataError(f"{path}: its recorded potential is refused ({exc})") from None
+
+
+def _same_potential(a, b) -> bool:
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return a == b
+    if a == b:  # the same tree: no simplification needed
+        return True
+    import sympy
+
+    return sympy.simplify(a - b) == 0
+
+
+def _energy_chains(run, parameters: dict, burn_in: int) -> np.ndarray | None:
+    """Each walker's U at its recorded frames after burn-in, ``[walkers][frames]``, or None."""
+    if (run.frame_name != "position" or parameters.get("kind") != "langevin"
+            or parameters.get("potential") is None):
+        return None
+    frames = run.frames
+    if len(frames) < 8:
+        return None
+    walkers = frames.shape[1]
+    stride = max(1, math.ceil(len(frames) * walkers / _FRAME_VALUES))
+    positions = frames[::stride]
+    energy = _expression_of(parameters).energy_numpy(positions)  # [frames][walkers]
+    return np.ascontiguousarray(energy.T) if np.all(np.isfinite(energy)) else None
+
+
+def _expression_of(parameters: dict):
+    from fastwalk.expression import Expression
+
+    return Expression(parameters["potential"], int(parameters["dim"]),
+                      parameters.get("params") or {})
+
+
+def _read_run(path) -> dict[str, Any]:
+    """Read what the estimate, its diagnostics and the integrity checks need from one file."""
+    import os
+
     from fastwalk.io.reader import Run
 
     with Run(path) as run:
         parameters = run.parameters
+        settings = run.settings
         accumulators = run.accumulators
-    if "walker_energy_sum" not in accumulators or "walker_energy_count" not in accumulators:
-        raise MissingDataError(
-            f"{path} holds no per-walker energy sums (walker_energy_sum, walker_energy_count): "
-            "`fastwalk llc` reads langevin runs that have committed steps after burn-in"
-        )
+        if "walker_energy_sum" not in accumulators or "walker_energy_count" not in accumulators:
+            what = ("a langevin run with no committed steps after burn-in"
+                    if run.kind == "langevin" else f"a {run.kind} run, not a langevin run")
+            raise MissingDataError(
+                f"{path} is {what}: it holds no per-walker energies (walker_energy_sum, "
+                "walker_energy_count); `fastwalk llc` reads the files of `fastwalk langevin`")
+        sem = run.observable("sem_energy") if run.has_observable("sem_energy") else None
+        mean = run.observable("mean_energy") if run.has_observable("mean_energy") else None
+        acceptance = (run.observable("acceptance_rate").value
+                      if run.has_observable("acceptance_rate") else np.empty(0))
+        chains = _energy_chains(run, parameters, int(settings.get("burn_in", 0)))
+        record = {
+            "file": str(path), "parameters": parameters, "settings": settings,
+            "arrays": run.parameter_arrays(),
+            "seed": run.seed, "status": run.status, "run_id": run._run_marks()["run_id"],
+            "committed_step": run.committed_step, "target_steps": run.target_steps,
+            "sums": np.asarray(accumulators["walker_energy_sum"], dtype=np.float64),
+            "counts": np.asarray(accumulators["walker_energy_count"]),
+            "accepted": accumulators.get("walker_accepted"),
+            "snapshot_variance": (float(np.mean(sem.value**2)) * len(accumulators["walker_energy_sum"])
+                                  if sem is not None and len(sem.value) else None),
+            "acceptance_rate": float(acceptance[-1]) if acceptance.size else None,
+            "series": (None if mean is None or sem is None or len(mean.step) != len(sem.step)
+                       else (np.asarray(mean.step, dtype=np.float64),
+                             np.asarray(mean.value, dtype=np.float64),
+                             np.asarray(sem.value, dtype=np.float64))),
+            "chains": chains,
+        }
+    stat = os.stat(path)
+    record["inode"] = (stat.st_dev, stat.st_ino)
     temperature = parameters.get("temperature")
     if not temperature or temperature <= 0:
         raise MissingDataError(f"{path} records no temperature T > 0")
+    return record
+
+
+def _drop_duplicates(records: list[dict], warnings: list[str]) -> list[dict]:
+    """Keep one of each run given twice: one file, a hard link, a copy or a same-seed rerun."""
+    kept: list[dict] = []
+    for r in records:
+        twin = next((k for k in kept if k["inode"] == r["inode"]
+                     or (r["run_id"] and k["run_id"] == r["run_id"])
+                     or (k["sums"].shape == r["sums"].shape and np.array_equal(k["sums"], r["sums"])
+                         and k["parameters"]["temperature"] == r["parameters"]["temperature"])),
+                    None)
+        if twin is None:
+            kept.append(r)
+            continue
+        why = ("the same file (a hard link or a repeated path)" if twin["inode"] == r["inode"]
+               else "a copy of it (same run id)" if r["run_id"] and twin["run_id"] == r["run_id"]
+               else "the same run again (identical walker energies: a same-seed rerun)")
+        warnings.append(f"{r['file']} is {why} as {twin['file']}; counted once")
+    return kept
+
+
+def _check_compatible(records: list[dict]) -> None:
+    """Refuse runs that differ in anything but the temperature (and seed, and a MALA or auto dt).
+
+    Every recorded parameter is compared except :data:`_FREE`; a typed potential
+    is compared algebraically with its params substituted (SymPy trees from the
+    safe parser, never ``sympify``), so ``x1**4 + x0**2`` combines with
+    ``x0**2 + x1**4``, and ``a*x0**2`` (a = 1) with ``x0**2``; parameter
+    arrays (a network's w*, its inline data) must be equal too.
+    """
+    first = records[0]
+    p0 = first["parameters"]
+    typed = first["parameters"].get("kind") == "langevin"
+    u0 = _potential(p0, first["file"]) if typed else None
+    for r in records[1:]:
+        p = r["parameters"]
+        if typed and p.get("kind") == "langevin":
+            if not _same_potential(u0, _potential(p, r["file"])):
+                raise ValueError(f"{r['file']} is a run of U = {p.get('potential')!r} and "
+                                 f"{first['file']} of U = {p0.get('potential')!r}; give the runs "
+                                 "of one potential")
+            skip = _FREE | {"potential", "params"}
+        else:
+            skip = _FREE
+        for key in sorted(set(p0) | set(p)):
+            a, b = p0.get(key), p.get(key)
+            if key in skip or (key == "at" and not float(p0.get("localize") or 0.0)):
+                continue  # x* means nothing without a localizer
+            if key == "localize":
+                a, b = float(a or 0.0), float(b or 0.0)
+            if a != b:
+                raise ValueError(f"{r['file']} has {key} = {b!r} but {first['file']} has {a!r}; "
+                                 "runs are combined only when all but the temperature match")
+        for key in sorted(set(first["arrays"]) | set(r["arrays"])):
+            if key.endswith("start"):
+                continue
+            a, b = first["arrays"].get(key), r["arrays"].get(key)
+            if a is None or b is None or not np.array_equal(a, b):
+                raise ValueError(f"{r['file']} and {first['file']} differ in /parameters/{key}; "
+                                 "runs are combined only when all but the temperature match")
+        auto = p0.get("dt_auto") or p.get("dt_auto")
+        if p0.get("method") == "em" and p0.get("dt") != p.get("dt") and not auto:
+            raise ValueError(f"{r['file']} has dt = {p.get('dt')!r} but {first['file']} has "
+                             f"{p0.get('dt')!r}; Euler–Maruyama's bias depends on dt, so its runs "
+                             "are combined only at one dt")
+
+
+def default_u_min(parameters: dict) -> float:
+    """Return the default U_min: U(x*) for a localized run, else 0.
+
+    Parameters
+    ----------
+    parameters : dict
+        A langevin run's parameters.
+
+    Returns
+    -------
+    float
+        U at ``at`` when ``localize`` > 0 and the potential is an expression, else 0.
+    """
+    if (float(parameters.get("localize") or 0.0) > 0 and parameters.get("kind") == "langevin"
+            and parameters.get("potential") is not None):
+        at = np.asarray(parameters["at"], dtype=np.float64)
+        return float(_expression_of(parameters).energy_numpy(at))
+    return 0.0
+
+
+def _max_curvature(parameters: dict) -> float | None:
+    """Return the largest Hessian eigenvalue of U + γ/2|x − x*|² over probe points of the box."""
+    if parameters.get("kind") != "langevin" or parameters.get("potential") is None:
+        return None
+    expression = _expression_of(parameters)
+    dim = expression.dim
+    lower = np.asarray(parameters["center"], dtype=np.float64) - 0.5 * parameters["box"]
+    probe = np.random.default_rng(1).uniform(size=(512, dim))
+    points = np.vstack([np.asarray(parameters["center"], dtype=np.float64)[None, :],
+                        lower + parameters["box"] * probe])
+    columns = [points[:, i] for i in range(dim)]
+    hessian = np.empty((points.shape[0], dim, dim))
+    for i, row in enumerate(expression.hessian_numpy):
+        for k, entry in enumerate(row):
+            with np.errstate(all="ignore"):
+                hessian[:, i, i + k] = hessian[:, i + k, i] = np.broadcast_to(entry(*columns),
+                                                                                points.shape[:1])
+    finite = np.all(np.isfinite(hessian), axis=(1, 2))
+    if not finite.any():
+        return None
+    return float(np.linalg.eigvalsh(hessian[finite])[:, -1].max()) + float(parameters.get("localize")
+                                                                          or 0.0)
+
+
+def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
+    """λ̂(β) of one run with its diagnostics and warnings (module docstring, diagnostics module)."""
+    from fastwalk.analysis import diagnostics as dx
+
+    beta = 1.0 / float(r["parameters"]["temperature"])
     try:
-        estimate = run_estimate(1.0 / temperature, accumulators["walker_energy_sum"],
-                                accumulators["walker_energy_count"], u_min)
+        estimate = run_estimate(beta, r["sums"], r["counts"], u_min)
     except ValueError as exc:
-        raise MissingDataError(f"{path}: {exc}") from None
-    return {"file": str(path), **estimate, "temperature": float(temperature),
-            "localize": float(parameters.get("localize") or 0.0),
-            "potential": parameters.get("potential"), "dim": parameters.get("dim")}
+        raise MissingDataError(f"{r['file']}: {exc}") from None
+    counted = r["counts"] > 0
+    means = r["sums"][counted] / r["counts"][counted]
+    steps = float(np.mean(r["counts"][counted]))
+    burn_in = int(r["settings"].get("burn_in", 0))
+    warnings: list[str] = []
+    name = r["file"]
+    ess = rhat = tau = None
+    method = None
+    if r["chains"] is not None:
+        chains = r["chains"][counted] if r["chains"].shape[0] == counted.size else r["chains"]
+        ess, rhat = dx.effective_sample_size(chains), dx.split_rhat(chains)
+        method = "frames: rank-normalised split R-hat and bulk ESS (Vehtari et al. 2021)"
+    elif r["snapshot_variance"] is not None:
+        mixing = dx.walker_mixing(means, r["snapshot_variance"])
+        ess, rhat = mixing["ess"], mixing["rhat"]
+        method = "walker means: ESS = W·Var(U)/Var(walker means), classic R-hat"
+    if ess is not None and math.isfinite(ess) and ess > 0:
+        tau = means.size * steps / ess
+    outliers = dx.outlying_walkers(means, beta, u_min)
+    walker_index = np.flatnonzero(counted)
+    outlying = [int(walker_index[i]) for i in outliers["walkers"]]
+    acceptance = None
+    if r["accepted"] is not None:
+        acceptance = dx.acceptance_summary(r["accepted"], r["counts"])
+    elif r["acceptance_rate"] is not None:
+        acceptance = {"mean": r["acceptance_rate"], "min": None, "median": None, "max": None,
+                      "stuck": []}
+    stuck = sorted(set(outlying) | set(acceptance["stuck"] if acceptance else []))
+    if stuck:
+        shown = ", ".join(str(i) for i in stuck[:10]) + (" …" if len(stuck) > 10 else "")
+        warnings.append(f"{name}: {len(stuck)} walker(s) stuck or outlying (walkers {shown}: "
+                        f"time-averaged λ̂ up to {max(outliers['lambda_hat'], default=float('nan')):.3g}"
+                        f" against a median {outliers['median_lambda_hat']:.3g}); start them on the "
+                        "zero set, lower --dt, or lengthen the burn-in")
+    if rhat is not None and rhat > dx.RHAT_THRESHOLD:
+        warnings.append(f"{name}: R-hat = {rhat:.3g} > {dx.RHAT_THRESHOLD} (the walkers have not "
+                        "mixed: run longer)")
+    if tau is not None and burn_in < dx.BURN_IN_TIMES * tau:
+        warnings.append(f"{name}: burn-in {burn_in} steps is shorter than {dx.BURN_IN_TIMES:g} "
+                        f"autocorrelation times of the energy ({tau:.3g} steps); lengthen --burn-in")
+    if estimate["walkers"] < _FEW_WALKERS:
+        from scipy import stats
+
+        coverage = 2 * stats.t.cdf(2.0, estimate["walkers"] - 1) - 1
+        warnings.append(f"{name}: only {estimate['walkers']} walkers: the standard error comes "
+                        f"from their spread with {estimate['walkers'] - 1} degrees of freedom, and "
+                        f"±2 standard errors cover only {100 * coverage:.0f} % (Student t); run "
+                        f"at least {_FEW_WALKERS} walkers")
+    if tau is not None and r["series"] is not None:
+        from fastwalk.analysis.diagnostics import DRIFT_Z, drift
+
+        found = drift(*r["series"], tau)
+        if found is not None and abs(found["z"]) > DRIFT_Z:
+            warnings.append(f"{name}: the mean energy still drifts after burn-in (first half of the "
+                            f"records {found['first']:.6g}, second half {found['second']:.6g}: "
+                            f"{found['z']:.3g} standard errors); lengthen --burn-in")
+    se = estimate["mean_energy_stderr"]
+    if estimate["mean_energy"] < u_min - 3 * se:
+        warnings.append(f"{name}: U_min = {u_min:g} lies above ⟨U⟩ = {estimate['mean_energy']:.6g} "
+                        f"± {se:.2g}, so λ̂ is negative; give --u-min the potential's minimum")
+    return {**estimate, "file": name, "temperature": float(r["parameters"]["temperature"]),
+            "localize": float(r["parameters"].get("localize") or 0.0), "seed": str(r["seed"]),
+            "status": r["status"], "steps_counted": steps, "burn_in": burn_in,
+            "ess": ess, "rhat": rhat, "diagnostics_method": method, "autocorrelation_steps": tau,
+            "acceptance": acceptance, "outlying_walkers": stuck,
+            "heat_capacity": (beta * beta * r["snapshot_variance"]
+                              if r["snapshot_variance"] is not None else None),
+            "_means": r["sums"] / np.maximum(r["counts"], 1), "_counted": counted,
+            "warnings": warnings}
 
 
-def llc_report(paths, *, u_min: float = 0.0, multiplicity: int | None = None) -> dict[str, Any]:
-    """Return λ̂(β) of every run, the fitted λ and m, and the free energy, from files.
+def shared_stream_covariance(beta, walker_means, lambda_hat_stderr, seeds) -> np.ndarray | None:
+    """Return the covariance of the runs' λ̂ when some share a seed (same streams), else None.
+
+    Walker w of two runs with one seed draws the same random numbers (its
+    stream depends on the seed and w alone), so their time averages are
+    paired: cov(λ̂_i, λ̂_j) = β_i β_j cov_w(Ū_i,w, Ū_j,w)/W, estimated from the
+    paired walkers. Runs of different seeds are independent (zero).
+
+    Parameters
+    ----------
+    beta : array_like
+        The runs' β.
+    walker_means : sequence of array_like
+        Each run's per-walker time averages Ū_w (NaN for a walker with no counted step).
+    lambda_hat_stderr : array_like
+        The runs' standard errors (the diagonal).
+    seeds : sequence
+        The runs' seeds.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``[n][n]``, or None when no two runs share a seed.
+    """
+    groups: dict[Any, list[int]] = {}
+    for i, seed in enumerate(seeds):
+        groups.setdefault(seed, []).append(i)
+    shared = [g for g in groups.values() if len(g) > 1]
+    if not shared:
+        return None
+    covariance = np.diag(np.asarray(lambda_hat_stderr, dtype=np.float64) ** 2)
+    for group in shared:
+        for pos, i in enumerate(group):
+            for j in group[pos + 1:]:
+                a, b = np.asarray(walker_means[i]), np.asarray(walker_means[j])
+                if a.shape != b.shape:
+                    continue
+                both = np.isfinite(a) & np.isfinite(b)
+                if both.sum() < 3:
+                    continue
+                pair = np.cov(a[both], b[both])[0, 1]
+                covariance[i, j] = covariance[j, i] = beta[i] * beta[j] * pair / both.sum()
+    return covariance
+
+
+def _covariance(runs: list[dict], warnings: list[str]) -> np.ndarray | None:
+    """Return :func:`shared_stream_covariance` of the runs, with its warning."""
+    seeds = [r["seed"] for r in runs]
+    means = [np.where(r["_counted"], r["_means"], np.nan) for r in runs]
+    covariance = shared_stream_covariance([r["beta"] for r in runs], means,
+                                          [r["lambda_hat_stderr"] for r in runs], seeds)
+    if covariance is None:
+        return None
+    shared = sorted({s for s in seeds if seeds.count(s) > 1})
+    names = "; ".join(", ".join(r["file"] for r in runs if r["seed"] == s) for s in shared)
+    if np.any(np.linalg.eigvalsh(covariance) <= 0):
+        warnings.append(f"runs share a seed (so their walkers share random streams) and their "
+                        f"covariance cannot be estimated from the walkers ({names}); the error "
+                        "bars treat them as independent and are too small: give each run its own "
+                        "seed")
+        return None
+    sd = np.sqrt(np.diag(covariance))
+    largest = float(np.max(np.abs(covariance / np.outer(sd, sd) - np.eye(len(runs)))))
+    warnings.append(f"runs share a seed, so their walkers share random streams and their λ̂ are "
+                    f"correlated (up to {largest:.2f}): the fit uses their covariance measured "
+                    f"from paired walkers ({names})")
+    return covariance
+
+
+def _fit_warnings(fit: dict, warnings: list[str]) -> None:
+    if fit["chi2_pvalue"] is not None and fit["chi2_pvalue"] < _POOR_FIT:
+        warnings.append(f"the fit is poor: chi2 = {fit['chi2']:.3g} for {fit['dof']} degrees of "
+                        f"freedom (p = {fit['chi2_pvalue']:.2g}); the runs disagree with every model "
+                        "(not equilibrated, too hot for the box, or a bias): the error bar is "
+                        "scaled up but λ may be wrong")
+    if fit["at_bound"]:
+        warnings.append(f"fitted parameter(s) at their bound: {', '.join(fit['at_bound'])}; the "
+                        "model does not fit these data freely (widen the sweep or fix "
+                        "--multiplicity)")
+    others = sorted({r["multiplicity"] for r in fit["rivals"]} - {fit["multiplicity"]})
+    if others:
+        alternatives = "; ".join(f"m = {r['multiplicity']}: λ = {r['lambda']:.4g} ± "
+                                 f"{r['lambda_stderr']:.2g}" for r in fit["rivals"]
+                                 if r["multiplicity"] != fit["multiplicity"])
+        warnings.append(f"the data cannot settle m: m = {fit['multiplicity']} is chosen but "
+                        f"{alternatives} is within {_RIVAL_AICC:g} of the best AICc; sweep a wider "
+                        "range of β or fix --multiplicity")
+
+
+def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = None,
+               sample_size: int | None = None) -> dict[str, Any]:
+    """Return λ̂(β) of every run, the fitted λ and m, diagnostics, warnings and the free energy.
 
     Parameters
     ----------
@@ -350,69 +918,160 @@ def llc_report(paths, *, u_min: float = 0.0, multiplicity: int | None = None) ->
         Langevin run files (one per temperature; several at one temperature
         are allowed and combined).
     u_min : float, optional
-        The minimum of U (default 0).
+        The minimum of U (default: U(x*) for a localized run, else 0).
     multiplicity : int, optional
         Fix m instead of choosing it.
+    sample_size : int, optional
+        n, when U is a total loss nL_n of n data: then ``wbic`` is ⟨U⟩ at
+        β = 1/log n (interpolated in log β between the runs that bracket it).
 
     Returns
     -------
     dict
-        JSON-able: ``lambda``, ``lambda_stderr``, ``multiplicity`` (None for
-        a single temperature, where λ̂(β) itself is the estimate), ``fit``
-        (the chosen model and the candidates), ``runs`` (per file: ``file``,
-        ``beta``, ``mean_energy``, ``mean_energy_stderr``, ``lambda_hat``,
-        ``lambda_hat_stderr``, ``walkers``, ``temperature``, ``localize``),
-        ``free_energy`` (per distinct β: ``beta``, ``free_energy``,
-        ``free_energy_stderr``), ``u_min``.
+        JSON-able: ``lambda``, ``lambda_stderr``, ``multiplicity`` (None for a
+        single temperature), ``fit``, ``runs`` (per file: the estimate,
+        ``ess``, ``rhat``, ``acceptance``, ``outlying_walkers``,
+        ``heat_capacity``, ``warnings``), ``ess`` (smallest over runs),
+        ``rhat`` (largest), ``free_energy``, ``heat_capacity`` (per β: the
+        runs' β²Var(U) and, with a fit, ``from_fit`` = y − dy/d log β of the
+        fitted curve), ``wbic``,
+        ``u_min``, ``local`` and ``warnings`` (every warning of the runs and
+        the fit).
 
     Raises
     ------
     fastwalk.errors.MissingDataError
-        If a file is not a run with per-walker energies.
+        If a file is not a langevin run with per-walker energies.
     ValueError
-        If no path is given, a file is given twice, or the runs mix potentials.
+        If no path is given, or the runs differ in anything but the temperature.
     """
     paths = list(paths)
     if not paths:
         raise ValueError("give at least one run file")
-    seen = [Path(p).resolve() for p in paths]
-    for i, path in enumerate(seen):
-        if path in seen[:i]:
-            raise ValueError(f"{paths[i]} is given twice; give each run once")
-    u_min = validate.real("u_min", u_min)
-    runs = [_run_from_file(path, u_min) for path in paths]
-    potentials = {(r["potential"], r["dim"], r["localize"]) for r in runs}
-    if len(potentials) > 1:
-        raise ValueError("the files are runs of different potentials, dimensions or localizing "
-                         "strengths; give the runs of one sweep")
+    warnings: list[str] = []
+    records = _drop_duplicates([_read_run(p) for p in paths], warnings)
+    _check_compatible(records)
+    parameters = records[0]["parameters"]
+    if u_min is None and float(parameters.get("localize") or 0) > 0 and parameters.get("kind") != "langevin":
+        warnings.append(f"U_min defaults to 0 for a local {parameters.get('kind')} run; λ̂ needs "
+                        "U(w*): give --u-min")
+    u_min = default_u_min(parameters) if u_min is None else validate.real("u_min", u_min)
+    if sample_size is None and isinstance(parameters.get("samples"), int):
+        sample_size = parameters["samples"]  # U = n·L_n of a network's n data
+    for r in records:
+        if r["status"] != "completed" or r["committed_step"] < r["target_steps"]:
+            warnings.append(f"{r['file']} is incomplete (status {r['status']}, "
+                            f"{r['committed_step']} of {r['target_steps']} steps committed): its "
+                            "estimate uses the committed steps only")
+    runs = sorted((_diagnose_run(r, u_min) for r in records), key=lambda r: r["beta"])
+    for run in runs:
+        warnings.extend(run["warnings"])
+    covariance = _covariance(runs, warnings)
     beta = np.array([r["beta"] for r in runs])
     y = np.array([r["lambda_hat"] for r in runs])
     s = np.array([r["lambda_hat_stderr"] for r in runs])
-    report: dict[str, Any] = {"u_min": u_min, "local": runs[0]["localize"] > 0}
+    _em_warning(parameters, runs, warnings)
+    report: dict[str, Any] = {"u_min": u_min, "local": float(parameters.get("localize") or 0) > 0}
     distinct = np.unique(beta)
     if distinct.size == 1 and multiplicity is None:
         weights = s**-2
         report.update(lambda_=float(np.sum(weights * y) / weights.sum()),
                       lambda_stderr=float(weights.sum() ** -0.5), multiplicity=None, fit=None)
+        warnings.append("one temperature: λ̂(β) = β(⟨U⟩ − U_min) carries the −P′/P term "
+                        "(−(m − 1)/log β for m > 1); λ and m need a sweep")
     else:
-        fit = fit_learning_coefficient(beta, y, s, multiplicity=multiplicity)
+        fit = fit_learning_coefficient(beta, y, s, covariance=covariance, multiplicity=multiplicity,
+                                       max_multiplicity=max(1, int(parameters.get("dim") or 1)))
         report.update(lambda_=fit["lambda"], lambda_stderr=fit["lambda_stderr"],
                       multiplicity=fit["multiplicity"], fit=fit)
+        _fit_warnings(fit, warnings)
     report["lambda"] = report.pop("lambda_")
-    means, errors = [], []
+    if report["lambda"] + 2 * report["lambda_stderr"] < 0:
+        warnings.append(f"λ = {report['lambda']:.4g} ± {report['lambda_stderr']:.2g} is negative, "
+                        "which no potential has: U_min is wrong (give --u-min) or the runs are "
+                        "not equilibrated")
+    report.update(_thermodynamics(runs, distinct, beta, sample_size))
+    if report["fit"] is not None:  # c = y − dy/dL of the fitted curve, to compare with the runs'
+        for entry in report["heat_capacity"]:
+            log_b, h = math.log(entry["beta"]), 1e-4
+            slope = (curve_of(report["fit"], [log_b + h]) - curve_of(report["fit"], [log_b - h]))
+            entry["from_fit"] = float(curve_of(report["fit"], [log_b])[0] - slope[0] / (2 * h))
+    finite_ess = [r["ess"] for r in runs if r["ess"] is not None]
+    finite_rhat = [r["rhat"] for r in runs if r["rhat"] is not None]
+    report["ess"] = _plain(min(finite_ess)) if finite_ess else None
+    report["rhat"] = _plain(max(finite_rhat)) if finite_rhat else None
+    keys = ("file", "beta", "temperature", "mean_energy", "mean_energy_stderr", "lambda_hat",
+            "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
+            "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",
+            "outlying_walkers", "heat_capacity", "warnings")
+    report["runs"] = [{key: _plain(r[key]) for key in keys} for r in runs]
+    report["warnings"] = warnings
+    return report
+
+
+def _plain(value):
+    """Return inf as the string "inf" (strict JSON would print null, which reads as "not computed")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _em_warning(parameters: dict, runs: list[dict], warnings: list[str]) -> None:
+    from fastwalk.analysis.diagnostics import em_bias
+
+    if parameters.get("method") != "em":
+        return
+    curvature = _max_curvature(parameters)
+    if curvature is None:
+        warnings.append("Euler–Maruyama runs carry an O(dt) bias that cannot be bounded for "
+                        "this potential; compare with a run at dt/2 or use --method mala")
+        return
+    bias = em_bias(float(parameters["dt"]), curvature)
+    worst = max(bias * abs(r["lambda_hat"]) / r["lambda_hat_stderr"] for r in runs)
+    if worst > 1.0:
+        warnings.append(f"Euler–Maruyama at dt = {parameters['dt']:g} biases ⟨U⟩ by up to a "
+                        f"factor {1 + bias:.3g} (the curvature of U reaches {curvature:.3g} in the "
+                        f"box; relative bias κdt/(2 − κdt)), up to {worst:.3g} standard errors of "
+                        "λ̂: halve dt and compare, or use --method mala (exact at any dt)")
+
+
+def _thermodynamics(runs, distinct, beta, sample_size) -> dict[str, Any]:
+    """Free energy by thermodynamic integration, heat capacity per β and WBIC where defined."""
+    means, errors, heat = [], [], []
     for b in distinct:
-        same = beta == b
-        w = np.array([r["mean_energy_stderr"] for r in runs])[same] ** -2.0
-        e = np.array([r["mean_energy"] for r in runs])[same]
+        same = [r for r in runs if r["beta"] == b]
+        w = np.array([r["mean_energy_stderr"] for r in same]) ** -2.0
+        e = np.array([r["mean_energy"] for r in same])
         means.append(float(np.sum(w * e) / w.sum()))
         errors.append(float(w.sum() ** -0.5))
+        values = [r["heat_capacity"] for r in same if r["heat_capacity"] is not None]
+        heat.append(float(np.mean(values)) if values else None)
     energy = free_energy(distinct, means, errors)
-    report["free_energy"] = [
+    out: dict[str, Any] = {"free_energy": [
         {"beta": float(b), "free_energy": float(f), "free_energy_stderr": float(e)}
         for b, f, e in zip(energy["beta"], energy["free_energy"], energy["free_energy_stderr"],
-                           strict=True)
-    ]
-    keys = ("file", "beta", "mean_energy", "mean_energy_stderr", "lambda_hat", "lambda_hat_stderr",
-            "walkers", "temperature", "localize")
-    report["runs"] = [{key: r[key] for key in keys} for r in sorted(runs, key=lambda r: r["beta"])]
-    return report
+                           strict=True)]}
+    out["heat_capacity"] = [{"beta": float(b), "heat_capacity": h}
+                            for b, h in zip(distinct, heat, strict=True)]
+    out["wbic"] = None
+    if sample_size is not None:
+        n = validate.integer("sample_size", sample_size, minimum=2)
+        target = 1.0 / math.log(n)
+        out["wbic"] = _interpolate_energy(distinct, np.array(means), np.array(errors), target, n)
+    return out
+
+
+def _interpolate_energy(beta, energy, stderr, target, n) -> dict[str, Any]:
+    """⟨U⟩ at β = target, linear in log β between the two runs that bracket it."""
+    where = {"sample_size": n, "beta": target}
+    if not beta.min() <= target <= beta.max():
+        return {**where, "wbic": None, "wbic_stderr": None,
+                "note": f"β = 1/log n = {target:.4g} lies outside the runs' β range "
+                        f"[{beta.min():.4g}, {beta.max():.4g}]: add a run at T = log n"}
+    j = int(np.searchsorted(beta, target))
+    if beta[j] == target:
+        return {**where, "wbic": float(energy[j]), "wbic_stderr": float(stderr[j])}
+    t = (math.log(target) - math.log(beta[j - 1])) / (math.log(beta[j]) - math.log(beta[j - 1]))
+    return {**where, "wbic": float((1 - t) * energy[j - 1] + t * energy[j]),
+            "wbic_stderr": float(math.hypot((1 - t) * stderr[j - 1], t * stderr[j])),
+            "note": "interpolated linearly in log β between the two runs that bracket it"}

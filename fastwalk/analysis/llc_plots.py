@@ -1,8 +1,11 @@
 """Pictures of the learning coefficient: β⟨U⟩ against log β, and a 2-D law with U's zero set.
 
 - :func:`llc_figure`: each run's λ̂(β) = β(⟨U⟩ − U_min) with its standard
-  error against log β, the fitted curve λ − (m − 1)/(log β + κ) [+ power
-  term], and λ with its standard error as a band.
+  error against log β, the fitted curve λ − P′(log β)/P(log β) [+ power
+  term] and λ with its standard error as a band; the residuals in standard
+  errors; and the free energy. Axes come from :func:`robust_limits`: a huge
+  error bar or a wild point does not squash the rest, and points outside are
+  drawn on the edge as ▲/▼.
 - :func:`zero_set_figure`: the empirical and the exact 2-D Boltzmann laws of
   (x0, x1) side by side, with the zero set {U = U_min} drawn on both (the
   contour of U at U_min + 1e-6 of its range, which hugs the set from both
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["llc_figure", "zero_set_figure", "plot_llc", "langevin_run_figure"]
+__all__ = ["llc_figure", "zero_set_figure", "plot_llc", "langevin_run_figure", "robust_limits"]
 
 
 def _figure(figsize):
@@ -22,8 +25,61 @@ def _figure(figsize):
     return new_figure(figsize)
 
 
+def robust_limits(values, errors) -> tuple[float, float]:
+    """Return y-limits that show the bulk of the points with their error bars.
+
+    A point farther than 8 robust spreads (1.4826·MAD, at least the median
+    error) from the median is left out of the range, and an error bar is
+    counted at most as 3 median errors, so one huge bar or one wild point
+    cannot squash the others; callers mark what falls outside.
+
+    Parameters
+    ----------
+    values, errors : array_like
+        The points and their standard errors.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    s = np.asarray(errors, dtype=np.float64)
+    finite = np.isfinite(y)
+    y, s = y[finite], np.where(np.isfinite(s[finite]), s[finite], 0.0)
+    if not y.size:
+        return -1.0, 1.0
+    median = float(np.median(y))
+    typical = float(np.median(s)) if s.size else 0.0
+    spread = max(1.4826 * float(np.median(np.abs(y - median))), typical, 1e-12 * max(abs(median), 1))
+    core = np.abs(y - median) <= 8 * spread
+    bars = np.minimum(s[core], 3 * typical) if typical > 0 else s[core]
+    low, high = float(np.min(y[core] - bars)), float(np.max(y[core] + bars))
+    pad = 0.08 * (high - low) if high > low else 0.1 * max(abs(median), 1e-3)
+    return low - pad, high + pad
+
+
+def _points(ax, x, y, s, label, limits, color="C0"):
+    """Error bars within ``limits``; points outside drawn on the edge as ▲/▼ and labelled."""
+    low, high = limits
+    above, below = y > high, y < low
+    inside = ~(above | below)
+    # bars cut at the axis (an artist reaching far outside would stretch a tight bounding box)
+    down = np.clip(np.minimum(s, y - low), 0.0, None)
+    up = np.clip(np.minimum(s, high - y), 0.0, None)
+    ax.errorbar(x[inside], y[inside], yerr=[down[inside], up[inside]], fmt="o", capsize=3,
+                color=color, label=label)
+    label = "outside the axis (value clipped)"
+    for outside, edge, marker in ((above, high, "^"), (below, low, "v")):
+        if outside.any():  # an empty unclipped line would sit at the figure's origin
+            ax.plot(x[outside], np.full(outside.sum(), edge), marker, color="C3", ms=9,
+                    clip_on=False, label=label)
+            label = None
+    ax.set_ylim(low, high)
+
+
 def llc_figure(report: dict):
-    """Return the figure of β⟨U⟩ against log β with the fitted curve.
+    """Return the figure of β⟨U⟩ against log β with the fit, its residuals and the free energy.
 
     Parameters
     ----------
@@ -33,31 +89,57 @@ def llc_figure(report: dict):
     Returns
     -------
     matplotlib.figure.Figure
-        The figure.
+        Three panels sharing log β: λ̂(β) = β(⟨U⟩ − U_min) with the fitted
+        curve and λ ± its error; the residuals in standard errors; and
+        F(β) − F(β₀). Axes are set by :func:`robust_limits`, so one huge
+        error bar or a wild point does not flatten the rest (it is marked).
     """
-    from fastwalk.analysis.llc import model_curve
+    from fastwalk.analysis.llc import curve_of
 
     runs = report["runs"]
     beta = np.array([r["beta"] for r in runs])
+    x = np.log(beta)
     y = np.array([r["lambda_hat"] for r in runs])
     s = np.array([r["lambda_hat_stderr"] for r in runs])
-    figure = _figure((6.4, 4.4))
-    ax = figure.add_subplot()
-    ax.errorbar(np.log(beta), y, yerr=s, fmt="o", capsize=3, label="runs: λ̂(β) = β(⟨U⟩ − U_min)")
+    figure = _figure((6.4, 8.2))
+    top, middle, bottom = (figure.add_subplot(3, 1, i) for i in (1, 2, 3))
     lam, se = report["lambda"], report["lambda_stderr"]
-    grid = np.linspace(np.log(beta).min(), np.log(beta).max(), 200)
     fit = report.get("fit")
+    limits = robust_limits(np.append(y, lam), np.append(s, se))
+    _points(top, x, y, s, "runs: λ̂(β) = β(⟨U⟩ − U_min)", limits)
+    grid = np.linspace(x.min(), x.max(), 200)
     if fit is not None:
-        pc = fit["power_correction"] or {"c": 0.0, "delta": 1.0}
-        ax.plot(grid, model_curve(grid, fit["lambda"], fit["multiplicity"], fit["kappa"],
-                                  pc["c"], pc["delta"]), label="fit")
-    ax.axhspan(lam - se, lam + se, alpha=0.25, color="C2")
-    ax.axhline(lam, color="C2", lw=1, label=f"λ = {lam:.4g} ± {se:.2g}")
+        top.plot(grid, curve_of(fit, grid), color="C1", label="fit")
+    top.axhspan(lam - se, lam + se, alpha=0.25, color="C2")
+    top.axhline(lam, color="C2", lw=1, label=f"λ = {lam:.4g} ± {se:.2g}")
+    top.set_ylim(*limits)
+    top.set_ylabel("β (⟨U⟩ − U_min)")
     m = report["multiplicity"]
-    ax.set_xlabel("log β")
-    ax.set_ylabel("β ⟨U⟩")
-    ax.set_title(f"learning coefficient: λ = {lam:.4g} ± {se:.2g}" + (f", m = {m}" if m else ""))
-    ax.legend(loc="best", fontsize="small")
+    top.set_title(f"learning coefficient: λ = {lam:.4g} ± {se:.2g}" + (f", m = {m}" if m else "")
+                  + (f"   ({len(report['warnings'])} warning(s))" if report.get("warnings") else ""))
+    top.legend(loc="best", fontsize="small")
+    if fit is not None:
+        z = (y - curve_of(fit, x)) / s
+        _points(middle, x, z, np.ones_like(z), "(λ̂ − fit) / standard error",
+                robust_limits(np.append(z, [-2.5, 2.5]), np.ones(z.size + 2)), color="C1")
+        middle.axhline(0, color="k", lw=0.8)
+        middle.axhspan(-2, 2, color="0.9", zorder=0)
+        middle.legend(loc="best", fontsize="small")
+    else:
+        middle.text(0.5, 0.5, "one temperature: no fit", ha="center", va="center",
+                    transform=middle.transAxes)
+    middle.set_ylabel("residual / se")
+    free = report["free_energy"]
+    fx = np.log([f["beta"] for f in free])
+    fy = np.array([f["free_energy"] for f in free])
+    fs = np.array([f["free_energy_stderr"] for f in free])
+    _points(bottom, fx, fy, fs, "F(β) − F(β₀), thermodynamic integration",
+            robust_limits(fy, fs), color="C4")
+    bottom.set_ylabel("F − F(β₀)")
+    bottom.set_xlabel("log β")
+    bottom.legend(loc="best", fontsize="small")
+    for ax in (top, middle):
+        ax.set_xlim(bottom.get_xlim())
     return figure
 
 
