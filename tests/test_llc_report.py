@@ -219,3 +219,19 @@ def test_energy_still_relaxing_after_burn_in_warns(tmp_path):
     warnings = llc_report([path])["warnings"]
     assert any("still drifts" in w for w in warnings), warnings
     assert any("burn-in 0 steps" in w for w in warnings), warnings
+
+
+def test_per_walker_acceptance_names_walkers_that_accept_nothing(sweep, tmp_path):
+    """A file with the ``walker_accepted`` accumulator (MALA's accepted proposals per walker)."""
+    path = tmp_path / "accepted.h5"
+    shutil.copyfile(sweep[0], path)
+    with h5py.File(path, "r+") as f:
+        counts = f["fastwalk/accumulators/walker_energy_count"][()]
+        accepted = (0.8 * counts).astype(np.int64)
+        accepted[[3, 7]] = 0
+        f["fastwalk/accumulators"].create_dataset("walker_accepted", data=accepted)
+    run = llc_report([path])["runs"][0]
+    assert run["acceptance"]["stuck"] == [3, 7]
+    assert run["acceptance"]["median"] == pytest.approx(0.8, abs=1e-3)
+    assert 3 in run["outlying_walkers"] and 7 in run["outlying_walkers"]
+    assert any("walkers 3, 7" in w for w in run["warnings"])

@@ -778,10 +778,17 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
     stuck = sorted(set(outlying) | set(acceptance["stuck"] if acceptance else []))
     if stuck:
         shown = ", ".join(str(i) for i in stuck[:10]) + (" …" if len(stuck) > 10 else "")
+        why = []
+        if outlying:
+            why.append(f"time-averaged λ̂ from {min(outliers['lambda_hat']):.3g} to "
+                       f"{max(outliers['lambda_hat']):.3g} against a median "
+                       f"{outliers['median_lambda_hat']:.3g}")
+        if acceptance and acceptance["stuck"]:
+            why.append(f"{len(acceptance['stuck'])} accepting under a tenth of the median "
+                       f"acceptance {acceptance['median']:.2g}")
         warnings.append(f"{name}: {len(stuck)} walker(s) stuck or outlying (walkers {shown}: "
-                        f"time-averaged λ̂ up to {max(outliers['lambda_hat'], default=float('nan')):.3g}"
-                        f" against a median {outliers['median_lambda_hat']:.3g}); start them on the "
-                        "zero set, lower --dt, or lengthen the burn-in")
+                        f"{'; '.join(why)}); start them on the zero set, lower --dt, or lengthen "
+                        "the burn-in")
     if rhat is not None and rhat > dx.RHAT_THRESHOLD:
         warnings.append(f"{name}: R-hat = {rhat:.3g} > {dx.RHAT_THRESHOLD} (the walkers have not "
                         "mixed: run longer)")
