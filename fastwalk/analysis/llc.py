@@ -461,12 +461,14 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, covariance=
     whiten = _whitener(sigma, covariance)
     candidates = []
     for m in multiplicities:
+        if m > n:  # no model of this m or above leaves a degree of freedom
+            break
         for power in powers:
-            shapes = [_Shape(m, real, pairs, power, float(log_beta.min()))
-                      for real, pairs in _shapes(m)]
-            k = shapes[0].size
+            k = m + 2 * power
             if n < k + (m > 1 or power):  # leave a degree of freedom to any curved model
                 continue
+            shapes = [_Shape(m, real, pairs, power, float(log_beta.min()))
+                      for real, pairs in _shapes(m)]
             fits = [(s, _fit_shape(s, log_beta, y, whiten)) for s in shapes]
             fits = [(s, r) for s, r in fits if r is not None]
             if fits:
