@@ -67,8 +67,9 @@ A file given twice, a hard link, a copy (same run id) or a same-seed rerun
 smallest β₀ (highest temperature) F(β) − F(β₀) = ∫ ⟨U⟩ dβ = ∫ β⟨U⟩ d log β,
 integrated by the trapezoid rule in log β; independent runs add their variances.
 
-**Beyond λ.** *Heat capacity* c(β) = β²Var_β(U) (Var from the walkers'
-spread at the recorded steps): −d⟨U⟩/dβ = Var_β(U) makes c = y − dy/dL with
+**Beyond λ.** *Heat capacity* c(β) = β²Var_β(U) (from frames, with a
+jackknife error over walkers; else from the walkers' spread at the recorded
+steps, without one): −d⟨U⟩/dβ = Var_β(U) makes c = y − dy/dL with
 y = β(⟨U⟩ − U_min), so c → λ as well, an independent check of λ̂(β). Watanabe's
 *singular fluctuation* ν (Watanabe, *Asymptotic equivalence of Bayes cross
 validation and widely applicable information criterion*, JMLR 11, 2010,
@@ -758,9 +759,12 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
     name = r["file"]
     ess = rhat = tau = None
     method = None
+    heat = ((beta * beta * r["snapshot_variance"], None) if r["snapshot_variance"] is not None
+            else (None, None))
     if r["chains"] is not None:
         chains = r["chains"][counted] if r["chains"].shape[0] == counted.size else r["chains"]
         ess, rhat = dx.effective_sample_size(chains), dx.split_rhat(chains)
+        heat = _heat_capacity(chains, beta)
         method = "frames: rank-normalised split R-hat and bulk ESS (Vehtari et al. 2021)"
     elif r["snapshot_variance"] is not None:
         mixing = dx.walker_mixing(means, r["snapshot_variance"])
@@ -822,8 +826,7 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
             "status": r["status"], "steps_counted": steps, "burn_in": burn_in,
             "ess": ess, "rhat": rhat, "diagnostics_method": method, "autocorrelation_steps": tau,
             "acceptance": acceptance, "outlying_walkers": stuck,
-            "heat_capacity": (beta * beta * r["snapshot_variance"]
-                              if r["snapshot_variance"] is not None else None),
+            "heat_capacity": heat[0], "heat_capacity_stderr": heat[1],
             "_means": r["sums"] / np.maximum(r["counts"], 1), "_counted": counted,
             "warnings": warnings}
 
@@ -871,6 +874,21 @@ def shared_stream_covariance(beta, walker_means, lambda_hat_stderr, seeds) -> np
                 pair = np.cov(a[both], b[both])[0, 1]
                 covariance[i, j] = covariance[j, i] = beta[i] * beta[j] * pair / both.sum()
     return covariance
+
+
+def _heat_capacity(chains: np.ndarray, beta: float) -> tuple[float, float]:
+    """β²Var(U) over every walker's frames, and its jackknife standard error over walkers.
+
+    Walkers are independent, so leaving one out at a time gives an honest
+    error whatever the correlation along each trajectory.
+    """
+    first = chains.mean(axis=1)
+    second = (chains * chains).mean(axis=1)
+    w = first.size
+    variance = float(second.mean() - first.mean() ** 2)
+    left_out = ((second.sum() - second) / (w - 1) - ((first.sum() - first) / (w - 1)) ** 2)
+    stderr = math.sqrt((w - 1) / w * float(np.sum((left_out - left_out.mean()) ** 2)))
+    return beta * beta * variance, beta * beta * stderr
 
 
 def _covariance(runs: list[dict], warnings: list[str]) -> np.ndarray | None:
@@ -1012,7 +1030,7 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
     keys = ("file", "beta", "temperature", "mean_energy", "mean_energy_stderr", "lambda_hat",
             "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
             "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",
-            "outlying_walkers", "heat_capacity", "warnings")
+            "outlying_walkers", "heat_capacity", "heat_capacity_stderr", "warnings")
     report["runs"] = [{key: _plain(r[key]) for key in keys} for r in runs]
     report["warnings"] = warnings
     return report
