@@ -20,7 +20,8 @@ from fastwalk.models.langevin import LangevinBrownian
 
 BETAS = np.logspace(1.0, 3.0, 5)
 REPORT_KEYS = {"lambda", "lambda_stderr", "multiplicity", "fit", "runs", "ess", "rhat",
-               "free_energy", "heat_capacity", "wbic", "u_min", "local", "warnings"}
+               "free_energy", "heat_capacity", "singular_fluctuation", "wbic", "u_min", "local",
+               "warnings"}
 RUN_KEYS = {"file", "beta", "temperature", "mean_energy", "mean_energy_stderr", "lambda_hat",
             "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
             "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",

@@ -961,7 +961,8 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
         ``heat_capacity``, ``warnings``), ``ess`` (smallest over runs),
         ``rhat`` (largest), ``free_energy``, ``heat_capacity`` (per β: the
         runs' β²Var(U) and, with a fit, ``from_fit`` = y − dy/d log β of the
-        fitted curve), ``wbic``,
+        fitted curve), ``singular_fluctuation`` (None, with a note why),
+        ``wbic``,
         ``u_min``, ``local`` and ``warnings`` (every warning of the runs and
         the fit).
 
@@ -1080,6 +1081,10 @@ def _thermodynamics(runs, distinct, beta, sample_size) -> dict[str, Any]:
                            strict=True)]}
     out["heat_capacity"] = [{"beta": float(b), "heat_capacity": h}
                             for b, h in zip(distinct, heat, strict=True)]
+    out["singular_fluctuation"] = {
+        "value": None,
+        "note": "Watanabe's ν needs the per-datum losses log p(X_i|w) (functional variance), which "
+                "a potential U does not have; heat_capacity = β²Var_β(U) is what U gives (→ λ)"}
     out["wbic"] = None
     if sample_size is not None:
         n = validate.integer("sample_size", sample_size, minimum=2)
