@@ -20,11 +20,12 @@ from fastwalk.models.langevin import LangevinBrownian
 
 BETAS = np.logspace(1.0, 3.0, 5)
 REPORT_KEYS = {"lambda", "lambda_stderr", "multiplicity", "fit", "runs", "ess", "rhat",
-               "free_energy", "heat_capacity", "wbic", "u_min", "local", "warnings"}
+               "free_energy", "heat_capacity", "singular_fluctuation", "wbic", "u_min", "local",
+               "warnings"}
 RUN_KEYS = {"file", "beta", "temperature", "mean_energy", "mean_energy_stderr", "lambda_hat",
             "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
             "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",
-            "outlying_walkers", "heat_capacity", "warnings"}
+            "outlying_walkers", "heat_capacity", "heat_capacity_stderr", "warnings"}
 
 
 def _run(path, potential="x0**2 + x1**4", dim=2, *, temperature, seed, walkers=100, steps=2000,
@@ -62,11 +63,17 @@ def test_healthy_sweep_reports_diagnostics_and_no_warning(sweep):
 
 
 def test_frames_give_rank_normalised_split_rhat(tmp_path):
+    from fastwalk.analysis.quadrature import BoltzmannQuadrature
+
     path = _run(tmp_path / "framed.h5", temperature=0.01, seed=3, every=20)
     run = llc_report([path])["runs"][0]
     assert run["diagnostics_method"].startswith("frames")
     assert 1.0 <= run["rhat"] < 1.05
     assert 100 < run["ess"] <= 1.1 * 100 * 2000 / 20
+    # β²Var_β(U) from the frames, with its jackknife error over walkers, against quadrature
+    q = BoltzmannQuadrature(lambda p: p[..., 0] ** 2 + p[..., 1] ** 4, [-1, -1], [1, 1])
+    exact = 100.0**2 * q.energy_variance(100.0)
+    assert abs(run["heat_capacity"] - exact) <= 4 * run["heat_capacity_stderr"], (run, exact)
 
 
 def test_cli_json_and_text_carry_the_diagnostics(sweep, fastwalk_cli, tmp_path):
@@ -219,3 +226,19 @@ def test_energy_still_relaxing_after_burn_in_warns(tmp_path):
     warnings = llc_report([path])["warnings"]
     assert any("still drifts" in w for w in warnings), warnings
     assert any("burn-in 0 steps" in w for w in warnings), warnings
+
+
+def test_per_walker_acceptance_names_walkers_that_accept_nothing(sweep, tmp_path):
+    """A file with the ``walker_accepted`` accumulator (MALA's accepted proposals per walker)."""
+    path = tmp_path / "accepted.h5"
+    shutil.copyfile(sweep[0], path)
+    with h5py.File(path, "r+") as f:
+        counts = f["fastwalk/accumulators/walker_energy_count"][()]
+        accepted = (0.8 * counts).astype(np.int64)
+        accepted[[3, 7]] = 0
+        f["fastwalk/accumulators"].create_dataset("walker_accepted", data=accepted)
+    run = llc_report([path])["runs"][0]
+    assert run["acceptance"]["stuck"] == [3, 7]
+    assert run["acceptance"]["median"] == pytest.approx(0.8, abs=1e-3)
+    assert 3 in run["outlying_walkers"] and 7 in run["outlying_walkers"]
+    assert any("walkers 3, 7" in w for w in run["warnings"])

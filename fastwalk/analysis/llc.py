@@ -67,8 +67,9 @@ A file given twice, a hard link, a copy (same run id) or a same-seed rerun
 smallest β₀ (highest temperature) F(β) − F(β₀) = ∫ ⟨U⟩ dβ = ∫ β⟨U⟩ d log β,
 integrated by the trapezoid rule in log β; independent runs add their variances.
 
-**Beyond λ.** *Heat capacity* c(β) = β²Var_β(U) (Var from the walkers'
-spread at the recorded steps): −d⟨U⟩/dβ = Var_β(U) makes c = y − dy/dL with
+**Beyond λ.** *Heat capacity* c(β) = β²Var_β(U) (from frames, with a
+jackknife error over walkers; else from the walkers' spread at the recorded
+steps, without one): −d⟨U⟩/dβ = Var_β(U) makes c = y − dy/dL with
 y = β(⟨U⟩ − U_min), so c → λ as well, an independent check of λ̂(β). Watanabe's
 *singular fluctuation* ν (Watanabe, *Asymptotic equivalence of Bayes cross
 validation and widely applicable information criterion*, JMLR 11, 2010,
@@ -461,12 +462,14 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, covariance=
     whiten = _whitener(sigma, covariance)
     candidates = []
     for m in multiplicities:
+        if m > n:  # no model of this m or above leaves a degree of freedom
+            break
         for power in powers:
-            shapes = [_Shape(m, real, pairs, power, float(log_beta.min()))
-                      for real, pairs in _shapes(m)]
-            k = shapes[0].size
+            k = m + 2 * power
             if n < k + (m > 1 or power):  # leave a degree of freedom to any curved model
                 continue
+            shapes = [_Shape(m, real, pairs, power, float(log_beta.min()))
+                      for real, pairs in _shapes(m)]
             fits = [(s, _fit_shape(s, log_beta, y, whiten)) for s in shapes]
             fits = [(s, r) for s, r in fits if r is not None]
             if fits:
@@ -756,9 +759,12 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
     name = r["file"]
     ess = rhat = tau = None
     method = None
+    heat = ((beta * beta * r["snapshot_variance"], None) if r["snapshot_variance"] is not None
+            else (None, None))
     if r["chains"] is not None:
         chains = r["chains"][counted] if r["chains"].shape[0] == counted.size else r["chains"]
         ess, rhat = dx.effective_sample_size(chains), dx.split_rhat(chains)
+        heat = _heat_capacity(chains, beta)
         method = "frames: rank-normalised split R-hat and bulk ESS (Vehtari et al. 2021)"
     elif r["snapshot_variance"] is not None:
         mixing = dx.walker_mixing(means, r["snapshot_variance"])
@@ -778,10 +784,17 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
     stuck = sorted(set(outlying) | set(acceptance["stuck"] if acceptance else []))
     if stuck:
         shown = ", ".join(str(i) for i in stuck[:10]) + (" …" if len(stuck) > 10 else "")
+        why = []
+        if outlying:
+            why.append(f"time-averaged λ̂ from {min(outliers['lambda_hat']):.3g} to "
+                       f"{max(outliers['lambda_hat']):.3g} against a median "
+                       f"{outliers['median_lambda_hat']:.3g}")
+        if acceptance and acceptance["stuck"]:
+            why.append(f"{len(acceptance['stuck'])} accepting under a tenth of the median "
+                       f"acceptance {acceptance['median']:.2g}")
         warnings.append(f"{name}: {len(stuck)} walker(s) stuck or outlying (walkers {shown}: "
-                        f"time-averaged λ̂ up to {max(outliers['lambda_hat'], default=float('nan')):.3g}"
-                        f" against a median {outliers['median_lambda_hat']:.3g}); start them on the "
-                        "zero set, lower --dt, or lengthen the burn-in")
+                        f"{'; '.join(why)}); start them on the zero set, lower --dt, or lengthen "
+                        "the burn-in")
     if rhat is not None and rhat > dx.RHAT_THRESHOLD:
         warnings.append(f"{name}: R-hat = {rhat:.3g} > {dx.RHAT_THRESHOLD} (the walkers have not "
                         "mixed: run longer)")
@@ -813,8 +826,7 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
             "status": r["status"], "steps_counted": steps, "burn_in": burn_in,
             "ess": ess, "rhat": rhat, "diagnostics_method": method, "autocorrelation_steps": tau,
             "acceptance": acceptance, "outlying_walkers": stuck,
-            "heat_capacity": (beta * beta * r["snapshot_variance"]
-                              if r["snapshot_variance"] is not None else None),
+            "heat_capacity": heat[0], "heat_capacity_stderr": heat[1],
             "_means": r["sums"] / np.maximum(r["counts"], 1), "_counted": counted,
             "warnings": warnings}
 
@@ -862,6 +874,21 @@ def shared_stream_covariance(beta, walker_means, lambda_hat_stderr, seeds) -> np
                 pair = np.cov(a[both], b[both])[0, 1]
                 covariance[i, j] = covariance[j, i] = beta[i] * beta[j] * pair / both.sum()
     return covariance
+
+
+def _heat_capacity(chains: np.ndarray, beta: float) -> tuple[float, float]:
+    """β²Var(U) over every walker's frames, and its jackknife standard error over walkers.
+
+    Walkers are independent, so leaving one out at a time gives an honest
+    error whatever the correlation along each trajectory.
+    """
+    first = chains.mean(axis=1)
+    second = (chains * chains).mean(axis=1)
+    w = first.size
+    variance = float(second.mean() - first.mean() ** 2)
+    left_out = ((second.sum() - second) / (w - 1) - ((first.sum() - first) / (w - 1)) ** 2)
+    stderr = math.sqrt((w - 1) / w * float(np.sum((left_out - left_out.mean()) ** 2)))
+    return beta * beta * variance, beta * beta * stderr
 
 
 def _covariance(runs: list[dict], warnings: list[str]) -> np.ndarray | None:
@@ -934,7 +961,8 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
         ``heat_capacity``, ``warnings``), ``ess`` (smallest over runs),
         ``rhat`` (largest), ``free_energy``, ``heat_capacity`` (per β: the
         runs' β²Var(U) and, with a fit, ``from_fit`` = y − dy/d log β of the
-        fitted curve), ``wbic``,
+        fitted curve), ``singular_fluctuation`` (None, with a note why),
+        ``wbic``,
         ``u_min``, ``local`` and ``warnings`` (every warning of the runs and
         the fit).
 
@@ -1003,7 +1031,7 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
     keys = ("file", "beta", "temperature", "mean_energy", "mean_energy_stderr", "lambda_hat",
             "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
             "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",
-            "outlying_walkers", "heat_capacity", "warnings")
+            "outlying_walkers", "heat_capacity", "heat_capacity_stderr", "warnings")
     report["runs"] = [{key: _plain(r[key]) for key in keys} for r in runs]
     report["warnings"] = warnings
     return report
@@ -1053,6 +1081,10 @@ def _thermodynamics(runs, distinct, beta, sample_size) -> dict[str, Any]:
                            strict=True)]}
     out["heat_capacity"] = [{"beta": float(b), "heat_capacity": h}
                             for b, h in zip(distinct, heat, strict=True)]
+    out["singular_fluctuation"] = {
+        "value": None,
+        "note": "Watanabe's ν needs the per-datum losses log p(X_i|w) (functional variance), which "
+                "a potential U does not have; heat_capacity = β²Var_β(U) is what U gives (→ λ)"}
     out["wbic"] = None
     if sample_size is not None:
         n = validate.integer("sample_size", sample_size, minimum=2)
