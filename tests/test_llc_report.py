@@ -236,7 +236,10 @@ def test_per_walker_acceptance_names_walkers_that_accept_nothing(sweep, tmp_path
         counts = f["fastwalk/accumulators/walker_energy_count"][()]
         accepted = (0.8 * counts).astype(np.int64)
         accepted[[3, 7]] = 0
-        f["fastwalk/accumulators"].create_dataset("walker_accepted", data=accepted)
+        group = f["fastwalk/accumulators"]
+        if "walker_accepted" in group:  # MALA runs record it; plant the two stuck walkers
+            del group["walker_accepted"]
+        group.create_dataset("walker_accepted", data=accepted)
     run = llc_report([path])["runs"][0]
     assert run["acceptance"]["stuck"] == [3, 7]
     assert run["acceptance"]["median"] == pytest.approx(0.8, abs=1e-3)
