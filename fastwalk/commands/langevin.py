@@ -17,6 +17,7 @@ from fastwalk.commands._common import (
     run_summary,
     split_run_options,
 )
+from fastwalk.commands._network import NETWORK_EPILOG, network_options, refuse_typed_options, run_network
 from fastwalk.commands._types import Count, nonnegative, positive
 from fastwalk.expression import MAX_DIM
 
@@ -36,7 +37,7 @@ EPILOG = (
     "so the law is exactly exp(-U/T) at any dt. --localize G --at X adds G/2*|x - X|^2 to "
     "the sampled potential; mean_energy and the per-walker energy sums record U alone. "
     "Observables: mean_energy, sem_energy, acceptance_rate (mala); accumulators: "
-    "walker_energy_sum, walker_energy_count, marginals, histogram_2d.")
+    "walker_energy_sum, walker_energy_count, marginals, histogram_2d.\n\n" + NETWORK_EPILOG)
 
 
 def sweep_paths(out: Path, temperatures: list[float]) -> list[Path]:
@@ -68,9 +69,9 @@ def _label(temperature: float) -> str:
 
 
 @click.command("langevin", epilog=EPILOG)
-@click.option("--dim", "-d", type=Count(1, MAX_DIM), required=True,
+@click.option("--dim", "-d", type=Count(1, MAX_DIM), default=None,
               help="Number of coordinates d (x0 .. x{d-1}).")
-@click.option("--potential", "-U", type=str, required=True,
+@click.option("--potential", "-U", type=str, default=None,
               help="U as an expression, e.g. 'x0**2 * x1**4' or 'a*(x0**2 + x1**2)**2'.")
 @click.option("--param", multiple=True,
               help="A constant of the expression, NAME=VALUE (repeat for each).")
@@ -94,9 +95,15 @@ def _label(temperature: float) -> str:
               help="The point x* of --localize [default: the center].")
 @click.option("--bins", type=int, default=64, show_default=True,
               help="Histogram bins per coordinate.")
+@network_options
 @run_options
 def command(**options):
-    """Overdamped Langevin dynamics (EM or MALA) under a potential you type."""
+    """Overdamped Langevin dynamics (EM or MALA) under a potential you type, or a network's loss."""
+    if options["network"] is not None:
+        run_network(options)
+    refuse_typed_options(options)
+    for name in ("network", "data", "loss"):
+        options.pop(name)
     run, model_options = split_run_options(options)
     temperatures = _temperatures(model_options.pop("temperature"))
     out = Path(run["out"] or "langevin.h5")

@@ -92,6 +92,8 @@ class NetworkLangevin(Model):
         γ >= 0 of the fixed localizing prior exp(−γ/2·|w − w*|²) (0 = off).
     at : array_like, optional
         w* (default: the center), d values.
+    at_source : str, optional
+        Where w* came from (recorded), e.g. ``"trained: L-BFGS from seed 0"``.
 
     Raises
     ------
@@ -105,7 +107,8 @@ class NetworkLangevin(Model):
 
     def __init__(self, network, data, loss: str = "mse", *, box: float = 2.0, center: float = 0.0,
                  boundary: str = "reflect", temperature: float = 1.0, dt: float = 1e-3,
-                 method: str = "mala", start="center", localize: float = 0.0, at=None):
+                 method: str = "mala", start="center", localize: float = 0.0, at=None,
+                 at_source: str | None = None):
         from fastwalk.data import Dataset, load_data, make_dataset
         from fastwalk.networks import LOSSES, parse_network
 
@@ -136,6 +139,7 @@ class NetworkLangevin(Model):
         self.method = validate.choice("method", method, _METHODS)
         self.localize = validate.real("localize (gamma)", localize, minimum=0.0)
         self.at = None if at is None else self._point("at", at)
+        self.at_source = None if at_source is None else str(at_source)
         self.start = start if isinstance(start, str) else self._point("start", start)
         if isinstance(self.start, str):
             validate.choice("start", self.start, _STARTS)
@@ -236,6 +240,7 @@ class NetworkLangevin(Model):
             "start": self.start if isinstance(self.start, str) else "point",
             "localize": self.localize,
             "at": "center" if self.at is None else "point",
+            "at_source": self.at_source,
         }
 
     def parameter_arrays(self) -> dict:
@@ -262,7 +267,8 @@ class NetworkLangevin(Model):
                     boundary=p["boundary"], temperature=p["temperature"], dt=p["dt"], method=p["method"],
                     start=np.asarray(arrays["network/start"]) if p["start"] == "point" else p["start"],
                     localize=p["localize"],
-                    at=np.asarray(arrays["network/at"]) if p["at"] == "point" else None)
+                    at=np.asarray(arrays["network/at"]) if p["at"] == "point" else None,
+                    at_source=p.get("at_source"))
         if model.data.sha256 != p["data_sha256"]:
             raise ValueError(f"the data in {p['data']} changed since the run was written (sha256 "
                              f"{model.data.sha256[:12]}… against the recorded {p['data_sha256'][:12]}…); "
