@@ -259,3 +259,70 @@ def trained_point(network, data, *, seed: int = 0, scale: float = 0.5, max_itera
                       options={"maxiter": max_iterations, "gtol": 1e-10 * model.data.n,
                                "ftol": 1e-15})
     return np.ascontiguousarray(result.x)
+
+
+def sample_network(network, data, *, loss: str = "mse", temperature=1.0, walkers: int = 1000,
+                   steps: int = 10_000, out=None, seed: int | None = None, burn_in: int = 0,
+                   at=None, **options):
+    """Sample exp(−n·L_n(w)/T − γ/2·|w − w*|²) of a built-in network on data: one call.
+
+    ``fastwalk langevin --network SPEC --data FILE`` from Python. A list of temperatures runs a
+    sweep, one run per temperature with one seed (``out`` gets ``-T<T>`` before its suffix, as
+    on the command line).
+
+    Parameters
+    ----------
+    network : str or Network
+        ``linear:M-H-…-N`` or ``mlp:IN-H1-…-OUT:tanh|relu|gelu``.
+    data : path-like or tuple or fastwalk.data.Dataset
+        A data file (``.npz``/HDF5 with ``x`` and ``y``) or ``(x, y)`` arrays.
+    loss : {"mse", "xent"}, optional
+        The loss.
+    temperature : float or sequence of float, optional
+        T, or several for a sweep.
+    walkers, steps, out, seed, burn_in : optional
+        As for :func:`fastwalk.simulate`.
+    at : array_like or "trained", optional
+        w* of the localizer (``localize=γ`` in ``options``); ``"trained"`` runs :func:`trained_point`.
+    **options
+        Further keywords of :class:`~fastwalk.models.network.NetworkLangevin` (``box``, ``center``,
+        ``boundary``, ``dt``, ``method``, ``start``, ``localize``) or of :func:`fastwalk.simulate`
+        (``every``, ``observe_every``, ``threads``, ``overwrite``, ``progress``).
+
+    Returns
+    -------
+    fastwalk.engine.RunResult or list of RunResult
+        One result, or one per temperature.
+    """
+    import inspect
+    from pathlib import Path
+
+    from fastwalk.api import simulate
+    from fastwalk.data import load_data, make_dataset
+    from fastwalk.models.network import NetworkLangevin
+    from fastwalk.rng import resolve_seed
+
+    spec = parse_network(network)
+    if isinstance(data, tuple):
+        data = make_dataset(*data, loss, spec.inputs, spec.outputs)
+    elif not hasattr(data, "sha256"):
+        data = load_data(data, loss, spec.inputs, spec.outputs)
+    source = None
+    if isinstance(at, str) and at == "trained":
+        at, source = trained_point(spec, data), "trained: L-BFGS from seed 0"
+    model_keys = set(inspect.signature(NetworkLangevin).parameters)
+    model_options = {k: v for k, v in options.items() if k in model_keys}
+    run_options = {k: v for k, v in options.items() if k not in model_keys}
+    sweep = not isinstance(temperature, (int, float))
+    temperatures = list(temperature) if sweep else [temperature]
+    seed = resolve_seed(seed)
+    results = []
+    for t in temperatures:
+        model = NetworkLangevin(spec, data, loss, temperature=t, at=at, at_source=source,
+                                **model_options)
+        path = out
+        if out is not None and sweep:
+            path = Path(out).with_name(f"{Path(out).stem}-T{t:g}{Path(out).suffix}")
+        results.append(simulate(model, walkers, steps, out=path, seed=seed, burn_in=burn_in,
+                                **run_options))
+    return results if sweep else results[0]

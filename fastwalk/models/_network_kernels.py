@@ -6,8 +6,9 @@ The network is described by arrays the kernels index (built by
 :class:`fastwalk.models.network.NetworkLangevin`): ``widths`` [L + 1], the parameter
 offsets ``w_offsets``/``b_offsets`` [L] of each layer's weight W_l [out, in] (row-major)
 and bias (−1: none), ``a_offsets`` [L] of each layer's activations in the work buffers.
-Matrix products go to BLAS through ``np.dot`` (one call per layer forward, two
-backward), the rest are loops in a fixed order, so a walker's numbers depend on its
+Matrix products (one per layer forward, two backward) go to BLAS through ``np.dot``
+above :data:`SMALL_PRODUCT` multiply-adds and are loops below it; the rest are loops in a
+fixed order, so a walker's numbers depend on its
 parameters, its stream and the data only (not on threads or on other walkers).
 
 The step of one walker (its numbers from its own stream): ξ_j = normal, j = 0 … d − 1
@@ -57,80 +58,121 @@ def _act_slope(z, a, activation):
     return 1.0
 
 
+#: below this many multiply-adds a matrix product is a loop here, above it a BLAS call
+#: (a BLAS call and the 2-D views it needs cost ~0.3 µs: more than a small network's step)
+SMALL_PRODUCT = 4096
+
+
+@jit(cache=True, inline="always")
+def _product_nt(a, a0, rows, inner, b, b0, cols, out, o0):
+    """out[o0:] = a[a0:]·b[b0:]ᵀ, row-major blocks a [rows, inner], b [cols, inner], out [rows, cols]."""
+    if rows * inner * cols > SMALL_PRODUCT:
+        np.dot(a[a0:a0 + rows * inner].reshape(rows, inner),
+               b[b0:b0 + cols * inner].reshape(cols, inner).T,
+               out[o0:o0 + rows * cols].reshape(rows, cols))
+        return
+    for i in range(rows):
+        for j in range(cols):
+            s = 0.0
+            for k in range(inner):
+                s += a[a0 + i * inner + k] * b[b0 + j * inner + k]
+            out[o0 + i * cols + j] = s
+
+
+@jit(cache=True, inline="always")
+def _product_tn(a, a0, rows, left, b, b0, right, out, o0):
+    """out[o0:] = a[a0:]ᵀ·b[b0:], blocks a [rows, left], b [rows, right], out [left, right]."""
+    if rows * left * right > SMALL_PRODUCT:
+        np.dot(a[a0:a0 + rows * left].reshape(rows, left).T,
+               b[b0:b0 + rows * right].reshape(rows, right),
+               out[o0:o0 + left * right].reshape(left, right))
+        return
+    for j in range(left):
+        for k in range(right):
+            s = 0.0
+            for i in range(rows):
+                s += a[a0 + i * left + j] * b[b0 + i * right + k]
+            out[o0 + j * right + k] = s
+
+
+@jit(cache=True, inline="always")
+def _product_nn(a, a0, rows, inner, b, b0, cols, out, o0):
+    """out[o0:] = a[a0:]·b[b0:], blocks a [rows, inner], b [inner, cols], out [rows, cols]."""
+    if rows * inner * cols > SMALL_PRODUCT:
+        np.dot(a[a0:a0 + rows * inner].reshape(rows, inner),
+               b[b0:b0 + inner * cols].reshape(inner, cols),
+               out[o0:o0 + rows * cols].reshape(rows, cols))
+        return
+    for i in range(rows):
+        for k in range(cols):
+            s = 0.0
+            for j in range(inner):
+                s += a[a0 + i * inner + j] * b[b0 + j * cols + k]
+            out[o0 + i * cols + k] = s
+
+
 @jit(cache=True)
 def loss_gradient(w, x, y, labels, widths, w_offsets, b_offsets, a_offsets, activation, loss,
                   pre, post, delta_a, delta_b, grad):
     """Return U = n·L_n(w) and write ∇U into ``grad``.
 
-    ``pre``/``post`` hold the layers' pre- and post-activations (n·Σ widths[1:]),
-    ``delta_a``/``delta_b`` the back-propagated errors (n·max widths each).
+    ``x`` [n·in] and ``y`` [n·out] are the data row-major and flat; ``pre``/``post`` hold
+    the layers' pre- and post-activations (n·Σ widths[1:]), ``delta_a``/``delta_b`` the
+    back-propagated errors (n·max widths each), all row-major [n, width] blocks.
     """
-    n = x.shape[0]
     layers = widths.shape[0] - 1
-    h = x
+    n = x.shape[0] // widths[0]
+    h, h0 = x, 0
     for layer in range(layers):
-        fan_in, fan_out = widths[layer], widths[layer + 1]
-        weights = w[w_offsets[layer]:w_offsets[layer] + fan_out * fan_in].reshape(fan_out, fan_in)
-        z = pre[a_offsets[layer]:a_offsets[layer] + n * fan_out].reshape(n, fan_out)
-        np.dot(h, weights.T, z)
-        if b_offsets[layer] >= 0:
-            bias = w[b_offsets[layer]:b_offsets[layer] + fan_out]
-            for i in range(n):
-                for j in range(fan_out):
-                    z[i, j] += bias[j]
-        a = post[a_offsets[layer]:a_offsets[layer] + n * fan_out].reshape(n, fan_out)
+        fan_in, fan_out, z0 = widths[layer], widths[layer + 1], a_offsets[layer]
+        _product_nt(h, h0, n, fan_in, w, w_offsets[layer], fan_out, pre, z0)
+        b0 = b_offsets[layer]
         kind = activation if layer < layers - 1 else IDENTITY
         for i in range(n):
             for j in range(fan_out):
-                a[i, j] = _act(z[i, j], kind)
-        h = a
+                v = pre[z0 + i * fan_out + j]
+                if b0 >= 0:
+                    v += w[b0 + j]
+                    pre[z0 + i * fan_out + j] = v
+                post[z0 + i * fan_out + j] = _act(v, kind)
+        h, h0 = post, z0
     outputs = widths[layers]
-    delta = delta_a[:n * outputs].reshape(n, outputs)
     total = 0.0
     if loss == MSE:
-        for i in range(n):
-            for j in range(outputs):
-                r = h[i, j] - y[i, j]
-                total += r * r
-                delta[i, j] = 2.0 * r
+        for i in range(n * outputs):
+            r = h[h0 + i] - y[i]
+            total += r * r
+            delta_a[i] = 2.0 * r
     else:
         for i in range(n):
-            top = h[i, 0]
+            row = h0 + i * outputs
+            top = h[row]
             for j in range(1, outputs):
-                top = max(top, h[i, j])
+                top = max(top, h[row + j])
             s = 0.0
             for j in range(outputs):
-                delta[i, j] = math.exp(h[i, j] - top)
-                s += delta[i, j]
-            total += top + math.log(s) - h[i, labels[i]]
+                delta_a[i * outputs + j] = math.exp(h[row + j] - top)
+                s += delta_a[i * outputs + j]
+            total += top + math.log(s) - h[row + labels[i]]
             for j in range(outputs):
-                delta[i, j] /= s
-            delta[i, labels[i]] -= 1.0
+                delta_a[i * outputs + j] /= s
+            delta_a[i * outputs + labels[i]] -= 1.0
     this, other = delta_a, delta_b
     for layer in range(layers - 1, -1, -1):
         fan_in, fan_out = widths[layer], widths[layer + 1]
-        dz = this[:n * fan_out].reshape(n, fan_out)
-        if layer == 0:
-            below = x
-        else:
-            below = post[a_offsets[layer - 1]:a_offsets[layer - 1] + n * fan_in].reshape(n, fan_in)
-        gw = grad[w_offsets[layer]:w_offsets[layer] + fan_out * fan_in].reshape(fan_out, fan_in)
-        np.dot(dz.T, below, gw)
-        if b_offsets[layer] >= 0:
-            gb = grad[b_offsets[layer]:b_offsets[layer] + fan_out]
+        below, below0 = (x, 0) if layer == 0 else (post, a_offsets[layer - 1])
+        _product_tn(this, 0, n, fan_out, below, below0, fan_in, grad, w_offsets[layer])
+        b0 = b_offsets[layer]
+        if b0 >= 0:
             for j in range(fan_out):
-                gb[j] = 0.0
+                grad[b0 + j] = 0.0
             for i in range(n):
                 for j in range(fan_out):
-                    gb[j] += dz[i, j]
+                    grad[b0 + j] += this[i * fan_out + j]
         if layer > 0:
-            weights = w[w_offsets[layer]:w_offsets[layer] + fan_out * fan_in].reshape(fan_out, fan_in)
-            da = other[:n * fan_in].reshape(n, fan_in)
-            np.dot(dz, weights, da)
-            z = pre[a_offsets[layer - 1]:a_offsets[layer - 1] + n * fan_in].reshape(n, fan_in)
-            for i in range(n):
-                for j in range(fan_in):
-                    da[i, j] *= _act_slope(z[i, j], below[i, j], activation)
+            _product_nn(this, 0, n, fan_out, w, w_offsets[layer], fan_in, other, 0)
+            for i in range(n * fan_in):
+                other[i] *= _act_slope(pre[below0 + i], post[below0 + i], activation)
             this, other = other, this
     return total
 

@@ -118,7 +118,7 @@ class NetworkLangevin(Model):
             raise ValueError(f"the xent loss needs a network with at least 2 outputs (classes); "
                              f"{self.network.spec} has {self.network.outputs}")
         self.dim = self.network.dim
-        self._check_memory()
+        self._check_memory(1)
         if isinstance(data, Dataset):
             if data.loss != self.loss:
                 raise ValueError(f"the data set was checked for the {data.loss} loss, not {self.loss}")
@@ -130,6 +130,7 @@ class NetworkLangevin(Model):
             self.data = make_dataset(*data, self.loss, self.network.inputs, self.network.outputs)
         else:
             self.data = load_data(data, self.loss, self.network.inputs, self.network.outputs)
+        self._check_memory(self.data.n)
         self.box_side = validate.real("box", box, minimum=0.0, strict_min=True)
         self.center = validate.real("center", center)
         self.lower = self.center - 0.5 * self.box_side
@@ -148,16 +149,23 @@ class NetworkLangevin(Model):
         self._tables()
 
     # ------------------------------------------------------------------ validation
-    def _check_memory(self) -> None:
-        """Refuse a network whose work arrays alone exceed the memory available now."""
+    def _check_memory(self, samples: int) -> None:
+        """Refuse a network whose work arrays for one walker and one thread exceed the memory now.
+
+        A thread holds a walker's position, gradients, proposal and draws (~8 d floats) and the
+        activations and errors of ``samples`` data points (2 n Σ widths + 2 n max width floats).
+        """
         from fastwalk.commands._common import _available_memory, _bytes
 
-        need = 8 * 8 * self.dim  # a walker's position, gradients and proposal, and the start points
+        widths = self.network.widths
+        threads = numba.get_num_threads()
+        need = 8 * threads * (8 * self.dim + 2 * samples * (sum(widths[1:]) + max(widths)))
         available = _available_memory()
         if available is not None and need > available:
-            raise ValueError(f"{self.network.spec} has d = {self.dim} parameters: one walker needs about "
-                             f"{_bytes(need)}, more than the {_bytes(available)} available; use a "
-                             "smaller network")
+            raise ValueError(f"{self.network.spec} (d = {self.dim} parameters) on {samples} data "
+                             f"points needs about {_bytes(need)} of work memory on {threads} "
+                             f"thread(s), more than the {_bytes(available)} available; use a smaller "
+                             "network or less data")
 
     def _point(self, name: str, value) -> np.ndarray:
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -196,17 +204,18 @@ class NetworkLangevin(Model):
         self._activation = {"tanh": TANH, "relu": RELU, "gelu": GELU, None: IDENTITY}[
             self.network.activation]
         self._loss = {"mse": MSE, "xent": XENT}[self.loss]
+        self._x = self.data.x.ravel()
         if self.loss == "mse":
-            self._y, self._labels = self.data.y, np.zeros(1, dtype=np.int64)
+            self._y, self._labels = self.data.y.ravel(), np.zeros(1, dtype=np.int64)
         else:
-            self._y, self._labels = np.zeros((1, 1)), self.data.y
+            self._y, self._labels = np.zeros(1), self.data.y
 
     def _work(self):
         activations, widest = self._work_sizes
         return (np.empty(activations), np.empty(activations), np.empty(widest), np.empty(widest))
 
     def _data_args(self):
-        return (self.data.x, self._y, self._labels, self._widths, self._w_offsets, self._b_offsets,
+        return (self._x, self._y, self._labels, self._widths, self._w_offsets, self._b_offsets,
                 self._a_offsets, self._activation, self._loss)
 
     # ------------------------------------------------------------------ description
