@@ -192,3 +192,21 @@ def test_parameters_round_trip_and_changed_data_are_refused(tmp_path):
     arrays = in_memory.parameter_arrays()
     assert set(arrays) == {"network/x", "network/y"}
     assert NetworkLangevin.from_parameters(in_memory.parameters(), arrays) == in_memory
+
+
+def test_trained_point_is_a_deterministic_minimum():
+    from fastwalk.networks import trained_point
+
+    generator = np.random.default_rng(5)
+    x = generator.normal(size=(40, 2))
+    y = np.tanh(x @ np.array([[1.0], [-0.5]])) + 0.05 * generator.normal(size=(40, 1))
+    first = trained_point("mlp:2-3-1:tanh", (x, y))
+    again = trained_point("mlp:2-3-1:tanh", (x, y))
+    np.testing.assert_array_equal(first, again)
+    model = NetworkLangevin("mlp:2-3-1:tanh", (x, y), boundary="none")
+    energy, gradient = model.energies_gradients(first[None, :])
+    start = model.energies_gradients(0.5 * np.random.default_rng(0).standard_normal((1, 13)))[0]
+    assert energy[0] < 0.1 * start[0]
+    assert np.abs(gradient).max() < 1e-4  # a stationary point: L-BFGS ran to its tolerance
+    # the noise floor: a minimum fits no better than the noise it cannot explain, 40·0.05² = 0.1
+    assert 0.02 < energy[0] < 0.2

@@ -131,3 +131,26 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(fastwalk_cli, tmp_path
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_at_trained_and_at_a_npy_file_are_recorded(fastwalk_cli, tmp_path, data):
+    from fastwalk.io.reader import Run
+    from fastwalk.networks import trained_point
+
+    out = tmp_path / "trained.h5"
+    args = _run_args(data, "--temperature", "0.1", "--steps", "50", "--localize", "100",
+                     "--boundary", "none")
+    run = fastwalk_cli.run(*args, "--at", "trained", "--out", out)
+    assert run.returncode == 0, run.stderr
+    with np.load(data) as archive:
+        want = trained_point("linear:3-2-2", (archive["x"], archive["y"]))
+    with Run(out) as opened:
+        assert opened.parameters["at_source"] == "trained: L-BFGS from seed 0"
+        np.testing.assert_array_equal(opened.parameter_arrays()["network/at"], want)
+    point = tmp_path / "w.npy"
+    np.save(point, np.full(10, 0.25))
+    second = tmp_path / "file.h5"
+    run = fastwalk_cli.run(*args, "--at", point, "--out", second)
+    assert run.returncode == 0, run.stderr
+    with Run(second) as opened:
+        np.testing.assert_array_equal(opened.parameter_arrays()["network/at"], np.full(10, 0.25))
