@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Dataset", "load_data", "make_dataset", "content_hash"]
+__all__ = ["Dataset", "load_data", "make_dataset", "content_hash", "read_arrays"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,15 +153,36 @@ def load_data(path, loss: str, inputs: int, outputs: int) -> Dataset:
     ValueError
         If the file is missing, unreadable, lacks ``x`` or ``y``, or fails :func:`make_dataset`.
     """
+    x, y = read_arrays(path)
+    return make_dataset(x, y, loss, inputs, outputs, str(path))
+
+
+def read_arrays(path):
+    """Return the raw arrays ``x`` and ``y`` of a data file (unchecked; see :func:`load_data`).
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.npz`` or HDF5 file.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(x, y)`` as stored.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, unreadable or lacks ``x`` or ``y``.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data file {path} does not exist; give an .npz or HDF5 file with arrays x and y")
     try:
-        x, y = _read_arrays(path)
+        return _read_arrays(path)
     except (OSError, ValueError, KeyError, EOFError) as exc:
         raise ValueError(f"data file {path} cannot be read as .npz or HDF5 with arrays x and y "
                          f"({type(exc).__name__}: {exc})") from None
-    return make_dataset(x, y, loss, inputs, outputs, str(path))
 
 
 def _read_arrays(path: Path):

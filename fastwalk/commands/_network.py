@@ -90,20 +90,35 @@ def _point(name: str, text, dim: int):
 
 
 def build_network_models(options: dict, temperatures: list[float]) -> list:
-    """Return one :class:`~fastwalk.models.network.NetworkLangevin` per temperature."""
+    """Return one network model per temperature (built-in, or a PyTorch module for FILE.py:FUNCTION)."""
     from fastwalk.commands._common import parse_floats
     from fastwalk.data import load_data
     from fastwalk.models.network import NetworkLangevin
     from fastwalk.networks import parse_network
 
-    network = parse_network(options["network"])
-    data = load_data(options["data"], options["loss"], network.inputs, network.outputs)
     center = parse_floats("--center", options["center"])
     if isinstance(center, list):
         raise ValueError("--center takes one value for a network (the same for every parameter)")
+    common = dict(box=options["box"], center=center, boundary=options["boundary"], dt=options["dt"],
+                  method=options["method"])
+    spec, loss = options["network"], options["loss"]
+    if ".py:" in str(spec):
+        from fastwalk.models.torch_network import TorchNetworkLangevin as model_class
+
+        data = options["data"]
+        first = model_class(spec, data, loss, temperature=temperatures[0], **common)
+        network, dim = first.network, first.dim
+        if options.get("at") == "trained":
+            raise ValueError("--at trained is for built-in networks; train your module and give "
+                             "--at FILE.npy (its parameters flattened in named_parameters() order)")
+    else:
+        model_class = NetworkLangevin
+        network = parse_network(spec)
+        data = load_data(options["data"], loss, network.inputs, network.outputs)
+        dim = network.dim
     start = options["start"]
     if start not in ("center", "uniform"):
-        start = _point("--start", start, network.dim)
+        start = _point("--start", start, dim)
     at, source = options.get("at"), None
     if at is not None:
         if at == "trained":
@@ -111,11 +126,10 @@ def build_network_models(options: dict, temperatures: list[float]) -> list:
 
             at, source = trained_point(network, data), "trained: L-BFGS from seed 0"
         else:
-            at, source = _point("--at", at, network.dim), f"--at {at}"
-    common = dict(box=options["box"], center=center, boundary=options["boundary"], dt=options["dt"],
-                  method=options["method"], start=start, localize=options["localize"], at=at,
-                  at_source=source)
-    return [NetworkLangevin(network, data, options["loss"], temperature=t, **common)
+            at, source = _point("--at", at, dim), f"--at {at}"
+    return [model_class(spec if model_class is not NetworkLangevin else network, data, loss,
+                        temperature=t, start=start, localize=options["localize"], at=at,
+                        at_source=source, **common)
             for t in temperatures]
 
 

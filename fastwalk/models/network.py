@@ -109,27 +109,14 @@ class NetworkLangevin(Model):
                  boundary: str = "reflect", temperature: float = 1.0, dt: float = 1e-3,
                  method: str = "mala", start="center", localize: float = 0.0, at=None,
                  at_source: str | None = None):
-        from fastwalk.data import Dataset, load_data, make_dataset
-        from fastwalk.networks import LOSSES, parse_network
+        from fastwalk.networks import LOSSES
 
-        self.network = parse_network(network)
         self.loss = validate.choice("loss", loss, LOSSES)
+        self.network, self.data = self._network_and_data(network, data)
         if self.loss == "xent" and self.network.outputs < 2:
             raise ValueError(f"the xent loss needs a network with at least 2 outputs (classes); "
                              f"{self.network.spec} has {self.network.outputs}")
         self.dim = self.network.dim
-        self._check_memory(1)
-        if isinstance(data, Dataset):
-            if data.loss != self.loss:
-                raise ValueError(f"the data set was checked for the {data.loss} loss, not {self.loss}")
-            self.data = make_dataset(data.x, data.y, self.loss, self.network.inputs,
-                                     self.network.outputs, data.path)
-        elif isinstance(data, tuple):
-            if len(data) != 2:
-                raise ValueError("data given as a tuple must be (x, y)")
-            self.data = make_dataset(*data, self.loss, self.network.inputs, self.network.outputs)
-        else:
-            self.data = load_data(data, self.loss, self.network.inputs, self.network.outputs)
         self._check_memory(self.data.n)
         self.box_side = validate.real("box", box, minimum=0.0, strict_min=True)
         self.center = validate.real("center", center)
@@ -149,6 +136,28 @@ class NetworkLangevin(Model):
         self._tables()
 
     # ------------------------------------------------------------------ validation
+    def _network_and_data(self, network, data):
+        """Return the parsed network and the checked :class:`~fastwalk.data.Dataset` (a subclass hook)."""
+        from fastwalk.data import Dataset, load_data, make_dataset
+        from fastwalk.networks import parse_network
+
+        network = parse_network(network)
+        if self.loss == "xent" and network.outputs < 2:
+            raise ValueError(f"the xent loss needs a network with at least 2 outputs (classes); "
+                             f"{network.spec} has {network.outputs}")
+        self.network, self.dim = network, network.dim
+        self._check_memory(1)
+        shape = (self.loss, network.inputs, network.outputs)
+        if isinstance(data, Dataset):
+            if data.loss != self.loss:
+                raise ValueError(f"the data set was checked for the {data.loss} loss, not {self.loss}")
+            return network, make_dataset(data.x, data.y, *shape, data.path)
+        if isinstance(data, tuple):
+            if len(data) != 2:
+                raise ValueError("data given as a tuple must be (x, y)")
+            return network, make_dataset(*data, *shape)
+        return network, load_data(data, *shape)
+
     def _check_memory(self, samples: int) -> None:
         """Refuse a network whose work arrays for one walker and one thread exceed the memory now.
 
