@@ -161,3 +161,27 @@ def test_a_bad_module_file_is_one_line_exit_2(fastwalk_cli, tmp_path, body, mess
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow  # ~30 s: the torch path evaluates 900 batches of 300 walkers
+def test_module_and_builtin_network_give_the_same_lambda_hat():
+    # U = n·(a·b − 0)² on x = 1, y = 0 (linear:1-1-1, the m = 2 singularity) at β = 20 on
+    # [−1, 1]²: each path's λ̂(β) = β⟨U⟩ from independent walkers; the two must agree within
+    # 4.5 combined standard errors (the same law), and a wrong law (T doubled) must not
+    from fastwalk.analysis.llc import run_estimate
+
+    data = (np.ones((1, 1)), np.zeros((1, 1)))
+    module = torch.nn.Sequential(torch.nn.Linear(1, 1, bias=False), torch.nn.Linear(1, 1, bias=False))
+    settings = dict(temperature=0.05, dt=0.2, method="mala", start="uniform")
+    estimates = []
+    for model in (NetworkLangevin("linear:1-1-1", data, **settings),
+                  TorchNetworkLangevin(module, data, **settings),
+                  NetworkLangevin("linear:1-1-1", data, **{**settings, "temperature": 0.1})):
+        sink = MemorySink()
+        Simulation(model, 300, 600, seed=SEED, burn_in=300, sinks=[sink], progress=False).run()
+        estimates.append(run_estimate(20.0, sink.accumulators["walker_energy_sum"],
+                                      sink.accumulators["walker_energy_count"]))
+    builtin, mine, wrong = estimates
+    combined = np.hypot(builtin["lambda_hat_stderr"], mine["lambda_hat_stderr"])
+    assert abs(builtin["lambda_hat"] - mine["lambda_hat"]) < Z_MAX * combined, estimates
+    assert abs(wrong["lambda_hat"] - mine["lambda_hat"]) > Z_MAX * combined, estimates
