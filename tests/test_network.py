@@ -210,3 +210,21 @@ def test_trained_point_is_a_deterministic_minimum():
     assert np.abs(gradient).max() < 1e-4  # a stationary point: L-BFGS ran to its tolerance
     # the noise floor: a minimum fits no better than the noise it cannot explain, 40·0.05² = 0.1
     assert 0.02 < energy[0] < 0.2
+
+
+def test_hdf5_data_and_a_pickled_model_reload_the_same_data(tmp_path):
+    import pickle
+
+    import h5py
+
+    generator = np.random.default_rng(6)
+    x, y = generator.normal(size=(12, 2)), generator.normal(size=12)
+    path = tmp_path / "data.h5"
+    with h5py.File(path, "w") as handle:
+        handle["x"], handle["y"] = x, y  # y [n] is one output's targets
+    model = NetworkLangevin("mlp:2-3-1:gelu", path)
+    np.testing.assert_array_equal(model.data.y[:, 0], y)
+    again = pickle.loads(pickle.dumps(model))  # what a Dask worker receives: parameters, not data
+    assert again == model and again.data.sha256 == model.data.sha256
+    points = generator.normal(size=(2, model.dim))
+    np.testing.assert_array_equal(again.energy(points), model.energy(points))

@@ -104,6 +104,7 @@ class NetworkLangevin(Model):
 
     kind = "network"
     frame_name = "position"
+    no_stationary_hint = "for a network's loss use `fastwalk llc` on a temperature sweep"
 
     def __init__(self, network, data, loss: str = "mse", *, box: float = 2.0, center: float = 0.0,
                  boundary: str = "reflect", temperature: float = 1.0, dt: float = 1e-3,
