@@ -76,3 +76,32 @@ def test_sweep_reproduces_aoyagi_watanabe(tmp_path, shape, betas, dt_n):
         assert run["lambda_hat_stderr"] < 0.02 * exact["lambda"], run  # no stuck walker
     assert report["multiplicity"] == exact["multiplicity"], report["fit"]["candidates"]
     assert abs(report["lambda"] - exact["lambda"]) < 0.05 * exact["lambda"], (report["lambda"], exact)
+
+
+# Three-layer linear networks at points where they reduce to known answers (DESIGN.md,
+# "Networks and data"): with W0 ≠ 0 every point of {C·B·A = W0} in these shapes has B·C ≠ 0,
+# where (A, B, C) ↦ C·B·A is a submersion onto the N × M matrices of rank ≤ 1 near W0, so K is
+# a sum of squares in codim = (dim of the image near W0) coordinates and λ = codim/2, m = 1:
+# linear:1-1-1-1 (w0 = 0.5): the image is R, λ = 1/2; linear:2-1-1-1 (W0 = (0.5, 0)): the
+# image is R², λ = 1.
+@pytest.mark.parametrize("spec, truth, exact", [
+    ("linear:1-1-1-1", [[0.5]], 0.5),
+    ("linear:2-1-1-1", [[0.5, 0.0]], 1.0),
+])
+def test_three_layer_linear_networks_at_regular_points(tmp_path, spec, truth, exact):
+    inputs = int(spec.split(":")[1].split("-")[0])
+    x = np.sqrt(inputs) * np.eye(inputs)
+    y = x @ np.array(truth).T
+    paths = []
+    for i, beta in enumerate(np.logspace(2, 4, 5)):
+        model = NetworkLangevin(spec, (x, y), temperature=inputs / beta, dt=0.05 / inputs,
+                                method="mala", start="uniform")
+        path = tmp_path / f"run-{i}.h5"
+        simulate(model, 200, 2000, out=path, seed=2000 + i, burn_in=10_000, observe_every=2000,
+                 progress=False)
+        paths.append(path)
+    report = llc_report(paths)
+    for run in report["runs"]:
+        assert run["lambda_hat_stderr"] < 0.02 * exact, run
+    assert report["multiplicity"] == 1
+    assert abs(report["lambda"] - exact) < 0.05 * exact, report["lambda"]
