@@ -228,3 +228,20 @@ def test_hdf5_data_and_a_pickled_model_reload_the_same_data(tmp_path):
     assert again == model and again.data.sha256 == model.data.sha256
     points = generator.normal(size=(2, model.dim))
     np.testing.assert_array_equal(again.energy(points), model.energy(points))
+
+
+def test_a_network_past_a_thousand_parameters_writes_and_reads_its_file(tmp_path):
+    # the H5MD box holds one boundary string per dimension: past 1024 it needs HDF5 1.8's
+    # dense attribute storage (a 2-D-era compact attribute refused d = 10,501)
+    import fastwalk as fw
+
+    generator = np.random.default_rng(8)
+    x = generator.normal(size=(8, 2))
+    model = NetworkLangevin("mlp:2-100-100-1:tanh", (x, np.sin(x[:, :1])), temperature=0.01, dt=1e-6,
+                            box=0.5, start="uniform")
+    assert model.dim == 10501
+    path = tmp_path / "wide.h5"
+    fw.simulate(model, 3, 4, seed=1, every=2, out=path, progress=False)
+    with fw.open(path) as run:
+        assert run.frames[-1].shape == (3, 10501)
+        assert len(run.box()["boundary"]) == 10501
