@@ -8,13 +8,17 @@ of several interleaved rounds, all in the same run:
   pass at the proposal, the ratio, one uniform) over a plain NumPy evaluation of U = n·L_n
   and its gradient by backpropagation for one parameter vector (three BLAS products forward,
   five backward): the floor, since a step needs one such evaluation. Target <= 1.5.
-- ``small network ns per walker-step``: ``linear:3-2-3`` (d = 12) on n = 3 points, for scale.
+- ``small network ns per walker-step``: ``linear:3-2-3`` (d = 12) on n = 3 points, for scale;
+- ``plain PyTorch chain-step / linear:3-2-3 MALA walker-step``: one chain's forward, backward
+  and Langevin update in plain PyTorch (the floor of one-chain-at-a-time tools such as
+  devinterp) over our walker-step on the same model and data. Target >= 100.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+import pytest
 from conftest import best_time, report
 from threadpoolctl import threadpool_limits
 
@@ -83,3 +87,38 @@ def test_small_network_walker_step():
     finally:
         numba.set_num_threads(before)
     report(GROUP, "linear:3-2-3 (n=3) MALA ns per walker-step", seconds / (100 * 1000) * 1e9)
+
+
+def test_small_network_against_a_plain_pytorch_langevin_step():
+    """linear:3-2-3 MALA walker-step over one plain PyTorch Langevin step of the same model.
+
+    The PyTorch step (forward, backward, one SGLD-style update of one chain in float64) is
+    the floor of any tool that runs one chain at a time through PyTorch (devinterp's
+    samplers add their own bookkeeping on top); the issue's target is >= 100x devinterp.
+    """
+    torch = pytest.importorskip("torch")
+    x = np.sqrt(3.0) * np.eye(3)
+    model = NetworkLangevin("linear:3-2-3", (x, np.zeros((3, 3))), temperature=0.01, dt=0.02,
+                            method="mala", start="uniform")
+    state = model.initial_state(rng.seed_states(1, 0, 100))
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False), torch.nn.Linear(2, 3, bias=False)).double()
+    xs, ys = torch.as_tensor(x), torch.zeros((3, 3), dtype=torch.float64)
+    torch.set_num_threads(1)
+
+    def torch_steps():
+        for _ in range(100):
+            net.zero_grad()
+            loss = ((net(xs) - ys) ** 2).sum()
+            loss.backward()
+            with torch.no_grad():
+                for p in net.parameters():
+                    p.add_(-0.02 * p.grad + 0.02 * torch.randn_like(p))
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        ours = best_time(lambda: model.advance(state, 0, 1000, True), repeat=3) / (100 * 1000)
+        theirs = best_time(torch_steps, repeat=3) / 100
+    finally:
+        numba.set_num_threads(before)
+    report(GROUP, "plain PyTorch chain-step / linear:3-2-3 MALA walker-step", theirs / ours, ">= 100")
