@@ -264,7 +264,7 @@ def trained_point(network, data, *, seed: int = 0, scale: float = 0.5, max_itera
 def sample_network(network, data, *, loss: str = "mse", temperature=1.0, walkers: int = 1000,
                    steps: int = 10_000, out=None, seed: int | None = None, burn_in: int = 0,
                    at=None, **options):
-    """Sample exp(−n·L_n(w)/T − γ/2·|w − w*|²) of a built-in network on data: one call.
+    """Sample exp(−n·L_n(w)/T − γ/2·‖w − w*‖²) of a built-in network on data: one call.
 
     ``fastwalk langevin --network SPEC --data FILE`` from Python. A list of temperatures runs a
     sweep, one run per temperature with one seed (``out`` gets ``-T<T>`` before its suffix, as

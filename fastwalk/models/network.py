@@ -1,9 +1,9 @@
 """Langevin sampling of a network's loss on data: U(w) = n·L_n(w), any number of parameters.
 
-The law sampled is ∝ exp(−U(w)/T − γ/2·|w − w*|²) on the box [c − L/2, c + L/2]^d
+The law sampled is ∝ exp(−U(w)/T − γ/2·‖w − w*‖²) on the box [c − L/2, c + L/2]^d
 (``reflect``: the uniform prior on the box; ``periodic``; ``none``), so T = 1 is the
 Bayesian posterior with the box prior and β = 1/T is singular learning theory's β.
-The localizer γ/2·|w − w*|² (``localize=γ``, ``at=w*``) is a *fixed* Gaussian prior, not
+The localizer γ/2·‖w − w*‖² (``localize=γ``, ``at=w*``) is a *fixed* Gaussian prior, not
 divided by T (Lau et al., *The Local Learning Coefficient*, AISTATS 2025). The network
 (:mod:`fastwalk.networks`) and the data (:mod:`fastwalk.data`) define U; the step
 (Euler–Maruyama or MALA) is in :mod:`fastwalk.models._network_kernels`: one walker at a
@@ -89,7 +89,7 @@ class NetworkLangevin(Model):
     start : {"center", "uniform"} or array_like, optional
         Start at c, uniformly in the box (d uniforms per walker from its stream), or at a point.
     localize : float, optional
-        γ >= 0 of the fixed localizing prior exp(−γ/2·|w − w*|²) (0 = off).
+        γ >= 0 of the fixed localizing prior exp(−γ/2·‖w − w*‖²) (0 = off).
     at : array_like, optional
         w* (default: the center), d values.
     at_source : str, optional
