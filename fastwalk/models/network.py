@@ -47,15 +47,26 @@ def _pool(threads: int):
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastwalk-network")
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """Return threadpoolctl's controller of this process's BLAS libraries (found once), or None."""
+    import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba's np.dot calls: load it first
+
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with SciPy's usual installs
+        return None
+    return ThreadpoolController()
+
+
 def _one_blas_thread():
     """Return a context holding BLAS to one thread (the walkers are the parallelism), if possible."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with SciPy's usual installs
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover
         import contextlib
 
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
 
 
 def _rebuild(parameters: dict, arrays: dict) -> NetworkLangevin:
