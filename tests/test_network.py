@@ -245,3 +245,19 @@ def test_a_network_past_a_thousand_parameters_writes_and_reads_its_file(tmp_path
     with fw.open(path) as run:
         assert run.frames[-1].shape == (3, 10501)
         assert len(run.box()["boundary"]) == 10501
+
+
+def test_runs_around_different_points_are_not_combined_by_llc(tmp_path):
+    import fastwalk as fw
+    from fastwalk.analysis.llc import llc_report
+
+    data = (np.ones((2, 1)), np.zeros((2, 1)))
+    paths = []
+    for i, at in enumerate(([0.1], [0.2], [0.1])):
+        model = NetworkLangevin("linear:1-1", data, temperature=0.1 * (i + 1), dt=0.01, localize=1.0,
+                                at=at)
+        paths.append(tmp_path / f"r{i}.h5")
+        fw.simulate(model, 4, 20, seed=1, out=paths[-1], progress=False)
+    assert len(llc_report([paths[0], paths[2]])["runs"]) == 2  # one w*: one sweep
+    with pytest.raises(ValueError, match="different potentials"):
+        llc_report(paths[:2])

@@ -246,8 +246,17 @@ class NetworkLangevin(Model):
         return self._dt
 
     def label(self) -> str:
-        """Return the text that identifies this loss (network, loss, data hash) in a sweep."""
-        return f"{self.network.spec} {self.loss} sha256:{self.data.sha256}"
+        """Return the text that identifies this loss in a sweep: network, loss, data hash (and w*'s).
+
+        ``fastwalk llc`` combines only runs of one label (its ``potential``), so local runs
+        around different points w* are never mixed.
+        """
+        text = f"{self.network.spec} {self.loss} sha256:{self.data.sha256}"
+        if self.at is not None:
+            import hashlib
+
+            text += f" at sha256:{hashlib.sha256(self.at.tobytes()).hexdigest()[:16]}"
+        return text
 
     def parameters(self) -> dict:
         """Return the resolved parameters (JSON-able); points live in :meth:`parameter_arrays`."""
