@@ -261,3 +261,30 @@ def test_runs_around_different_points_are_not_combined_by_llc(tmp_path):
     assert len(llc_report([paths[0], paths[2]])["runs"]) == 2  # one w*: one sweep
     with pytest.raises(ValueError, match="different potentials"):
         llc_report(paths[:2])
+
+
+def test_local_lambda_at_the_trained_minimum_of_a_regression(tmp_path):
+    # linear:2-2 (y = W·x) is quadratic: U = U* + (w − w*)ᵀH(w − w*)/2 with H = 2·(I ⊗ XᵀX) in
+    # the row-major order of W. Under exp(−βU − γ/2|w − w*|²) (fixed localizer, no walls)
+    # β⟨U − U*⟩ = ½ Σ βh/(βh + γ) over H's eigenvalues h: the local λ̂ at this β and γ
+    import fastwalk as fw
+    from fastwalk.analysis.llc import llc_report
+    from fastwalk.networks import trained_point
+
+    generator = np.random.default_rng(9)
+    x = generator.normal(size=(30, 2))
+    y = x @ np.array([[1.0, -0.5], [0.3, 0.8]]).T + 0.3 * generator.normal(size=(30, 2))
+    w_star = trained_point("linear:2-2", (x, y))
+    np.testing.assert_allclose(w_star.reshape(2, 2).T, np.linalg.lstsq(x, y, rcond=None)[0], atol=1e-8)
+    beta, gamma = 2.0, 30.0
+    model = NetworkLangevin("linear:2-2", (x, y), temperature=1 / beta, dt=2e-3, boundary="none",
+                            localize=gamma, at=w_star, start=w_star, method="mala")
+    u_star = float(model.energy(w_star[None, :])[0])
+    path = tmp_path / "local.h5"
+    fw.simulate(model, 500, 400, seed=4, burn_in=100, out=path, progress=False)
+    report = llc_report([path], u_min=u_star)
+    h = np.linalg.eigvalsh(2 * np.kron(np.eye(2), x.T @ x))
+    right = 0.5 * np.sum(beta * h / (beta * h + gamma))
+    wrong = 0.5 * np.sum(beta * h / (beta * h + gamma * beta))  # a localizer divided by T
+    assert abs(report["lambda"] - right) < Z_MAX * report["lambda_stderr"], (report["lambda"], right)
+    assert abs(report["lambda"] - wrong) > Z_MAX * report["lambda_stderr"], (report["lambda"], wrong)
