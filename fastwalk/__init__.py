@@ -34,6 +34,10 @@ _EXPORTS = {
     "sphere_init": "fastwalk.perturb",
     "simulate_ensemble": "fastwalk.distributed",
     "RunResult": "fastwalk.engine",
+    "sample_network": "fastwalk.networks",
+    "trained_point": "fastwalk.networks",
+    "parse_network": "fastwalk.networks",
+    "reduced_rank_regression": "fastwalk.analysis.rlct",
     **{target.split(":")[1]: target.split(":")[0] for target in _MODELS.values()},
 }
 

@@ -66,6 +66,11 @@ def _base(command: click.Command) -> list[str]:
         elif param.required:
             kind = param.type
             args += [param.opts[0], str(getattr(kind, "min", None) or 1)]
+    # required unless another option replaces them (langevin's, unless --network is given)
+    for name, value in {"dim": "1", "potential": "1"}.items():
+        param = next((p for p in command.params if p.name == name), None)
+        if param is not None and not param.required:
+            args += [param.opts[0], value]
     small = {"lines": "2", "walkers": "3", "steps": "5", "out": "out.h5", "output": "out.png",
              "out_dir": "demo_out"}
     for name, value in small.items():

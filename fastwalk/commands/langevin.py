@@ -17,6 +17,7 @@ from fastwalk.commands._common import (
     run_summary,
     split_run_options,
 )
+from fastwalk.commands._network import NETWORK_EPILOG, network_options, refuse_typed_options, run_network
 from fastwalk.commands._types import Count, OptionError, nonnegative, positive
 from fastwalk.expression import MAX_DIM
 
@@ -42,7 +43,7 @@ EPILOG = (
     "localizer); mean_energy and the per-walker energy sums record U alone. "
     "Observables: mean_energy, sem_energy, acceptance_rate (mala); accumulators: "
     "walker_energy_sum, walker_energy_count, walker_accepted (mala: each walker's accepted "
-    "proposals), marginals, histogram_2d.")
+    "proposals), marginals, histogram_2d.\n\n" + NETWORK_EPILOG)
 
 
 def sweep_paths(out: Path, temperatures: list[float]) -> list[Path]:
@@ -90,9 +91,9 @@ class StepType(click.ParamType):
 
 
 @click.command("langevin", epilog=EPILOG)
-@click.option("--dim", "-d", type=Count(1, MAX_DIM), required=True,
+@click.option("--dim", "-d", type=Count(1, MAX_DIM), default=None,
               help="Number of coordinates d (x0 .. x{d-1}).")
-@click.option("--potential", "-U", type=str, required=True,
+@click.option("--potential", "-U", type=str, default=None,
               help="U as an expression, e.g. 'x0**2 * x1**4' or 'a*(x0**2 + x1**2)**2'.")
 @click.option("--param", multiple=True,
               help="A constant of the expression, NAME=VALUE (repeat for each).")
@@ -119,9 +120,15 @@ class StepType(click.ParamType):
               help="The point x* of --localize [default: the center].")
 @click.option("--bins", type=int, default=64, show_default=True,
               help="Histogram bins per coordinate.")
+@network_options
 @run_options
 def command(**options):
-    """Overdamped Langevin dynamics (EM or MALA) under a potential you type."""
+    """Overdamped Langevin dynamics (EM or MALA) under a potential you type, or a network's loss."""
+    if options["network"] is not None:
+        run_network(options)
+    refuse_typed_options(options)
+    for name in ("network", "data", "loss"):
+        options.pop(name)
     run, model_options = split_run_options(options)
     temperatures = _temperatures(model_options.pop("temperature"))
     out = Path(run["out"] or "langevin.h5")
@@ -130,6 +137,11 @@ def command(**options):
                                               model_options.pop("param")))
     models = prepare_run(run, lambda: [_build(potential=expression, temperature=t, **model_options)
                                        for t in temperatures], outs)
+    launch(models, outs, run, options)
+
+
+def launch(models, outs, run: dict, options: dict) -> None:
+    """Run one model, or a sweep of one per temperature each on its own seed; print; exit."""
     from fastwalk.rng import resolve_seed
 
     base = resolve_seed(run["seed"])
@@ -146,7 +158,7 @@ def command(**options):
 def _for_run(model, seed: int, run: dict):
     """Resolve ``--dt auto`` for this run before anything is written, and say what was chosen."""
     resolved = _checked(lambda: model.for_run(seed, run["burn_in"]))
-    record = resolved.dt_auto
+    record = getattr(resolved, "dt_auto", None)
     if record is not None and not (run["quiet"] or run["json_output"]):
         click.echo(f"dt auto -> {resolved.dt:.6g} at T = {resolved.temperature:g} ({_how(record)})")
     return resolved

@@ -65,6 +65,11 @@ from fastwalk.io.element import Element
 
 #: HDF5 file-format range: readable by HDF5 1.10 and later tools
 LIBVER = ("earliest", "v110")
+#: past this many box dimensions the H5MD box's ``boundary`` attribute (one string per
+#: dimension) outgrows the 64 KiB of a compact attribute: such files (a network's weights)
+#: are written with HDF5 1.8's object headers, whose dense attribute storage holds it
+COMPACT_DIMENSIONS = 1024
+LARGE_LIBVER = ("v108", "v110")
 #: bytes of frames after which the background thread fsyncs the file between commits
 WRITEBACK_BYTES = 8 * 1024 * 1024
 MODULE_VERSION = [1, 0]
@@ -329,7 +334,8 @@ class H5MDWriter:
         # a fresh name (not mkstemp, whose 0600 mode the file would keep) created exclusively
         tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
-            self.file = h5py.File(tmp, "x", libver=LIBVER)
+            large = int(self.model.box()["dimension"]) > COMPACT_DIMENSIONS
+            self.file = h5py.File(tmp, "x", libver=LARGE_LIBVER if large else LIBVER)
             self._space = _guard(self.file)
             self._sync = _BackgroundSync(self.file.id.get_vfd_handle(), self.path)
             self._describe(simulation)
