@@ -565,6 +565,34 @@ def _same_potential(a, b) -> bool:
     return sympy.simplify(a - b) == 0
 
 
+def walker_energies(run, walkers, frames: int = 2000) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return steps of the recorded frames and these walkers' U there, ``[frames][walkers]``.
+
+    Parameters
+    ----------
+    run : fastwalk.io.reader.Run
+        An open langevin run.
+    walkers : sequence of int
+        The walkers.
+    frames : int, optional
+        At most this many frames, evenly strided.
+
+    Returns
+    -------
+    tuple
+        ``(steps, energies)``; ``energies`` is None where the run recorded no
+        frames or its potential is not a typed expression.
+    """
+    parameters = run.parameters
+    if (run.frame_name != "position" or parameters.get("kind") != "langevin"
+            or parameters.get("potential") is None or len(run.frames) == 0):
+        return np.zeros(0), None
+    recorded = run.frames
+    stride = max(1, math.ceil(len(recorded) / frames))
+    positions = np.stack([recorded[i][list(walkers)] for i in range(0, len(recorded), stride)])
+    return recorded.steps[::stride], _expression_of(parameters).energy_numpy(positions)
+
+
 def _energy_chains(run, parameters: dict, burn_in: int) -> np.ndarray | None:
     """Each walker's U at its recorded frames after burn-in, ``[walkers][frames]``, or None."""
     if (run.frame_name != "position" or parameters.get("kind") != "langevin"
@@ -719,27 +747,15 @@ def default_u_min(parameters: dict) -> float:
 
 
 def _max_curvature(parameters: dict) -> float | None:
-    """Return the largest Hessian eigenvalue of U + γ/2|x − x*|² over probe points of the box."""
+    """Return the largest Hessian eigenvalue of U over the model's probe points (None: unknown)."""
     if parameters.get("kind") != "langevin" or parameters.get("potential") is None:
         return None
-    expression = _expression_of(parameters)
-    dim = expression.dim
-    lower = np.asarray(parameters["center"], dtype=np.float64) - 0.5 * parameters["box"]
-    probe = np.random.default_rng(1).uniform(size=(512, dim))
-    points = np.vstack([np.asarray(parameters["center"], dtype=np.float64)[None, :],
-                        lower + parameters["box"] * probe])
-    columns = [points[:, i] for i in range(dim)]
-    hessian = np.empty((points.shape[0], dim, dim))
-    for i, row in enumerate(expression.hessian_numpy):
-        for k, entry in enumerate(row):
-            with np.errstate(all="ignore"):
-                hessian[:, i, i + k] = hessian[:, i + k, i] = np.broadcast_to(entry(*columns),
-                                                                                points.shape[:1])
-    finite = np.all(np.isfinite(hessian), axis=(1, 2))
-    if not finite.any():
+    from fastwalk.models.langevin import LangevinBrownian
+
+    try:
+        return LangevinBrownian.from_parameters(parameters, {}).max_curvature()[0]
+    except ValueError:
         return None
-    return float(np.linalg.eigvalsh(hessian[finite])[:, -1].max()) + float(parameters.get("localize")
-                                                                          or 0.0)
 
 
 def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
@@ -822,6 +838,7 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
         warnings.append(f"{name}: U_min = {u_min:g} lies above ⟨U⟩ = {estimate['mean_energy']:.6g} "
                         f"± {se:.2g}, so λ̂ is negative; give --u-min the potential's minimum")
     return {**estimate, "file": name, "temperature": float(r["parameters"]["temperature"]),
+            "dt": float(r["parameters"]["dt"]),
             "localize": float(r["parameters"].get("localize") or 0.0), "seed": str(r["seed"]),
             "status": r["status"], "steps_counted": steps, "burn_in": burn_in,
             "ess": ess, "rhat": rhat, "diagnostics_method": method, "autocorrelation_steps": tau,
@@ -1066,7 +1083,7 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
     finite_rhat = [r["rhat"] for r in runs if r["rhat"] is not None]
     report["ess"] = _plain(min(finite_ess)) if finite_ess else None
     report["rhat"] = _plain(max(finite_rhat)) if finite_rhat else None
-    keys = ("file", "beta", "temperature", "mean_energy", "mean_energy_stderr", "lambda_hat",
+    keys = ("file", "beta", "temperature", "dt", "mean_energy", "mean_energy_stderr", "lambda_hat",
             "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
             "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",
             "outlying_walkers", "heat_capacity", "heat_capacity_stderr", "warnings")
@@ -1092,12 +1109,13 @@ def _em_warning(parameters: dict, runs: list[dict], warnings: list[str]) -> None
         warnings.append("Euler–Maruyama runs carry an O(dt) bias that cannot be bounded for "
                         "this potential; compare with a run at dt/2 or use --method mala")
         return
-    bias = em_bias(float(parameters["dt"]), curvature)
-    worst = max(bias * abs(r["lambda_hat"]) / r["lambda_hat_stderr"] for r in runs)
+    gamma = float(parameters.get("localize") or 0.0)  # the fixed prior adds T·γ to U's curvature
+    biases = [em_bias(r["dt"], curvature + r["temperature"] * gamma) for r in runs]
+    worst = max(b * abs(r["lambda_hat"]) / r["lambda_hat_stderr"] for b, r in zip(biases, runs, strict=True))
     if worst > 1.0:
         warnings.append(f"Euler–Maruyama at dt = {parameters['dt']:g} biases ⟨U⟩ by up to a "
-                        f"factor {1 + bias:.3g} (the curvature of U reaches {curvature:.3g} in the "
-                        f"box; relative bias κdt/(2 − κdt)), up to {worst:.3g} standard errors of "
+                        f"factor {1 + max(biases):.3g} (the curvature of U reaches {curvature:.3g} in "
+                        f"the box; relative bias κdt/(2 − κdt)), up to {worst:.3g} standard errors of "
                         "λ̂: halve dt and compare, or use --method mala (exact at any dt)")
 
 

@@ -6,6 +6,9 @@
   errors; and the free energy. Axes come from :func:`robust_limits`: a huge
   error bar or a wild point does not squash the rest, and points outside are
   drawn on the edge as ▲/▼.
+- :func:`walker_traces_figure`: one run's walkers: β(U − U_min) along the
+  recorded frames of the flagged walkers and a few typical ones, and every
+  walker's time-averaged λ̂ (what ``llc --plot`` draws for a single run).
 - :func:`zero_set_figure`: the empirical and the exact 2-D Boltzmann laws of
   (x0, x1) side by side, with the zero set {U = U_min} drawn on both (the
   contour of U at U_min + 1e-6 of its range, which hugs the set from both
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["llc_figure", "zero_set_figure", "plot_llc", "langevin_run_figure", "robust_limits"]
+__all__ = ["llc_figure", "zero_set_figure", "plot_llc", "langevin_run_figure", "robust_limits",
+           "walker_traces_figure"]
 
 
 def _figure(figsize):
@@ -189,8 +193,68 @@ def zero_set_figure(energy, low, high, empirical_2d, exact_2d=None, *, title: st
     return figure
 
 
+def walker_traces_figure(report_run: dict, u_min: float = 0.0, typical: int = 4):
+    """Return one run's per-walker picture: energy traces and time-averaged λ̂.
+
+    Parameters
+    ----------
+    report_run : dict
+        One entry of the report's ``runs`` (its ``file``, ``beta`` and
+        ``outlying_walkers`` are used).
+    u_min : float, optional
+        U_min of the report.
+    typical : int, optional
+        How many typical walkers (nearest the median λ̂) to trace beside the
+        flagged ones.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top: β(U − U_min) of the flagged walkers (red) and ``typical`` others
+        against the step, from the recorded frames (a note where the run
+        recorded none); bottom: the histogram of every walker's λ̂ from its
+        energy sums, flagged walkers marked.
+    """
+    from fastwalk.analysis.llc import walker_energies
+    from fastwalk.io.reader import Run
+
+    beta = report_run["beta"]
+    with Run(report_run["file"]) as run:
+        sums = run.accumulators["walker_energy_sum"]
+        counts = np.maximum(run.accumulators["walker_energy_count"], 1)
+        means = beta * (sums / counts - u_min)
+        flagged = [int(w) for w in report_run.get("outlying_walkers") or []][:8]
+        order = np.argsort(np.abs(means - np.median(means)))
+        chosen = flagged + [int(w) for w in order if int(w) not in flagged][:typical]
+        steps, energies = walker_energies(run, chosen)
+    figure = _figure((6.4, 6.4))
+    top, bottom = figure.add_subplot(2, 1, 1), figure.add_subplot(2, 1, 2)
+    if energies is None:
+        top.text(0.5, 0.5, "no frames recorded (run with --every K to trace walkers)",
+                 ha="center", va="center", transform=top.transAxes)
+    else:
+        others = iter(f"C{i}" for i in (0, 1, 2, 4, 5, 6, 7, 8, 9) * len(chosen))  # C3 is the flag
+        for k, w in enumerate(chosen):
+            red = w in flagged
+            top.plot(steps, beta * (energies[:, k] - u_min), lw=1.2 if red else 0.7,
+                     color="C3" if red else next(others), label=f"walker {w}" + (" (flagged)" if red else ""))
+        top.set_yscale("symlog", linthresh=max(1e-3, float(np.median(np.abs(means))) or 1e-3))
+        top.legend(fontsize="small", ncol=2)
+    top.set_xlabel("step")
+    top.set_ylabel("β(U − U_min)")
+    top.set_title(f"{report_run['file']}  (β = {beta:.4g})", fontsize="small")
+    low, high = robust_limits(means, np.zeros_like(means))
+    inside = means[(means >= low) & (means <= high)]
+    bottom.hist(inside, bins=min(60, max(10, means.size // 10)), color="C0")
+    for w in flagged:
+        bottom.axvline(np.clip(means[w], low, high), color="C3", lw=1)
+    bottom.set_xlabel("walker's time-averaged λ̂ = β(⟨U⟩_walker − U_min)  (red: flagged; clipped to the axis)")
+    bottom.set_ylabel("walkers")
+    return figure
+
+
 def plot_llc(report: dict, path, *, dpi: int = 120):
-    """Draw :func:`llc_figure` and save it.
+    """Draw :func:`llc_figure` (or, for one run, :func:`walker_traces_figure`) and save it.
 
     Parameters
     ----------
@@ -208,6 +272,8 @@ def plot_llc(report: dict, path, *, dpi: int = 120):
     """
     from fastwalk.analysis._figure import save_figure
 
+    if len(report["runs"]) == 1:
+        return save_figure(walker_traces_figure(report["runs"][0], report["u_min"]), path, dpi)
     return save_figure(llc_figure(report), path, dpi)
 
 
