@@ -207,7 +207,7 @@ def perturb(
     The points are uniform on the (D−2)-sphere
     ``{w : |w| = |w0|, |w − w0| = ε}``, of radius ``ρ sin φ`` about
     ``w0 cos φ`` (``ρ = |w0|``, ``cos φ = 1 − ε²/(2ρ²)``), built by
-    :func:`move_on_sphere`: a Householder reflection applied without forming
+    :func:`~fastwalk.sphere_move.move_on_sphere`: a Householder reflection applied without forming
     the matrix, stable for every direction of ``w0``. Samples run in parallel,
     each from its own random stream, so the result does not depend on the
     thread count, and samples ``first_sample .. first_sample + m − 1`` of a

@@ -104,7 +104,7 @@ class Model(abc.ABC):
     #: state arrays with one row per thread part (as many rows as threads when the state was
     #: built, so any number once it is read back); :meth:`check_state` checks only their rows
     per_part_state: ClassVar[tuple[str, ...]] = ()
-    #: every registered model class by kind (filled by :meth:`__init_subclass__`)
+    #: every registered model class by kind (filled by ``__init_subclass__``)
     kinds: ClassVar[dict[str, type]] = {}
 
     def __init_subclass__(cls, **kwargs):

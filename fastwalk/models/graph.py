@@ -86,7 +86,7 @@ class GraphWalk(NodeWalkRecords, Model):
     -----
     State keys: ``rng``, ``node`` (int64 [N]), ``visit_slices`` (int64
     [parts][≥ nodes], visits after each counted step, one row per walker part;
-    :meth:`accumulators` sums them into ``visit_counts``) and
+    :meth:`~fastwalk.models.base.Model.accumulators` sums them into ``visit_counts``) and
     ``walker_start_visits`` (int64 [N], each walker's visits of the start
     node, the graph's "center" in the stationary report). ``visit_counts`` is
     recorded at every record when the graph has at most

@@ -1,0 +1,150 @@
+"""Every code block of README.md and docs/ runs as pasted: page by page, in page order, in a fresh directory.
+
+A page's fenced ``bash`` blocks run in ``bash`` (``set -euo pipefail``) with the installed
+``fastwalk`` first on PATH; its ``python`` blocks run one by one as scripts (``python
+block.py``), so each must import what it uses and a block that needs ``if __name__ ==
+"__main__":`` (Dask) fails without it. Blocks of one page share the directory, so a
+later block may read the files an earlier one wrote, exactly as a reader pasting them
+in order would. Other fences are output (``text``) or configuration files written by
+a marker (see below); a fence without a language fails here.
+
+Markers, an HTML comment on the line just before a fence (invisible on the site and
+on GitHub):
+
+- ``<!-- not-run: REASON -->`` the block is not run (REASON is required: a remote
+  scheduler's address, a placeholder the reader fills in, ...).
+- ``<!-- requires: TOOL -->`` the block runs only where TOOL is on PATH (e.g. ``h5dump``
+  from hdf5-tools, which .ci/run installs); elsewhere the rest of the page still runs
+  and the block is reported as skipped.
+- ``<!-- file: NAME -->`` the block's text is written to NAME (a ``--config`` TOML file).
+
+Pages come in reading order: README.md, then docs/index.md and the pages its toctrees
+name, depth first. The time of each page is printed (``pytest -s``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RUN = ("bash", "python")
+SHOWN = ("text", "toml", "json")
+FENCE = re.compile(r"^(?P<fence>```+|~~~+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.S | re.M)
+MARKER = re.compile(r"<!--\s*(not-run|requires|file):\s*(.*?)\s*-->\s*$")
+TOCTREE = re.compile(r"^```\{toctree\}[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+@dataclass
+class Block:
+    page: str
+    line: int
+    language: str
+    text: str
+    marker: tuple[str, str] | None
+
+    def __str__(self) -> str:
+        return f"{self.page}:{self.line} ({self.language})"
+
+
+def pages() -> list[Path]:
+    """README.md, then the docs pages in toctree order (depth first), each once."""
+    order, seen = [ROOT / "README.md"], set()
+
+    def visit(page: Path) -> None:
+        if page in seen or not page.exists():
+            return
+        seen.add(page)
+        order.append(page)
+        for tree in TOCTREE.findall(page.read_text(encoding="utf-8")):
+            for entry in tree.splitlines():
+                entry = entry.strip()
+                if entry and not entry.startswith(":"):
+                    visit((page.parent / entry).with_suffix(".md"))
+
+    visit(DOCS / "index.md")
+    return order
+
+
+def blocks(page: Path) -> list[Block]:
+    """The fenced code blocks of a page with their marker; MyST directives (```{name}) are not code."""
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for match in FENCE.finditer(text):
+        info = match["info"].strip()
+        if info.startswith("{"):
+            continue
+        before = text[:match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        marker = MARKER.search(before)
+        found.append(Block(str(page.relative_to(ROOT)), text.count("\n", 0, match.start()) + 1,
+                           info.split()[0] if info else "", match["body"],
+                           (marker[1], marker[2]) if marker else None))
+    return found
+
+
+PAGES = pages()
+
+
+def test_every_block_is_runnable_or_marked():
+    """Each fence is bash or python (run), output/config shown as such, or marked with a reason."""
+    problems, runnable = [], 0
+    for page in PAGES:
+        assert "\n    fastwalk " not in page.read_text(encoding="utf-8"), (
+            f"{page}: an indented code block; fence it (```bash) so that it runs")
+        for block in blocks(page):
+            if block.language not in RUN + SHOWN:
+                problems.append(f"{block}: fence language must be one of {RUN + SHOWN}")
+            elif block.marker and block.marker[0] == "not-run" and len(block.marker[1]) < 10:
+                problems.append(f"{block}: not-run needs its reason")
+            elif block.language in RUN and not (block.marker and block.marker[0] == "not-run"):
+                runnable += 1
+    assert not problems, "\n".join(problems)
+    print(f"\n{runnable} runnable blocks on {len(PAGES)} pages")
+    assert runnable >= 20
+
+
+def environment() -> dict[str, str]:
+    """The reader's shell: this interpreter's bin first on PATH (its ``fastwalk`` and ``python``)."""
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def run_block(block: Block, cwd: Path, env: dict[str, str], index: int) -> None:
+    if block.language == "bash":
+        command = ["bash", "-c", "set -euo pipefail\n" + block.text]
+    else:
+        script = cwd / f"_block{index}.py"
+        script.write_text(block.text, encoding="utf-8")
+        command = [sys.executable, script.name]
+    out = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (f"{block} failed with status {out.returncode}:\n{block.text}\n"
+                                 f"--- stdout\n{out.stdout[-3000:]}\n--- stderr\n{out.stderr[-3000:]}")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_page_blocks_run_in_order(page, tmp_path):
+    """The page's blocks, pasted in order into a fresh directory, all succeed."""
+    env, ran, skipped, start = environment(), 0, [], time.perf_counter()
+    for index, block in enumerate(blocks(page)):
+        kind, value = block.marker or ("", "")
+        if kind == "file":
+            (tmp_path / value).write_text(block.text, encoding="utf-8")
+        elif block.language not in RUN or kind == "not-run":
+            continue
+        elif kind == "requires" and shutil.which(value) is None:
+            skipped.append(f"{block} needs {value}")
+        else:
+            run_block(block, tmp_path, env, index)
+            ran += 1
+    print(f"\n{page.relative_to(ROOT)}: {ran} blocks in {time.perf_counter() - start:.1f} s"
+          + (f"; skipped: {'; '.join(skipped)}" if skipped else ""))
