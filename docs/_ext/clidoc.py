@@ -64,7 +64,7 @@ def _command(name: str, command: click.Command, parent: click.Context) -> list[s
 
 
 def cli_reference() -> str:
-    """The whole reference as reStructuredText."""
+    """Return the whole reference as reStructuredText."""
     from fastwalk.cli import cli
 
     top = click.Context(cli, info_name="fastwalk")
