@@ -75,7 +75,7 @@ def _reachable(matrix, start: int) -> np.ndarray:
 
 
 def stationary_law(indptr, indices, weights=None, *, start: int | None = None) -> np.ndarray:
-    """Return the exact stationary law of the walk on a CSR graph (module docstring).
+    """Return the exact stationary law of the walk on a CSR graph (see :mod:`fastwalk.graph_laws`).
 
     Parameters
     ----------

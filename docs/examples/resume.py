@@ -13,7 +13,7 @@ import fastwalk as fw
 
 folder = Path(tempfile.mkdtemp())
 model = fw.SphereBrownian(20, radius=1.0, diffusion=0.02, dt=0.01, method="exact")
-options = dict(walkers=2000, steps=4000, seed=3, observe_every=40, progress=False,
+options = dict(walkers=1000, steps=4000, seed=3, observe_every=40, progress=False,
                commit_seconds=0.05)
 with fw.simulate(model, out=folder / "whole.h5", **options) as whole:
     reference = whole.observable("mean_cos_theta")

@@ -239,8 +239,8 @@ class LatticeWalk(NodeWalkRecords, Model):
     lattice has at most :data:`~fastwalk.models.node_walk.MAX_RECORDED_NODES` nodes; larger lattices keep
     only the final counts (in :meth:`~fastwalk.models.base.Model.accumulators`) so files stay bounded.
     ``lattice/coords`` is stored in /parameters up to
-    :data:`MAX_STORED_COORDS` nodes (larger ones would take ``8 D`` bytes a
-    node); :meth:`coords` recomputes them from ``crossing`` and ``length``.
+    :data:`~fastwalk.models.lattice.MAX_STORED_COORDS` nodes (larger ones would take ``8 D`` bytes a
+    node); :meth:`~fastwalk.LatticeWalk.coords` recomputes them from ``crossing`` and ``length``.
     """
 
     kind = "lattice"

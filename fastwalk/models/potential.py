@@ -429,7 +429,7 @@ def stable_dt_bound(a: float, confine: float = 0.0) -> float:
     -------
     float
         The bound: steps ``dt`` must satisfy ``dt < 1 / (a + confine)``, which
-        is |1 − 2(a + confine)·dt| < 1 for the stiffest direction.
+        is ``|1 − 2(a + confine)·dt| < 1`` for the stiffest direction.
     """
     return 1.0 / (a + confine)
 
@@ -451,7 +451,7 @@ class PotentialBrownian(Model):
     temperature : float
         Temperature T (>= 0); the noise is √(2T·dt) per coordinate and step.
     dt : float
-        Time step, 0 < dt < 1 / (a + confine) (see :func:`stable_dt_bound`).
+        Time step, 0 < dt < 1 / (a + confine) (see :func:`~fastwalk.models.potential.stable_dt_bound`).
     confine : float, optional
         Strength c (>= 0) of the periodic confining term
         c·(Λ²/2π²)·Σ_j (1 − cos(2π d_j/Λ)); 0 (default) switches it off.
