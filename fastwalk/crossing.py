@@ -103,6 +103,15 @@ class Crossing:
         one). A subspace may pin every coordinate (an isolated point: the
         potential model's regular quadratic minimum); the lattice needs a free
         coordinate in each. Duplicated subspaces are refused.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> crossing = fw.Crossing.lines(3)
+    >>> crossing.count, crossing.dim
+    (3, 3)
+    >>> crossing.degrees(9)[:3]      # the center has 2K neighbours, the others 2
+    array([6, 2, 2])
     """
 
     dim: int

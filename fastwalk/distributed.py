@@ -632,6 +632,16 @@ def simulate_ensemble(
     -------
     EnsembleResult
         Combined frames, observables and accumulators.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastwalk as fw
+    >>> walk = fw.LatticeWalk(fw.Crossing.lines(3), length=9)
+    >>> blocks = fw.simulate_ensemble(walk, walkers=100, steps=500, seed=4, partitions=4)
+    >>> one = fw.simulate(walk, walkers=100, steps=500, seed=4)
+    >>> np.array_equal(blocks.accumulators["visit_counts"], one.accumulators["visit_counts"])
+    True
     """
     from fastwalk.engine import MemorySink
 

@@ -88,6 +88,16 @@ class Model(abc.ABC):
     what to do with a run: :attr:`picture` and :attr:`stationary_report` name
     functions as ``"module:function"`` strings, imported only when used
     (:func:`resolve`), so a model module never imports the analysis layer.
+
+    Examples
+    --------
+    Every model is one of these; :func:`fastwalk.simulate` runs any of them:
+
+    >>> import fastwalk as fw
+    >>> from fastwalk.models.base import Model
+    >>> model = fw.SphereBrownian(2, radius=1.0, diffusion=0.1, dt=0.01)
+    >>> isinstance(model, Model), model.kind, model.dt
+    (True, 'sphere', 0.01)
     """
 
     #: registry name, e.g. ``"lattice"``

@@ -92,6 +92,18 @@ class GraphWalk(NodeWalkRecords, Model):
     recorded at every record when the graph has at most
     :data:`fastwalk.models.node_walk.MAX_RECORDED_NODES` nodes, otherwise only as
     a final accumulator.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> import fastwalk as fw
+    >>> path = sp.csr_matrix([[0, 1, 0], [1, 0, 1], [0, 1, 0]])   # a - b - c
+    >>> walk = fw.GraphWalk.from_scipy(path)
+    >>> walk.nodes, walk.indptr.tolist()
+    (3, [0, 1, 3, 4])
+    >>> run = fw.simulate(walk, walkers=50, steps=100, seed=1)
+    >>> int(run.accumulators["visit_counts"].sum())
+    5000
     """
 
     kind = "graph"

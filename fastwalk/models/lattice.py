@@ -241,6 +241,16 @@ class LatticeWalk(NodeWalkRecords, Model):
     ``lattice/coords`` is stored in /parameters up to
     :data:`~fastwalk.models.lattice.MAX_STORED_COORDS` nodes (larger ones would take ``8 D`` bytes a
     node); :meth:`~fastwalk.LatticeWalk.coords` recomputes them from ``crossing`` and ``length``.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> walk = fw.LatticeWalk(fw.Crossing.lines(3), length=9)
+    >>> walk.nodes                    # 3 cycles of 9 nodes sharing the center
+    25
+    >>> run = fw.simulate(walk, walkers=200, steps=2000, seed=1)
+    >>> run.accumulators["visit_counts"].shape
+    (25,)
     """
 
     kind = "lattice"

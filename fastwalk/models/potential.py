@@ -468,6 +468,15 @@ class PotentialBrownian(Model):
         number is not a number.
     ValueError
         If a value is out of range (message names it and the fix).
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> model = fw.PotentialBrownian(fw.Crossing.lines(2), a=1.0, center=0.5, box=1.0,
+    ...                              temperature=0.05, dt=1e-3)
+    >>> run = fw.simulate(model, walkers=50, steps=200, seed=1)
+    >>> sorted(run.observables), run.accumulators["marginals"].shape
+    (['mean_energy', 'sem_energy'], (2, 64))
     """
 
     kind = "potential"

@@ -350,6 +350,15 @@ class SphereBrownian(Model):
         unknown method or start.
     TypeError
         For non-numeric parameters.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> model = fw.SphereBrownian(99, radius=1.0, diffusion=0.01, dt=0.01, method="exact")
+    >>> run = fw.simulate(model, walkers=100, steps=100, seed=1, observe_every=50)
+    >>> cos = run.observable("mean_cos_theta")
+    >>> cos.step.tolist(), float(cos.value[0])     # every walker starts at the pole
+    ([0, 50, 100], 1.0)
     """
 
     kind = "sphere"
