@@ -54,7 +54,6 @@ nitpicky = True
 nitpick_ignore_regex = [
     ("py:.*", r"(numpy|np|collections\.abc|pathlib|h5py|dask|distributed|scipy|sympy|numba|click"
               r"|matplotlib|networkx|os|typing)(\..*)?"),
-    ("py:.*", r"(ndarray|array_like|array-like|optional|callable|iterable|sequence|mapping|path-like)"),
 ]
 
 

@@ -162,7 +162,7 @@ def test_page_blocks_run_in_order(page, tmp_path):
             run_block(block, tmp_path, env, index)
             ran += 1
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    used = max(0.0, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime)
     print(f"\n{page.relative_to(ROOT)}: {ran} blocks in {time.perf_counter() - start:.1f} s "
           f"({used:.1f} s CPU)"
           + (f"; skipped: {'; '.join(skipped)}" if skipped else ""))
@@ -218,3 +218,13 @@ def test_reference_examples_run(tmp_path, monkeypatch):
     print(f"\nreference examples: {examples} in {time.perf_counter() - start:.1f} s")
     assert summary.failed == 0, f"{summary.failed} of {summary.attempted} examples failed (output above)"
     assert examples >= 40
+
+
+def test_readme_is_short_and_states_the_two_setup_commands():
+    """README stays under 150 lines and names the two set-up commands exactly as CI runs the second."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150
+    assert '\npip install ".[plot]" && fastwalk demo --out demo\n' in text
+    assert '\npip install ".[test]" && pytest\n' in text
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert 'pip install ".[test]"\n' in ci and "\npytest\n" in ci
