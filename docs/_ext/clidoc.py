@@ -41,7 +41,7 @@ def _body(text: str, indent: str = "") -> list[str]:
 
 
 def _command(name: str, command: click.Command, parent: click.Context) -> list[str]:
-    ctx = click.Context(command, info_name=name, parent=parent)
+    ctx = click.Context(command, info_name=name, parent=parent, **command.context_settings)
     title = f"fastwalk {name}"
     lines = [f".. _cli-{name}:", "", title, "-" * len(title), ""]
     usage = " ".join(command.collect_usage_pieces(ctx))
@@ -67,7 +67,7 @@ def cli_reference() -> str:
     """Return the whole reference as reStructuredText."""
     from fastwalk.cli import cli
 
-    top = click.Context(cli, info_name="fastwalk")
+    top = click.Context(cli, info_name="fastwalk", **cli.context_settings)
     lines = ["Every command, with every option exactly as ``--help`` states it (type, range, "
              "default).", ""]
     lines += ["fastwalk", "-" * 8, "", "::", "", "   fastwalk [OPTIONS] COMMAND [ARGS]...", ""]
