@@ -228,3 +228,41 @@ def test_readme_is_short_and_states_the_two_setup_commands():
     assert '\npip install ".[test]" && pytest\n' in text
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert 'pip install ".[test]"\n' in ci and "\npytest\n" in ci
+
+
+def test_output_fields_are_explained(tmp_path):
+    """Every field `stationary`, `fit` and `llc --json` print is named in docs/outputs.md."""
+    import json
+
+    page = (DOCS / "outputs.md").read_text(encoding="utf-8")
+    env = environment()
+
+    def fields(*args) -> set[str]:
+        out = subprocess.run(["fastwalk", *args], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+        keys = set(report)
+        for nested in ("fit", "mass_within_radius", "mass_ratio"):
+            if isinstance(report.get(nested), dict):
+                keys |= set(report[nested]) - {"candidates", "rivals"}
+        for listed in ("runs", "free_energy"):
+            for row in report.get(listed, ()):
+                keys |= set(row)
+        return keys
+
+    small = ["--walkers", "50", "--steps", "200", "--seed", "1", "-q"]
+    for command in (["lattice", "--lines", "3", "--length", "5", *small, "--out", "l.h5"],
+                    ["potential", "--lines", "2", "--a", "1", "--center", "0.5", "--box", "1",
+                     "--temperature", "0.05", "--dt", "1e-3", *small, "--out", "p.h5"],
+                    ["langevin", "--dim", "2", "--potential", "x0**2 + x1**2", "--method", "mala",
+                     "--dt", "0.05", "--temperature", "0.1,0.01", *small, "--out", "g.h5"],
+                    ["sphere", "--dim", "9", "--diffusion", "0.1", "--dt", "0.01", *small,
+                     "--out", "s.h5"]):
+        subprocess.run(["fastwalk", *command], cwd=tmp_path, env=env, check=True, timeout=300)
+    missing = set()
+    for args in (["stationary", "l.h5", "--json"], ["stationary", "p.h5", "--json"],
+                 ["stationary", "g-T0.1.h5", "--json"], ["fit", "s.h5", "--json"],
+                 ["llc", "g-T0.1.h5", "g-T0.01.h5", "--json"]):
+        missing |= {key for key in fields(*args) if f"`{key}`" not in page and key != "file"}
+    assert not missing, f"docs/outputs.md does not explain: {sorted(missing)}"
