@@ -266,3 +266,54 @@ def test_output_fields_are_explained(tmp_path):
                  ["llc", "g-T0.1.h5", "g-T0.01.h5", "--json"]):
         missing |= {key for key in fields(*args) if f"`{key}`" not in page and key != "file"}
     assert not missing, f"docs/outputs.md does not explain: {sorted(missing)}"
+
+
+def help_examples() -> dict[str, list[str]]:
+    """The example commands of each command's ``--help`` (the CLI reference's code blocks)."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    import clidoc
+
+    pages = {}
+    top, *sections = clidoc.cli_reference().split(".. _cli-")
+    for section in ["fastwalk:" + top, *sections]:
+        name = section.split(":", 1)[0]
+        blocks = re.findall(r"\.\. code-block:: bash\n\n((?:   .*\n)+)", section)
+        pages[name] = [line.strip() for block in blocks for line in block.splitlines()]
+    return pages
+
+
+@pytest.mark.slow  # ~100 s here: the examples are --help's own, at their printed sizes
+def test_cli_reference_examples_run(tmp_path):
+    """Each command's --help examples run as printed, in a fresh directory per command.
+
+    An example that reads a file another command writes (``fastwalk fit sphere.h5``) runs
+    after the example of the reference that writes it (``fastwalk sphere ... --out
+    sphere.h5``). ``fastwalk demo`` is left to tests/test_demo.py (its own half-minute run).
+    The graph example names the repository's ``data/example_graph.txt``, so that file is
+    copied in: help examples, unlike the pages, may assume a clone.
+    """
+    pages = help_examples()
+    writers = {}
+    for examples in pages.values():
+        for command in examples:
+            target = re.search(r"--out (\S+\.h5)", command)
+            if target and not command.startswith("fastwalk demo"):
+                writers.setdefault(target[1], command)
+    env, start, ran = environment(), time.perf_counter(), 0
+    for name, examples in pages.items():
+        folder = tmp_path / name
+        (folder / "data").mkdir(parents=True)
+        shutil.copy(ROOT / "data" / "example_graph.txt", folder / "data")
+        for command in examples:
+            if command.startswith("fastwalk demo"):
+                continue
+            needed = [writers[f] for f in re.findall(r"(\S+\.h5)", command)
+                      if f in writers and writers[f] != command and not (folder / f).exists()
+                      and f"--out {f}" not in command]
+            for step in [*needed, command]:
+                out = subprocess.run(["bash", "-c", "set -euo pipefail\n" + step], cwd=folder,
+                                     env=env, capture_output=True, text=True, timeout=600)
+                assert out.returncode == 0, f"fastwalk {name} --help: {step}\n{out.stderr[-2000:]}"
+            ran += 1
+    print(f"\n--help examples: {ran} in {time.perf_counter() - start:.1f} s")
+    assert ran >= 15
