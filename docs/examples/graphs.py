@@ -1,14 +1,23 @@
 """A walk on a small-world graph visits each node in proportion to its degree."""
 
 import matplotlib.pyplot as plt
-import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 
 import fastwalk as fw
 from fastwalk.graph_laws import stationary_law
 
-graph = nx.connected_watts_strogatz_graph(200, 6, 0.3, seed=1)
-walk = fw.GraphWalk.from_networkx(graph, weight=None)
+# a Watts-Strogatz small world: a ring of 200 nodes, each joined to its 3 nearest on either side,
+# then 30% of the edges rewired to a random end (SciPy only, so the docs extra is enough)
+rng = np.random.default_rng(1)
+nodes = 200
+u = np.repeat(np.arange(nodes), 3)
+v = (u + np.tile([1, 2, 3], nodes)) % nodes
+rewire = rng.random(u.size) < 0.3
+v[rewire] = rng.integers(0, nodes, rewire.sum())
+keep = u != v
+adjacency = sp.coo_matrix((np.ones(keep.sum()), (u[keep], v[keep])), shape=(nodes, nodes))
+walk = fw.GraphWalk.from_scipy(((adjacency + adjacency.T) > 0).astype(float).tocsr())  # simple graph
 run = fw.simulate(walk, walkers=2000, steps=2000, seed=1, burn_in=100)
 visits = run.accumulators["visit_counts"]
 frequency = visits / visits.sum()
