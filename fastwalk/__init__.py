@@ -67,6 +67,15 @@ def open(path: str):  # noqa: A001 - mirrors h5py.File / builtins.open on purpos
     -------
     fastwalk.io.reader.Run
         Lazy view of the run: parameters, model, frames and observables.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> fw.simulate(fw.SphereBrownian(3, radius=1.0, diffusion=0.1, dt=0.01), walkers=10,
+    ...             steps=100, seed=2, every=50, out="o.h5", overwrite=True).close()
+    >>> with fw.open("o.h5") as run:
+    ...     print(run.model.dim, run.frames.shape, run.seed)
+    3 (3, 10, 4) 2
     """
     from fastwalk.io.reader import open_run
 

@@ -204,6 +204,15 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     fastwalk.errors.FileFormatError
         If the file is unreadable, has no checkpoint (it was stopped before
         its first checkpoint) or its checkpoint belongs to another run.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> walk = fw.LatticeWalk(fw.Crossing.lines(2), length=5)
+    >>> fw.simulate(walk, walkers=10, steps=100, seed=1, out="r.h5", overwrite=True).close()
+    >>> with fw.resume("r.h5", steps=200) as run:   # a new total: 100 more steps
+    ...     print(run.reason, run.committed_step)
+    completed 200
     """
     from fastwalk.io.checkpoint import checkpoint_path, damaged, read_checkpoint
     from fastwalk.io.output import OutputLock

@@ -95,6 +95,14 @@ def connect(text: str, timeout: float = CONNECT_TIMEOUT_S):
         If the address is malformed.
     fastwalk.errors.ClusterError
         If the scheduler cannot be reached within ``timeout`` (exit status 2).
+
+    Examples
+    --------
+    A scheduler address connects to it; ``local:N`` starts N single-thread worker
+    processes (a script doing so needs the ``if __name__ == "__main__":`` guard):
+
+    >>> from fastwalk.cluster import connect
+    >>> client = connect("tcp://127.0.0.1:8786")   # doctest: +SKIP
     """
     address, workers = parse_address(text)
     try:

@@ -7,10 +7,10 @@ U(x) = a · min_k Σ_{j∈S_k} (x_j − b_j)².
 
 Presets:
 
-- :meth:`Crossing.lines` — the original notebook's experiment: K lines in K dimensions,
+- :meth:`~fastwalk.Crossing.lines` — the original notebook's experiment: K lines in K dimensions,
   S_k = every axis but k;
-- :meth:`Crossing.hyperplanes` — K hyperplanes x_k = b_k in D ≥ K dimensions;
-- :meth:`Crossing.planes_meeting_in_line` — the planes x_0 = b_0 and
+- :meth:`~fastwalk.Crossing.hyperplanes` — K hyperplanes x_k = b_k in D ≥ K dimensions;
+- :meth:`~fastwalk.Crossing.planes_meeting_in_line` — the planes x_0 = b_0 and
   x_1 = b_1 in 3-D, which share the line along axis 2.
 
 The lattice
@@ -19,7 +19,7 @@ For a lattice length L >= 3 the crossing's lattice is the set of points of
 (Z_L)^D lying on at least one subspace, with coordinates in 0..L-1 and the
 center at 0 on every axis, joined by nearest-neighbour edges (the induced
 subgraph, which is exactly the sublattices glued along their intersections).
-:meth:`Crossing.layout` numbers its nodes arithmetically, without storing
+:meth:`~fastwalk.Crossing.layout` numbers its nodes arithmetically, without storing
 any adjacency:
 
 - Let P be the set of axes pinned by some subspace. A node's *zero pattern*
@@ -37,7 +37,7 @@ any adjacency:
   in this order, ``+1`` then ``-1`` along A[0], then along A[1], ...: the
   degree is 2|A| (L >= 3 keeps the two directions distinct). The implicit
   walker picks neighbour ``i = integer(degree)`` in this order and
-  :meth:`LatticeLayout.to_csr` stores the same order, so both walkers follow
+  :meth:`~fastwalk.crossing.LatticeLayout.to_csr` stores the same order, so both walkers follow
   bit-identical trajectories from the same seed.
 """
 
@@ -103,6 +103,15 @@ class Crossing:
         one). A subspace may pin every coordinate (an isolated point: the
         potential model's regular quadratic minimum); the lattice needs a free
         coordinate in each. Duplicated subspaces are refused.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> crossing = fw.Crossing.lines(3)
+    >>> crossing.count, crossing.dim
+    (3, 3)
+    >>> crossing.degrees(9)[:3]      # the center has 2K neighbours, the others 2
+    array([6, 2, 2])
     """
 
     dim: int
@@ -229,7 +238,7 @@ class Crossing:
         Raises
         ------
         ValueError
-            If L < 3, or the crossing pins more than :data:`MAX_PINNED_AXES`
+            If L < 3, or the crossing pins more than :data:`~fastwalk.crossing.MAX_PINNED_AXES`
             distinct axes.
         """
         return _layout(self, validate.integer("lattice length L", length, minimum=3))
@@ -254,7 +263,7 @@ class Crossing:
         """Return the lattice as an explicit graph ``(indptr, indices)``.
 
         Each node's neighbours are listed in the implicit walker's order
-        (module docstring), so a graph walker on this CSR follows the same
+        (see :mod:`fastwalk.crossing`), so a graph walker on this CSR follows the same
         trajectories as :class:`fastwalk.models.lattice.LatticeWalk`.
 
         Parameters
@@ -278,7 +287,7 @@ def _layout(crossing: Crossing, length: int) -> LatticeLayout:
 class LatticeLayout:
     """Arithmetic node numbering of a crossing's lattice (see the module docstring).
 
-    Build it with :meth:`Crossing.layout`. The block tables below are what the
+    Build it with :meth:`~fastwalk.Crossing.layout`. The block tables below are what the
     implicit walker's kernel reads; they hold O(blocks × D) numbers, never
     O(nodes).
 
@@ -298,7 +307,7 @@ class LatticeLayout:
     nodes : int
         Number of lattice points on the crossing.
     center : int
-        The center's node index (always :data:`CENTRE_NODE` = 0).
+        The center's node index (always ``CENTRE_NODE`` = 0).
     pinned_axes : tuple of int
         P, the axes some subspace pins, ascending (bit i of a mask is P[i]).
     axis_bit : numpy.ndarray

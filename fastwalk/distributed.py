@@ -3,15 +3,15 @@
 Walker ``i`` draws from the stream of (seed, i) wherever it runs, so a
 partitioned ensemble is the same ensemble: frames, nodes and integer
 accumulators are bit-identical to a single-process run. Observables are
-combined from each partition's additive sums (:meth:`Model.observe`), so
+combined from each partition's additive sums (:meth:`~fastwalk.models.base.Model.observe`), so
 float means agree with a single-process run to rounding (the summation order
 differs).
 
 A run is split into walker *partitions* and time *slabs*. One task
-(:func:`advance_block`) advances one partition's state from step ``a`` to step
+(``advance_block``) advances one partition's state from step ``a`` to step
 ``b`` and returns what it recorded on the way plus the new state: a pure
 function of its arguments, so Dask simply runs it again when a worker dies.
-The client (:class:`PartitionedRun`) writes each slab through the ordinary
+The client (``PartitionedRun``) writes each slab through the ordinary
 sinks (the H5MD writer) once every partition has finished it, in step order,
 and checkpoints the partitions' states at its commits; it holds only the
 slabs in flight, never the trajectory. See DESIGN.md, "Dask runs".
@@ -608,7 +608,7 @@ def simulate_ensemble(
     """Run a small ensemble split into walker blocks and return it in memory.
 
     Every frame of every block is gathered here; for long runs write a file
-    with :func:`fastwalk.api.simulate` and ``client=``, which streams.
+    with :func:`fastwalk.simulate` and ``client=``, which streams.
 
     Parameters
     ----------
@@ -633,6 +633,16 @@ def simulate_ensemble(
     -------
     EnsembleResult
         Combined frames, observables and accumulators.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastwalk as fw
+    >>> walk = fw.LatticeWalk(fw.Crossing.lines(3), length=9)
+    >>> blocks = fw.simulate_ensemble(walk, walkers=100, steps=500, seed=4, partitions=4)
+    >>> one = fw.simulate(walk, walkers=100, steps=500, seed=4)
+    >>> np.array_equal(blocks.accumulators["visit_counts"], one.accumulators["visit_counts"])
+    True
     """
     from fastwalk.engine import MemorySink
 

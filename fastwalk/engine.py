@@ -86,6 +86,14 @@ class RunResult:
         ``accumulators``, ``parameters``, ``model``, ...) is also read through
         the result, so an in-memory run and a file are used the same way;
         :meth:`close` (or a ``with`` block) closes an opened file.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> result = fw.simulate(fw.SphereBrownian(2, radius=1.0, diffusion=0.1, dt=0.01), walkers=20,
+    ...                      steps=50, seed=1)
+    >>> result.reason, result.seed, result.committed_step
+    ('completed', 1, 50)
     """
 
     seed: int

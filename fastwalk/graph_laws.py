@@ -75,7 +75,7 @@ def _reachable(matrix, start: int) -> np.ndarray:
 
 
 def stationary_law(indptr, indices, weights=None, *, start: int | None = None) -> np.ndarray:
-    """Return the exact stationary law of the walk on a CSR graph (module docstring).
+    """Return the exact stationary law of the walk on a CSR graph (see :mod:`fastwalk.graph_laws`).
 
     Parameters
     ----------
@@ -98,6 +98,13 @@ def stationary_law(indptr, indices, weights=None, *, start: int | None = None) -
     ValueError
         For a directed graph without ``start``, or whose nodes reachable from
         the start are not one strongly connected class (no unique law).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastwalk.graph_laws import stationary_law
+    >>> stationary_law(np.array([0, 1, 3, 4]), np.array([1, 0, 2, 1]))   # the path a - b - c
+    array([0.25, 0.5 , 0.25])
     """
     matrix = _adjacency(indptr, indices, weights)
     nodes = matrix.shape[0]

@@ -47,7 +47,7 @@ __all__ = [
 #: gains of the named nonlinearities (PyTorch's ``calculate_gain``)
 GAINS = {"relu": math.sqrt(2.0), "linear": 1.0, "tanh": 5.0 / 3.0}
 
-#: stream index :func:`sphere_init` draws from; perturbation samples use
+#: stream index :func:`~fastwalk.sphere_init` draws from; perturbation samples use
 #: streams 0, 1, ..., so one seed may serve both without sharing numbers
 INIT_STREAM = 2**63
 
@@ -112,7 +112,7 @@ def layer_fan_in(shape: Sequence[int]) -> int:
     ------
     ValueError
         If ``shape`` has fewer than two entries (pass ``fan_in`` explicitly
-        to :func:`sphere_init` for a 1-D weight) or a non-positive entry.
+        to :func:`~fastwalk.sphere_init` for a 1-D weight) or a non-positive entry.
     """
     shape = _validated_shape(shape)
     if len(shape) < 2:
@@ -142,14 +142,14 @@ def sphere_init(
     shape : int or sequence of int
         The weight's shape; ``D`` is the product of its entries. By the
         PyTorch convention a weight has shape ``(out, in, *kernel)`` and its
-        fan-in is ``in × prod(kernel)`` (see :func:`layer_fan_in`).
+        fan-in is ``in × prod(kernel)`` (see :func:`~fastwalk.perturb.layer_fan_in`).
     gain : {"relu", "linear", "tanh"} or float, optional
         The nonlinearity's gain: √2 for relu (Kaiming's choice, σ² = 2/fan_in),
         1 for linear, 5/3 for tanh, or a positive number.
     seed : int or None, optional
         Seed in ``[0, 2**128)``; None draws a fresh 128-bit seed (see
-        ``return_seed``). The numbers come from stream :data:`INIT_STREAM` of
-        the seed, which :func:`perturb` never uses, so the same seed may be
+        ``return_seed``). The numbers come from stream :data:`~fastwalk.perturb.INIT_STREAM` of
+        the seed, which :func:`~fastwalk.perturb` never uses, so the same seed may be
         passed to both.
     fan_in : int, optional
         Override the fan-in computed from ``shape`` (required when ``shape``
@@ -207,13 +207,13 @@ def perturb(
     The points are uniform on the (D−2)-sphere
     ``{w : |w| = |w0|, |w − w0| = ε}``, of radius ``ρ sin φ`` about
     ``w0 cos φ`` (``ρ = |w0|``, ``cos φ = 1 − ε²/(2ρ²)``), built by
-    :func:`move_on_sphere`: a Householder reflection applied without forming
+    :func:`~fastwalk.sphere_move.move_on_sphere`: a Householder reflection applied without forming
     the matrix, stable for every direction of ``w0``. Samples run in parallel,
     each from its own random stream, so the result does not depend on the
     thread count, and samples ``first_sample .. first_sample + m − 1`` of a
     seed are the same whichever calls produce them. Memory is the output
     (``m × D`` float64) and nothing else. If ``w0`` is itself uniform on its
-    sphere (e.g. from :func:`sphere_init`), so is every perturbed sample.
+    sphere (e.g. from :func:`~fastwalk.sphere_init`), so is every perturbed sample.
 
     Parameters
     ----------
@@ -309,11 +309,11 @@ def perturb_layers(
     ------
     ValueError
         For an empty list, a per-layer ``epsilon`` of the wrong length, or any
-        layer/distance :func:`perturb` would refuse (the message names the
+        layer/distance :func:`~fastwalk.perturb` would refuse (the message names the
         layer).
     TypeError
         For a ``layers`` that is not a sequence, or bad types as in
-        :func:`perturb`.
+        :func:`~fastwalk.perturb`.
     """
     if isinstance(layers, (np.ndarray, str)) or not isinstance(layers, Sequence):
         raise TypeError(f"layers must be a list of arrays, got {type(layers).__name__}")

@@ -1,4 +1,4 @@
-"""Run the peer benchmarks once and write the README performance table and its bar chart.
+"""Run the peer benchmarks once; write the full table (docs/peers.md), its chart and the README summary.
 
 Usage (from the repository root, with the ``peers`` extra installed)::
 
@@ -6,15 +6,16 @@ Usage (from the repository root, with the ``peers`` extra installed)::
     python benchmarks/peers/make_table.py --tests test_peer_graph.py   # run only these files
     python benchmarks/peers/make_table.py --results r.jsonl   # write from a finished run's results
 
-Writes the table between the ``<!-- peers-table -->`` markers of README.md
-(``--readme`` to choose another file) and the chart to
-``benchmarks/peers/peers.png`` (``--chart``). Every figure of a job comes
+Writes the full table between the ``<!-- peers-table -->`` markers of
+docs/peers.md (``--page`` to choose another file), a one-line-per-job summary
+between the ``<!-- peers-summary -->`` markers of README.md (``--readme``) and the
+chart to ``benchmarks/peers/peers.png`` (``--chart``). Every figure of a job comes
 from one run: CPU ns per step (all threads summed, i.e. per thread), best of
 its repeats, with the range over repeats and the ratio to fastwalk's time on
 the same job and thread count.
 
 A job the run did not record (its benchmark file was not run) keeps its rows
-from the table already in the README, marked ¹, ², ... with the run they come
+from the table already on the page, marked ¹, ², ... with the run they come
 from (named under the table's first line); ``--fresh`` drops them instead.
 A peer that is not installed is a "skipped" row of the new run, never a kept one.
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 START, END = "<!-- peers-table -->", "<!-- /peers-table -->"
+SUMMARY = "<!-- peers-summary -->", "<!-- /peers-summary -->"
 MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
 _KEPT = re.compile(r"^Jobs marked (\S+) were not re-run here: their rows are from the run of (.+)\.$")
 VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512vl", "avx512_fp16", "amx_tile")
@@ -80,9 +82,9 @@ def run(path: str, tests=()) -> None:
     subprocess.run(command, cwd=ROOT, env=env, check=False)
 
 
-def previous(readme: Path) -> list[Result]:
-    """The rows of the table now in ``readme``, as results tagged with the run they come from."""
-    body = readme.read_text() if readme.exists() else ""
+def previous(page: Path) -> list[Result]:
+    """The rows of the table now on ``page``, as results tagged with the run they come from."""
+    body = page.read_text() if page.exists() else ""
     if START not in body or END not in body:
         return []
     lines = body.split(START, 1)[1].split(END, 1)[0].strip().splitlines()
@@ -198,28 +200,56 @@ def chart(results: list[Result], path: Path, when: str) -> None:
     figure.savefig(path, dpi=110)
 
 
-def write_readme(readme: Path, text: str, chart_path: Path) -> None:
-    """Put ``text`` and the chart between the markers of ``readme`` (appending them if absent)."""
-    body = readme.read_text()
-    image = os.path.relpath(chart_path, readme.parent)
-    block = f"{START}\n{text}\n\n![ns per step, fastwalk and its peers]({image})\n{END}"
-    if START in body and END in body:
-        head, rest = body.split(START, 1)
-        body = head + block + rest.split(END, 1)[1]
+def summary(results: list[Result]) -> str:
+    """One line per job: fastwalk's one-thread time and how many times longer the fastest peer takes."""
+    lines = ["| job | fastwalk, 1 thread | fastest peer | × fastwalk |", "| --- | ---: | --- | ---: |"]
+    jobs = defaultdict(list)
+    for result in results:
+        if not result.skipped and result.threads == 1:
+            jobs[result.job].append(result)
+    for job, group in jobs.items():
+        ours = next((r for r in group if r.tool == FASTWALK), None)
+        peers = [r for r in group if not r.tool.startswith((FASTWALK, "floor"))]
+        if ours is None or not peers:
+            continue
+        best = min(peers, key=lambda r: r.ns_per_step)
+        lines.append(f"| {job} | {ours.ns_per_step:.3g} ns / {ours.unit} | {best.tool} | "
+                     f"{best.ns_per_step / ours.ns_per_step:.3g}× |")
+    return "\n".join(lines)
+
+
+def write_between(path: Path, markers: tuple[str, str], text: str) -> None:
+    """Put ``text`` between ``markers`` in ``path`` (appending them if absent)."""
+    body = path.read_text() if path.exists() else ""
+    start, end = markers
+    block = f"{start}\n{text}\n{end}"
+    if start in body and end in body:
+        head, rest = body.split(start, 1)
+        body = head + block + rest.split(end, 1)[1]
     else:
         body = body.rstrip("\n") + "\n\n" + block + "\n"
-    readme.write_text(body)
+    path.write_text(body)
+
+
+def write_outputs(page: Path, readme: Path, text: str, results: list[Result], chart_path: Path) -> None:
+    """The full table and the chart on ``page``; the summary and the chart in ``readme``."""
+    image = os.path.relpath(chart_path, page.parent)
+    write_between(page, (START, END), f"{text}\n\n![ns per step, fastwalk and its peers]({image})")
+    image = os.path.relpath(chart_path, readme.parent)
+    write_between(readme, SUMMARY, f"{summary(results)}\n\n![ns per step, fastwalk and its peers]({image})")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", help="results of a finished run (JSON lines); default: run now")
-    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    parser.add_argument("--page", default=str(ROOT / "docs" / "peers.md"),
+                        help="the page that holds the full table (default docs/peers.md)")
+    parser.add_argument("--readme", default=str(ROOT / "README.md"), help="the page of the summary")
     parser.add_argument("--chart", default=str(HERE / "peers.png"))
     parser.add_argument("--tests", nargs="+", default=(),
                         help="benchmark files (in benchmarks/peers) to run; default all")
     parser.add_argument("--fresh", action="store_true",
-                        help="drop the README rows of jobs this run did not record")
+                        help="drop the page's rows of jobs this run did not record")
     args = parser.parse_args(argv)
     path = args.results
     if path is None:
@@ -231,12 +261,13 @@ def main(argv=None) -> int:
         return 1
     if not args.fresh:
         measured = {r.job for r in results}
-        results += [r for r in previous(Path(args.readme)) if r.job not in measured]
+        results += [r for r in previous(Path(args.page)) if r.job not in measured]
     when = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
     when = when.strftime("%Y-%m-%d %H:%M UTC")
     chart(results, Path(args.chart), when)
-    write_readme(Path(args.readme), table(results, when), Path(args.chart))
-    print(f"wrote the table into {args.readme} and the chart {args.chart} (results: {path})")
+    write_outputs(Path(args.page), Path(args.readme), table(results, when), results, Path(args.chart))
+    print(f"wrote the table into {args.page}, the summary into {args.readme} and the chart "
+          f"{args.chart} (results: {path})")
     return 0
 
 

@@ -550,6 +550,17 @@ def potential_report(model, accumulators: dict, radius: float | None = None,
     ------
     ValueError
         If the histograms are empty or do not match the model's bins.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> from fastwalk.analysis.boltzmann import potential_report
+    >>> model = fw.PotentialBrownian(fw.Crossing.lines(2), a=1.0, center=0.5, box=1.0,
+    ...                              temperature=0.05, dt=1e-3, start="uniform")
+    >>> run = fw.simulate(model, walkers=200, steps=2000, seed=7, burn_in=1000)
+    >>> report = potential_report(run.model, run.accumulators, walkers=200)
+    >>> sorted(report["mass_within_radius"])
+    ['boltzmann', 'empirical', 'regular']
     """
     _check_model(model)
     if model.dim == 1:

@@ -323,6 +323,17 @@ def fit_report(times, mean, sem, parameters: dict) -> dict[str, Any]:
     ------
     fastwalk.errors.MissingDataError
         If fewer than three records are usable.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> from fastwalk.analysis.decay import fit_report
+    >>> run = fw.simulate(fw.SphereBrownian(20, radius=1.0, diffusion=0.05, dt=0.01, method="exact"),
+    ...                   walkers=500, steps=200, seed=1, observe_every=4)
+    >>> mean, sem = run.observable("mean_cos_theta"), run.observable("sem_cos_theta")
+    >>> fit = fit_report(mean.time, mean.value, sem.value, run.parameters)
+    >>> fit["D_simulated"], abs(fit["deviation_sigma"]) < 4
+    (0.05, True)
     """
     dim, radius = parameters.get("dim"), parameters.get("radius")
     fit = fit_decay(times, mean, sem, dim=dim, radius=radius)

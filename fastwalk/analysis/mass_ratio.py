@@ -157,6 +157,16 @@ def crossing_mass_ratio(model, radius: float, histogram_2d=None, exact_2d=None) 
     ------
     ValueError
         If r is not in (0, Λ/4], or valley 0 pins both x0 and x1.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> from fastwalk.analysis.mass_ratio import crossing_mass_ratio
+    >>> model = fw.PotentialBrownian(fw.Crossing.lines(2), a=1.0, center=0.5, box=1.0,
+    ...                              temperature=0.05, dt=1e-3)
+    >>> ratio = crossing_mass_ratio(model, 0.25)
+    >>> round(ratio["exact"], 3)      # the crossing holds more than one valley's share
+    1.177
     """
     radius = validate.real("radius", radius, minimum=0.0, maximum=model.box_side / 4,
                            strict_min=True)

@@ -131,6 +131,17 @@ def run_figure(run):
     ------
     fastwalk.errors.MissingDataError
         If the file holds nothing committed to draw.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> from fastwalk.analysis.plots import plot_run, run_figure
+    >>> run = fw.simulate(fw.LatticeWalk(fw.Crossing.lines(3), length=9), walkers=50, steps=500,
+    ...                   seed=1)
+    >>> figure = run_figure(run)             # needs matplotlib (the plot extra)
+    >>> figure.savefig("lines.png")
+    >>> plot_run(run, "lines2.png").name     # the same, written to a file
+    'lines2.png'
     """
     from fastwalk.models import model_class, resolve
 
@@ -146,5 +157,15 @@ def series_run_figure(run):
 
 
 def plot_run(run, path, *, dpi: int = 120) -> Path:
-    """Draw :func:`run_figure` of an open file and save it to ``path`` at ``dpi``; return the path."""
+    """Draw :func:`run_figure` of an open file and save it to ``path`` at ``dpi``; return the path.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> from fastwalk.analysis.plots import plot_run
+    >>> run = fw.simulate(fw.SphereBrownian(9, radius=1.0, diffusion=0.1, dt=0.01), walkers=50,
+    ...                   steps=200, seed=1)
+    >>> plot_run(run, "sphere.png").name      # needs matplotlib (the plot extra)
+    'sphere.png'
+    """
     return save_figure(run_figure(run), path, dpi)

@@ -400,6 +400,16 @@ def langevin_report(model, accumulators: dict) -> dict:
         at least one), and
         ``box_mass_exact`` (the exact mass inside the box: 1 unless the
         boundary is ``none``).
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> from fastwalk.analysis.quadrature import langevin_report
+    >>> model = fw.LangevinBrownian("x0**2 + x1**2", 2, temperature=0.1, dt=0.05, method="mala")
+    >>> run = fw.simulate(model, walkers=200, steps=1000, seed=1, burn_in=200)
+    >>> report = langevin_report(run.model, run.accumulators)
+    >>> abs(report["energy_z"]) < 4, round(report["lambda_hat_exact"], 2)   # a regular minimum: d/2
+    (True, 1.0)
     """
     from fastwalk.analysis.boltzmann import multinomial_tv_floor, probabilities_total_variation
     from fastwalk.analysis.llc import run_estimate

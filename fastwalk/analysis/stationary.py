@@ -328,6 +328,16 @@ def walk_report(model, accumulators: dict) -> dict[str, Any]:
     ------
     fastwalk.errors.MissingDataError
         If the accumulators lack what the report needs.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> from fastwalk.analysis.stationary import walk_report
+    >>> run = fw.simulate(fw.LatticeWalk(fw.Crossing.lines(3), length=9), walkers=500,
+    ...                   steps=2000, seed=1, burn_in=100)
+    >>> report = walk_report(run.model, run.accumulators)
+    >>> report["expected_center_ratio"], abs(report["center_ratio_z"]) < 4
+    (3.0, True)
     """
     needed = ("visit_counts", model.reference_visits, "walker_node")
     missing = [name for name in needed if name not in accumulators]

@@ -22,7 +22,8 @@ def command(out_dir, seed, no_pictures, threads, json_output):
 
     Writes one HDF5 file and one picture per experiment into --out and prints
     a table of measured figures against predictions with standard errors. Exits
-    1 if any check fails. About two minutes on two cores.
+    1 if any check fails. About 40 s on two cores the first time (numba compiles the
+    kernels into its cache), under 30 s after.
     """
     from fastwalk.commands._common import check_threads, print_json_or_text
     from fastwalk.demo import DEMO_SEED, format_table, run_demo

@@ -59,6 +59,16 @@ class MemoryRun(RunView):
         Its result.
     extra_config : dict or None
         Extra configuration stored with the run (as a file stores it).
+
+    Examples
+    --------
+    A run without ``out`` keeps its records in memory and reads like a file:
+
+    >>> import fastwalk as fw
+    >>> run = fw.simulate(fw.FreeBrownian(dim=2, diffusion=1.0, dt=0.1), walkers=30, steps=100,
+    ...                   seed=1, every=50)
+    >>> run.frames.shape, sorted(run.observables)
+    ((3, 30, 2), ['msd', 'sem_msd'])
     """
 
     path = None

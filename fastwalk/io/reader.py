@@ -31,6 +31,15 @@ class Series:
         Time of each record (step × dt).
     value : numpy.ndarray
         Values, first axis over records.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> run = fw.simulate(fw.FreeBrownian(dim=1, diffusion=1.0, dt=0.1), walkers=10, steps=4,
+    ...                   seed=1, observe_every=2)
+    >>> msd = run.observable("msd")
+    >>> msd.step.tolist(), msd.time.tolist(), msd.value.shape
+    ([0, 2, 4], [0.0, 0.2, 0.4], (3,))
     """
 
     step: np.ndarray
@@ -43,6 +52,15 @@ class Frames:
 
     Index it like an array (``frames[-1]``, ``frames[::10, :5]``); only the
     requested part is read from disk.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> fw.simulate(fw.FreeBrownian(dim=2, diffusion=1.0, dt=0.1), walkers=30, steps=100,
+    ...             seed=1, every=10, out="f.h5", overwrite=True).close()
+    >>> with fw.open("f.h5") as run:
+    ...     print(run.frames.shape, run.frames[-1].shape, run.frames[::5, :3].shape)
+    (11, 30, 2) (30, 2) (3, 3, 2)
     """
 
     def __init__(self, group: h5py.Group):
@@ -159,6 +177,15 @@ class Run(RunView):
     lock : fastwalk.io.output.OutputLock or None
         The file's lock when the caller holds it; otherwise a file that
         another process is writing is refused (:class:`~fastwalk.io.output.BusyError`).
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> fw.simulate(fw.LatticeWalk(fw.Crossing.lines(2), length=5), walkers=20, steps=100,
+    ...             seed=3, out="w.h5", overwrite=True).close()
+    >>> with fw.open("w.h5") as run:      # a Run
+    ...     print(run.model.kind, run.seed, run.committed_step, sorted(run.accumulators)[0])
+    lattice 3 100 visit_counts
     """
 
     def __init__(self, path, lock=None):

@@ -88,6 +88,16 @@ class Model(abc.ABC):
     what to do with a run: :attr:`picture` and :attr:`stationary_report` name
     functions as ``"module:function"`` strings, imported only when used
     (:func:`resolve`), so a model module never imports the analysis layer.
+
+    Examples
+    --------
+    Every model is one of these; :func:`fastwalk.simulate` runs any of them:
+
+    >>> import fastwalk as fw
+    >>> from fastwalk.models.base import Model
+    >>> model = fw.SphereBrownian(2, radius=1.0, diffusion=0.1, dt=0.01)
+    >>> isinstance(model, Model), model.kind, model.dt
+    (True, 'sphere', 0.01)
     """
 
     #: registry name, e.g. ``"lattice"``
@@ -104,7 +114,7 @@ class Model(abc.ABC):
     #: state arrays with one row per thread part (as many rows as threads when the state was
     #: built, so any number once it is read back); :meth:`check_state` checks only their rows
     per_part_state: ClassVar[tuple[str, ...]] = ()
-    #: every registered model class by kind (filled by :meth:`__init_subclass__`)
+    #: every registered model class by kind (filled by ``__init_subclass__``)
     kinds: ClassVar[dict[str, type]] = {}
 
     def __init_subclass__(cls, **kwargs):

@@ -86,12 +86,24 @@ class GraphWalk(NodeWalkRecords, Model):
     -----
     State keys: ``rng``, ``node`` (int64 [N]), ``visit_slices`` (int64
     [parts][≥ nodes], visits after each counted step, one row per walker part;
-    :meth:`accumulators` sums them into ``visit_counts``) and
+    :meth:`~fastwalk.models.base.Model.accumulators` sums them into ``visit_counts``) and
     ``walker_start_visits`` (int64 [N], each walker's visits of the start
     node, the graph's "center" in the stationary report). ``visit_counts`` is
     recorded at every record when the graph has at most
     :data:`fastwalk.models.node_walk.MAX_RECORDED_NODES` nodes, otherwise only as
     a final accumulator.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> import fastwalk as fw
+    >>> path = sp.csr_matrix([[0, 1, 0], [1, 0, 1], [0, 1, 0]])   # a - b - c
+    >>> walk = fw.GraphWalk.from_scipy(path)
+    >>> walk.nodes, walk.indptr.tolist()
+    (3, [0, 1, 3, 4])
+    >>> run = fw.simulate(walk, walkers=50, steps=100, seed=1)
+    >>> int(run.accumulators["visit_counts"].sum())
+    5000
     """
 
     kind = "graph"

@@ -229,18 +229,28 @@ class LatticeWalk(NodeWalkRecords, Model):
     -----
     State keys: ``rng``, ``node`` (int64 [N]), ``visit_slices`` (int64
     [parts][≥ nodes], visits after each counted step, one row per walker part;
-    :meth:`accumulators` sums them into ``visit_counts``) and
+    :meth:`~fastwalk.models.base.Model.accumulators` sums them into ``visit_counts``) and
     ``walker_center_visits`` (int64 [N], each walker's own visits of the
     center, from which the center/other ratio's standard error is computed
     across independent walkers). Burn-in steps (``accumulate=False``) move
     walkers but count nothing.
 
     ``visit_counts`` is recorded as an observable at every record when the
-    lattice has at most :data:`MAX_RECORDED_NODES` nodes; larger lattices keep
-    only the final counts (in :meth:`accumulators`) so files stay bounded.
+    lattice has at most :data:`~fastwalk.models.node_walk.MAX_RECORDED_NODES` nodes; larger lattices keep
+    only the final counts (in :meth:`~fastwalk.models.base.Model.accumulators`) so files stay bounded.
     ``lattice/coords`` is stored in /parameters up to
-    :data:`MAX_STORED_COORDS` nodes (larger ones would take ``8 D`` bytes a
-    node); :meth:`coords` recomputes them from ``crossing`` and ``length``.
+    :data:`~fastwalk.models.lattice.MAX_STORED_COORDS` nodes (larger ones would take ``8 D`` bytes a
+    node); :meth:`~fastwalk.LatticeWalk.coords` recomputes them from ``crossing`` and ``length``.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> walk = fw.LatticeWalk(fw.Crossing.lines(3), length=9)
+    >>> walk.nodes                    # 3 cycles of 9 nodes sharing the center
+    25
+    >>> run = fw.simulate(walk, walkers=200, steps=2000, seed=1)
+    >>> run.accumulators["visit_counts"].shape
+    (25,)
     """
 
     kind = "lattice"

@@ -429,7 +429,7 @@ def stable_dt_bound(a: float, confine: float = 0.0) -> float:
     -------
     float
         The bound: steps ``dt`` must satisfy ``dt < 1 / (a + confine)``, which
-        is |1 − 2(a + confine)·dt| < 1 for the stiffest direction.
+        is ``|1 − 2(a + confine)·dt| < 1`` for the stiffest direction.
     """
     return 1.0 / (a + confine)
 
@@ -451,7 +451,7 @@ class PotentialBrownian(Model):
     temperature : float
         Temperature T (>= 0); the noise is √(2T·dt) per coordinate and step.
     dt : float
-        Time step, 0 < dt < 1 / (a + confine) (see :func:`stable_dt_bound`).
+        Time step, 0 < dt < 1 / (a + confine) (see :func:`~fastwalk.models.potential.stable_dt_bound`).
     confine : float, optional
         Strength c (>= 0) of the periodic confining term
         c·(Λ²/2π²)·Σ_j (1 − cos(2π d_j/Λ)); 0 (default) switches it off.
@@ -468,6 +468,15 @@ class PotentialBrownian(Model):
         number is not a number.
     ValueError
         If a value is out of range (message names it and the fix).
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> model = fw.PotentialBrownian(fw.Crossing.lines(2), a=1.0, center=0.5, box=1.0,
+    ...                              temperature=0.05, dt=1e-3)
+    >>> run = fw.simulate(model, walkers=50, steps=200, seed=1)
+    >>> sorted(run.observables), run.accumulators["marginals"].shape
+    (['mean_energy', 'sem_energy'], (2, 64))
     """
 
     kind = "potential"

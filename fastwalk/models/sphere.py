@@ -10,7 +10,7 @@ Step methods (derivations in DESIGN.md, "Derivations: the sphere steps"):
 ``ring`` (the original notebook's walk)
     a fixed chord δ to a uniform point of the ring ``|x'| = R, |x' − x| = δ``
     (:func:`fastwalk.sphere_move.move_on_sphere`); by default δ gives the
-    Brownian step factor, :func:`default_chord`.
+    Brownian step factor, :func:`~fastwalk.models.sphere.default_chord`.
 ``geodesic``
     a Gaussian tangent step of variance ``2D·dt`` per tangent direction,
     mapped back by the exponential map; its bias vanishes linearly in dt.
@@ -338,7 +338,7 @@ class SphereBrownian(Model):
         Step method (see the module docstring).
     chord : float, optional
         ``ring`` only: the chord δ of every step, in ``(0, 2R]``. Default:
-        :func:`default_chord`, the δ whose step factor is ``exp(−n D dt/R²)``.
+        :func:`~fastwalk.models.sphere.default_chord`, the δ whose step factor is ``exp(−n D dt/R²)``.
     start : {"pole", "uniform"}, optional
         All walkers at ``R·e_0``, or each at its own uniform random point.
 
@@ -350,6 +350,15 @@ class SphereBrownian(Model):
         unknown method or start.
     TypeError
         For non-numeric parameters.
+
+    Examples
+    --------
+    >>> import fastwalk as fw
+    >>> model = fw.SphereBrownian(99, radius=1.0, diffusion=0.01, dt=0.01, method="exact")
+    >>> run = fw.simulate(model, walkers=100, steps=100, seed=1, observe_every=50)
+    >>> cos = run.observable("mean_cos_theta")
+    >>> cos.step.tolist(), float(cos.value[0])     # every walker starts at the pole
+    ([0, 50, 100], 1.0)
     """
 
     kind = "sphere"
