@@ -288,27 +288,33 @@ def check_threads(threads: int | None) -> None:
                                  param_hint="'--threads'")
 
 
-def check_memory(model, walkers: int) -> None:
+def check_memory(model, walkers: int, threads: int | None = None) -> None:
     """Refuse a run whose state would not fit in the memory available now, with the estimate.
 
-    The estimate is the state of one walker (measured on a real one) times the
-    walkers, twice (a frame or observable may copy it), plus what the model
-    holds for all walkers together.
+    The estimate is :meth:`fastwalk.models.base.Model.memory_estimate`: per-walker
+    arrays times the walkers, per-thread arrays (visit slices, histograms) times
+    the threads, and what all walkers share.
+
+    Parameters
+    ----------
+    model : fastwalk.models.base.Model
+        The model to run.
+    walkers : int
+        Number of walkers.
+    threads : int, optional
+        Numba threads of the run [default: numba's current number].
     """
-    import numpy as np
+    import numba
 
-    from fastwalk import rng
-
-    one = model.initial_state(rng.seed_states(0, 0, 1))
-    arrays = [np.asarray(a) for a in one.values()]
-    per_walker = sum(a.nbytes for a in arrays if a.ndim and a.shape[0] == 1)
-    shared = sum(a.nbytes for a in arrays if not (a.ndim and a.shape[0] == 1))
-    need = shared + 2 * walkers * per_walker
+    parts = numba.get_num_threads() if threads is None else threads
+    need = model.memory_estimate(walkers, parts)
     available = _available_memory()
-    if available is not None and need > available:
+    if available is not None and need["total"] > available:
+        per_thread = need["total"] - 2 * walkers * need["per_walker"] - need["shared"]
         raise ValueError(
-            f"this run needs about {_bytes(need)} of memory ({walkers} walkers × "
-            f"{_bytes(2 * per_walker)}, plus {_bytes(shared)}), more than the {_bytes(available)} "
+            f"this run needs about {_bytes(need['total'])} of memory ({walkers} walkers × "
+            f"{_bytes(2 * need['per_walker'])}, {_bytes(per_thread)} for {min(parts, walkers)} "
+            f"threads, plus {_bytes(need['shared'])}), more than the {_bytes(available)} "
             "available; use fewer walkers or a smaller system"
         )
 
@@ -399,7 +405,7 @@ def prepare_run(run: dict, build, outs: list):
                                                  maximum=run["walkers"])
         model = build()
         for each in model if isinstance(model, list) else [model]:  # a sweep builds several
-            check_memory(each, run["walkers"])
+            check_memory(each, run["walkers"], run["threads"])
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         raise click.UsageError(str(exc)) from None
     return model

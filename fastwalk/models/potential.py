@@ -474,6 +474,8 @@ class PotentialBrownian(Model):
     frame_name = "position"
     picture = "fastwalk.analysis.potential_plots:potential_run_figure"
     stationary_report = "fastwalk.analysis.boltzmann:potential_run_report"
+    #: each thread fills its own histograms (both halves) and marginals (see advance)
+    per_part_scratch = {"histogram_2d": 2, "marginals": 1}
 
     def __init__(
         self,

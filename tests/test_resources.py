@@ -1,0 +1,119 @@
+"""Bounded resources: the memory estimate against measured peaks, capped Dask clusters,
+scale-safe analysis and plotting, and long computations that stop on a signal."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from fastwalk.commands import _common
+
+
+def _ring_graph(nodes: int):
+    """A ring of ``nodes`` nodes as CSR arrays (each node's neighbours i − 1 and i + 1)."""
+    from fastwalk.models.graph import GraphWalk
+
+    ring = np.arange(nodes)
+    neighbours = np.stack([(ring - 1) % nodes, (ring + 1) % nodes], 1)
+    return GraphWalk(np.arange(0, 2 * nodes + 1, 2), neighbours.ravel())
+
+
+# ------------------------------------------------------------------ memory estimate
+def test_thread_arrays_are_counted_per_thread_not_per_walker(monkeypatch):
+    """Repro: a 10^6-node graph with 2000 walkers was refused as "29.8 GiB" (visit slices,
+    one row per thread, were counted once per walker)."""
+    model = _ring_graph(10**6)
+    monkeypatch.setattr(_common, "_available_memory", lambda: 2**30)
+    _common.check_memory(model, 2000, threads=2)  # fits in 1 GiB: not refused
+    need = model.memory_estimate(2000, 2)
+    # two rows of 10^6 + 8 int64 visit counts, two more for their sum, 2 × 48 B per walker
+    assert need["total"] == 4 * 8 * (10**6 + 8) + 2 * 2000 * 48
+    monkeypatch.setattr(_common, "_available_memory", lambda: 2**20)
+    with pytest.raises(ValueError, match=r"needs about 30\.7 MiB .*2000 walkers .* for 2 threads"):
+        _common.check_memory(model, 2000, threads=2)
+
+
+MEASURE = textwrap.dedent("""
+    import json, sys
+    import numba
+    import numpy as np
+    from fastwalk.api import simulate
+    from fastwalk.crossing import Crossing
+    from fastwalk.models.free import FreeBrownian
+    from fastwalk.models.graph import GraphWalk
+    from fastwalk.models.langevin import LangevinBrownian
+    from fastwalk.models.lattice import LatticeWalk
+    from fastwalk.models.potential import PotentialBrownian
+    from fastwalk.models.sphere import SphereBrownian
+
+    def status(field):
+        with open("/proc/self/status") as handle:
+            return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field + ":"))
+
+    def expander(nodes):  # ring plus a random matching's permutation: walkers spread at once
+        p = np.random.default_rng(1).permutation(nodes)
+        ring = np.arange(nodes)
+        neighbours = np.stack([(ring - 1) % nodes, (ring + 1) % nodes, p, np.argsort(p)], 1)
+        return GraphWalk(np.arange(0, 4 * nodes + 1, 4), neighbours.ravel())
+
+    # (model, walkers, steps): each run's own arrays are tens of MB, all of them touched
+    cases = {
+        "free": (FreeBrownian(dim=3, diffusion=0.5, dt=0.01), 10**6, 2),
+        "lattice": (LatticeWalk(Crossing.lines(2), 1000), 10**6, 2),
+        "graph": (expander(10**6), 2000, 20),
+        "potential": (PotentialBrownian(Crossing.lines(2), a=1.0, center=0.5, box=2.0,
+                                        temperature=0.5, dt=0.01, bins=1024), 1000, 2),
+        "sphere": (SphereBrownian(dim=3, radius=1.0, diffusion=1.0, dt=0.01, start="uniform"), 10**6, 2),
+        "langevin": (LangevinBrownian("x0**2 * x1**2", 2, {}, box=2.0, temperature=0.1, dt=0.02,
+                                      bins=64), 10**6, 2),
+    }
+    kind, out = sys.argv[1:]
+    for model, walkers, steps in [cases[kind]]:
+        simulate(model, walkers=1, steps=2, every=1, progress=False)  # kernels loaded
+        before = status("VmRSS")
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # the peak (VmHWM) starts again from now
+        simulate(model, walkers=walkers, steps=steps, every=steps, out=out, overwrite=True, progress=False)
+        peak = status("VmHWM") - before
+        estimate = model.memory_estimate(walkers, numba.get_num_threads())["total"]
+        print(json.dumps({"kind": kind, "peak": peak, "estimate": estimate}), flush=True)
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self (Linux)")
+def test_memory_estimate_matches_the_measured_peak_for_every_model_kind(tmp_path):
+    """Each kind's run is measured in a process of its own: the rise of its peak resident memory
+    (VmHWM, reset after the kernels are loaded) over the resident memory before the run.
+
+    The estimate is at least 0.8× that peak (it must not let through a run that needs
+    much more) and at most 2× it (it must not refuse a run that fits); measured
+    ratios on a 2-core machine: 1.0 to 1.5.
+    """
+    rows = []
+    for kind in ["free", "lattice", "graph", "potential", "sphere", "langevin"]:
+        done = subprocess.run([sys.executable, "-c", MEASURE, kind, str(tmp_path / "run.h5")],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        rows.append(json.loads(done.stdout))
+    print(rows)
+    for row in rows:
+        ratio = row["estimate"] / row["peak"]
+        assert 0.8 <= ratio <= 2.0, (row, ratio)
+
+
+def test_graph_with_a_million_nodes_and_2000_walkers_runs(fastwalk_cli, tmp_path):
+    """Repro through the command line, the peak of the whole command measured."""
+    edges = tmp_path / "ring.txt"
+    nodes = np.arange(10**6)
+    np.savetxt(edges, np.stack([nodes, (nodes + 1) % 10**6], 1), fmt="%d")
+    script = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(done.returncode)")
+    done = subprocess.run([sys.executable, "-c", script, *fastwalk_cli.command, "graph", str(edges),
+                           "-n", "2000", "-s", "50", "--seed", "1", "-q", "-o", str(tmp_path / "g.h5")],
+                          capture_output=True, text=True, timeout=600, env=fastwalk_cli._environment(None))
+    assert done.returncode == 0, done.stderr
+    peak_kib = int(done.stdout.split()[-1])
+    assert peak_kib < 2**20, f"peak {peak_kib} KiB"  # well under 1 GiB
