@@ -2,9 +2,11 @@
 scale-safe analysis and plotting, and long computations that stop on a signal."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -117,3 +119,36 @@ def test_graph_with_a_million_nodes_and_2000_walkers_runs(fastwalk_cli, tmp_path
     assert done.returncode == 0, done.stderr
     peak_kib = int(done.stdout.split()[-1])
     assert peak_kib < 2**20, f"peak {peak_kib} KiB"  # well under 1 GiB
+
+
+# ------------------------------------------------------------------ Dask cluster size
+def _local_cap() -> int:
+    from fastwalk.cluster import LOCAL_WORKERS_PER_CORE
+
+    return LOCAL_WORKERS_PER_CORE * len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("workers", ["100000", "CAP+1"])
+@pytest.mark.parametrize("where", ["command line", "config"])
+def test_local_dask_cluster_size_is_capped(fastwalk_cli, tmp_path, workers, where):
+    """Repro: --dask local:100000 (command line or TOML) tried to start 100,000 workers."""
+    workers = str(_local_cap() + 1) if workers == "CAP+1" else workers
+    out = tmp_path / "x.h5"
+    if where == "config":
+        config = tmp_path / "run.toml"
+        config.write_text(f'walkers = 10\nsteps = 5\ndask = "local:{workers}"\n')
+        args = ["--config", config]
+    else:
+        args = ["--walkers", 10, "--steps", 5, "--dask", f"local:{workers}"]
+    t0 = time.monotonic()
+    done = fastwalk_cli.run("free", *args, "--out", out, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"at most {_local_cap()} local worker processes" in lines[0], lines
+    assert not out.exists() and time.monotonic() - t0 < 60
+
+
+def test_local_dask_cluster_at_the_cap_is_accepted():
+    from fastwalk.cluster import parse_address
+
+    assert parse_address(f"local:{_local_cap()}") == ("local", _local_cap())
