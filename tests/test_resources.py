@@ -3,6 +3,7 @@ scale-safe analysis and plotting, and long computations that stop on a signal.""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -152,3 +153,114 @@ def test_local_dask_cluster_at_the_cap_is_accepted():
     from fastwalk.cluster import parse_address
 
     assert parse_address(f"local:{_local_cap()}") == ("local", _local_cap())
+
+
+# ------------------------------------------------------------------ scale-safe analysis
+def _potential_run(fastwalk_cli, path, *options):
+    done = fastwalk_cli.run("potential", "--lines", 2, *options, "--walkers", 20, "--steps", 200,
+                            "--seed", 1, "--quiet", "--out", path)
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def test_plot_of_a_nearly_flat_potential_is_drawn_in_bounded_time(fastwalk_cli, tmp_path):
+    """Repro: plot of a --a 1e-50 run ran for over 10 minutes (a dashed disc of radius 1e24
+    drawn dash by dash, in C, deaf to SIGINT)."""
+    run = _potential_run(fastwalk_cli, tmp_path / "flat.h5", "--a", "1e-50")
+    done = fastwalk_cli.run("plot", run, "-o", tmp_path / "flat.png", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "flat.png").stat().st_size > 0
+
+
+def test_stationary_of_a_nearly_flat_potential_gives_finite_numbers(fastwalk_cli, tmp_path):
+    """Repro: 'float division by zero' (ρ = exp(−dt/τ) rounded to 1 for τ = 1/2a = 5e49)."""
+    run = _potential_run(fastwalk_cli, tmp_path / "flat.h5", "--a", "1e-50")
+    done = fastwalk_cli.run("stationary", run, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    # τ ≫ the run: each walker's steps are one sample, so the sample size is the walkers'
+    assert report["effective_samples"] == 20
+    assert 0.0 <= report["tv_boltzmann"] <= 1.0 and np.isfinite(report["tv_floor"])
+
+
+def test_effective_samples_is_continuous_where_the_series_takes_over():
+    """The series used for n·dt/τ < 1e-4 joins the closed form (to rounding of the latter)."""
+    from types import SimpleNamespace
+
+    from fastwalk.analysis import boltzmann
+    from fastwalk.crossing import Crossing
+
+    model = SimpleNamespace(kind="potential", temperature=1.0, a=None, confine=0.0, box_side=1.0,
+                            dt=1.0, crossing=Crossing.lines(2))
+    values = []
+    for nx in (0.999e-4, 1.001e-4):  # n·dt/τ on either side of the switch (n = 1000 steps each)
+        model.a = nx / 2000.0  # τ = 1/2a: the valley's cross-section is the slowest mode
+        values.append(boltzmann.effective_samples(model, 10**6, 1000))
+    assert values[0] == pytest.approx(values[1], rel=1e-6)
+
+
+def test_stationary_of_a_law_finer_than_its_quadrature_is_refused_in_one_line(fastwalk_cli, tmp_path):
+    """Repro: --box 1e50 ran, then 'stationary' failed with 'invalid value encountered in divide'."""
+    run = _potential_run(fastwalk_cli, tmp_path / "wide.h5", "--box", "1e50")
+    done = fastwalk_cli.run("stationary", run)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "narrower" in lines[0] and "--bins" in lines[0], lines
+
+
+def test_graph_weights_near_the_largest_double_walk_and_compare(fastwalk_cli, tmp_path):
+    """Repro: weights 1e308 overflowed the row totals (the walk's search keys and the law):
+    'stationary' failed. The walk depends on weight ratios only: weights scaled by 2^1020
+    give the same trajectories bit for bit."""
+    from fastwalk.api import simulate
+    from fastwalk.models.graph import GraphWalk
+
+    ring = np.arange(5)
+    indptr, indices = np.arange(0, 11, 2), np.stack([(ring - 1) % 5, (ring + 1) % 5], 1).ravel()
+    weights = np.arange(1.0, 11.0)
+    frames = [simulate(GraphWalk(indptr, indices, scale * weights), 50, 40, every=1, seed=3,
+                       progress=False).data.frames[:]
+              for scale in (1.0, 2.0**1020)]
+    np.testing.assert_array_equal(frames[0], frames[1])
+    edges = tmp_path / "heavy.txt"
+    edges.write_text("0 1 1e308\n1 2 1e308\n2 0 5e307\n")
+    done = fastwalk_cli.run("graph", edges, "-n", 50, "-s", 200, "--seed", 1, "-q", "-o", tmp_path / "g.h5")
+    assert done.returncode == 0, done.stderr
+    report = fastwalk_cli.run("stationary", tmp_path / "g.h5", "--json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["law"] == "strength-proportional"
+
+
+@pytest.mark.parametrize("command", ["plot", "stationary"])
+def test_analysis_and_plotting_stop_on_a_signal_with_one_line(fastwalk_cli, tmp_path, command):
+    """A signal while a file is read, analysed or drawn: 130 (SIGINT) or 143 (SIGTERM), one line.
+
+    The command's own duration is measured first; the signal comes at 60 % of it (30 %,
+    then 15 %, when the command ended first), never before the time ``fastwalk --version``
+    takes (the interpreter's own start, before any handler can be installed, is not covered)."""
+    run = _potential_run(fastwalk_cli, tmp_path / "run.h5", "--bins", 256)
+    extra = ["-o", tmp_path / "whole.png"] if command == "plot" else []
+    t0 = time.monotonic()
+    assert fastwalk_cli.run(command, run, *extra).returncode == 0
+    duration = time.monotonic() - t0
+    t0 = time.monotonic()
+    assert fastwalk_cli.run("--version").returncode == 0
+    start = time.monotonic() - t0
+    for signum, status in [(signal.SIGINT, 130), (signal.SIGTERM, 143)]:
+        picture = tmp_path / f"stopped{status}.png"
+        for fraction in (0.6, 0.3, 0.15):
+            process = fastwalk_cli.start(command, run, *(["-o", picture] if command == "plot" else []))
+            time.sleep(max(start, fraction * duration))
+            if process.poll() is None:
+                break
+            process.communicate()
+            picture.unlink(missing_ok=True)
+        else:
+            pytest.fail(f"{command} ended before {signum!r} at 15 % of its {duration:.2f} s")
+        process.send_signal(signum)
+        sent = time.monotonic()
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == status, stderr
+        assert stderr.count("\n") == 1 and stderr.startswith("Interrupted"), stderr
+        assert time.monotonic() - sent < max(5.0, duration)
+        assert not picture.exists() and not list(tmp_path.glob(".stopped*"))
