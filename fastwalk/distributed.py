@@ -429,45 +429,48 @@ class PartitionedRun:
         self._length = self.slab_steps or max(1, 2**19 // largest)
         self._row_bytes = 8 * int(self.inner.box().get("dimension", 1))
         self._state_bytes = 0
-        for sink in self.sinks:
-            sink.start(self)
         show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
         progress = _Progress(self.steps, self.walkers, show)
         self._t0 = time.perf_counter()
         self._walker_steps = 0
         self._tasks, self._task_seconds = 0, 0.0
         reason, stop_signal = COMPLETED, None
-        try:
-            with _StopFlag(self.handle_signals) as stop:
+        # as the one-process engine: a signal is recorded from start-up to the sinks' finish
+        started = []  # the sinks to finish, whatever happens from here
+        with _StopFlag(self.handle_signals) as stop:
+            try:
+                for sink in self.sinks:
+                    sink.start(self)
+                    started.append(sink)
                 self._loop(executor, stop, progress, fresh)
                 if stop.signal is not None and self.step < self.steps:
                     reason, stop_signal = INTERRUPTED, stop.signal
                 self._commit(checkpoint=True)
-        except SimulationError:
-            reason = "error"
-            executor.cancel_all()
-            self._commit(checkpoint=False)
-            raise
-        except ClusterError as exc:
-            reason = "error"
-            executor.cancel_all()
-            self._commit(checkpoint=True)
-            raise ClusterError(f"{exc}; everything up to step {self.step} is committed") from None
-        except BaseException:
-            reason = "error"
-            executor.cancel_all()
-            raise
-        finally:
-            progress.update(max(self.step, 0), force=True)
-            progress.close()
-            wall = time.perf_counter() - self._t0
-            result = RunResult(seed=self.seed, steps=self.step, target_steps=self.steps, reason=reason,
-                               signal=stop_signal, wall_s=wall,
-                               walker_steps_per_s=self._walker_steps / wall if wall > 0 else 0.0,
-                               extra={"partitions": len(self.blocks), "tasks": self._tasks,
-                                      "task_seconds": self._task_seconds})
-            for sink in self.sinks:
-                sink.finish(result)
+            except SimulationError:
+                reason = "error"
+                executor.cancel_all()
+                self._commit(checkpoint=False)
+                raise
+            except ClusterError as exc:
+                reason = "error"
+                executor.cancel_all()
+                self._commit(checkpoint=True)
+                raise ClusterError(f"{exc}; everything up to step {self.step} is committed") from None
+            except BaseException:
+                reason = "error"
+                executor.cancel_all()
+                raise
+            finally:
+                progress.update(max(self.step, 0), force=True)
+                progress.close()
+                wall = time.perf_counter() - self._t0
+                result = RunResult(seed=self.seed, steps=self.step, target_steps=self.steps,
+                                   reason=reason, signal=stop_signal, wall_s=wall,
+                                   walker_steps_per_s=self._walker_steps / wall if wall > 0 else 0.0,
+                                   extra={"partitions": len(self.blocks), "tasks": self._tasks,
+                                          "task_seconds": self._task_seconds})
+                for sink in started:
+                    sink.finish(result)
         return result
 
     def _loop(self, executor, stop, progress, fresh: bool) -> None:

@@ -227,10 +227,14 @@ def on_cluster(dask: str | None, out, work):
     except ClusterError as exc:
         raise ClusterError(f"{exc}; continue with: fastwalk resume {out} --dask {dask}") from None
     finally:
-        try:
-            close()
-        except Exception:  # noqa: BLE001 - a lost cluster may fail to close
-            pass
+        from fastwalk.engine import _StopFlag
+
+        # the run has ended (its file says how): a signal while the cluster closes changes nothing
+        with _StopFlag(True):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - a lost cluster may fail to close
+                pass
 
 
 def crossing_options(fn):
@@ -456,7 +460,15 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
         click.echo(json_text(summary))
     elif not quiet:
         echo_summary(result, summary["out"])
+    echo_resume_advice(result, summary["out"])
     sys.exit(summary["exit_status"])
+
+
+def echo_resume_advice(result, out) -> None:
+    """Say on stderr how to resume an interrupted run (also with ``--quiet`` or ``--json``)."""
+    if result.reason == "interrupted":
+        dask = result.extra.get("dask")
+        click.echo(f"resume with: fastwalk resume {out}" + (f" --dask {dask}" if dask else ""), err=True)
 
 
 def run_summary(result, model) -> dict:
@@ -502,7 +514,7 @@ def run_summary(result, model) -> dict:
 
 
 def echo_summary(result, out) -> None:
-    """Print the one-line text summary of a run (and how to resume a stopped one)."""
+    """Print the one-line text summary of a run (:func:`report_result` says how to resume)."""
     if result.extra.get("nothing_to_do"):
         click.echo(f"already complete: {result.steps}/{result.target_steps} steps, nothing to do "
                    f"(--steps above {result.steps} runs on) -> {out}")
@@ -514,9 +526,6 @@ def echo_summary(result, out) -> None:
         f"{result.reason}: {result.steps}/{result.target_steps} steps{where} in {result.wall_s:.2f} s "
         f"({rate} walker-steps/s), seed {result.seed} -> {out}"
     )
-    if result.reason == "interrupted":
-        dask = result.extra.get("dask")
-        click.echo(f"resume with: fastwalk resume {out}" + (f" --dask {dask}" if dask else ""), err=True)
 
 
 #: integers beyond this lose digits in JSON readers that hold numbers as doubles (jq, JavaScript)
