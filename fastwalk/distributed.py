@@ -3,9 +3,10 @@
 Walker ``i`` draws from the stream of (seed, i) wherever it runs, so a
 partitioned ensemble is the same ensemble: frames, nodes and integer
 accumulators are bit-identical to a single-process run. Observables are
-combined from each partition's additive sums (:meth:`Model.observe`), so
-float means agree with a single-process run to rounding (the summation order
-differs).
+combined from each partition's additive sums (:meth:`Model.observe`); float
+sums are exact (:class:`fastwalk.models._kernels.ExactSum`), rounded once, so
+they are bit-identical too (the langevin model's, summed with math.fsum per
+partition, to rounding).
 
 A run is split into walker *partitions* and time *slabs*. One task
 (:func:`advance_block`) advances one partition's state from step ``a`` to step
@@ -31,6 +32,7 @@ import numpy as np
 from fastwalk import cluster, rng, validate
 from fastwalk.engine import COMPLETED, INTERRUPTED, RunResult, Simulation, _Progress, _StopFlag, check_walkers
 from fastwalk.errors import ClusterError, SimulationError
+from fastwalk.models._kernels import ExactSum, rounded
 from fastwalk.models.base import Model
 
 __all__ = ["EnsembleResult", "simulate_ensemble", "partition_walkers", "advance_block",
@@ -144,7 +146,8 @@ def advance_block(model: Model, block: tuple[int, int], seed: int, burn_in: int,
                 if values:
                     observable_steps.append(step)
                     for name, value in values.items():
-                        sums.setdefault(name, []).append(np.array(value, copy=True))
+                        kept = value if isinstance(value, ExactSum) else np.array(value, copy=True)
+                        sums.setdefault(name, []).append(kept)
 
         if state is None:
             state = model.initial_state(rng.seed_states(seed, first, count))
@@ -163,7 +166,8 @@ def advance_block(model: Model, block: tuple[int, int], seed: int, burn_in: int,
             "frame_steps": np.array(frame_steps, dtype=np.int64),
             "frames": np.stack(frames) if frames else None,
             "observable_steps": np.array(observable_steps, dtype=np.int64),
-            "sums": {name: np.stack(values) for name, values in sums.items()},
+            "sums": {name: values if isinstance(values[0], ExactSum) else np.stack(values)
+                     for name, values in sums.items()},
             "state": state,
             "seconds": time.perf_counter() - t0,
         }
@@ -549,7 +553,7 @@ class PartitionedRun:
         for j, step in enumerate(first["observable_steps"]):
             sums = {name: sum((part["sums"][name][j] for part in parts[1:]), first["sums"][name][j])
                     for name in first["sums"]}
-            values = self.inner.summarize(sums, self.walkers)
+            values = self.inner.summarize(rounded(sums), self.walkers)
             for sink in self.sinks:
                 sink.observables(int(step), int(step) * dt, values)
         self.states = [part["state"] for part in parts]

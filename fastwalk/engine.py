@@ -337,7 +337,9 @@ class Simulation:
         if step % self.observe_every == 0 or step == self.steps:
             sums = self.model.observe(self.state)
             if sums:
-                values = self.model.summarize(sums, self.walkers)
+                from fastwalk.models._kernels import rounded
+
+                values = self.model.summarize(rounded(sums), self.walkers)
                 for sink in self.sinks:
                     sink.observables(step, time_now, values)
 

@@ -264,3 +264,25 @@ def test_analysis_and_plotting_stop_on_a_signal_with_one_line(fastwalk_cli, tmp_
         assert stderr.count("\n") == 1 and stderr.startswith("Interrupted"), stderr
         assert time.monotonic() - sent < max(5.0, duration)
         assert not picture.exists() and not list(tmp_path.glob(".stopped*"))
+
+
+# ------------------------------------------------------------------ exact observable sums
+def test_exact_sums_are_fsum_whatever_the_split():
+    """Observable sums are exact: any split of the walkers, added in any order, gives
+    math.fsum's correctly rounded sum (values over 600 decades, subnormals included)."""
+    import math
+
+    from fastwalk.models._kernels import ExactSum
+
+    generator = np.random.default_rng(0)
+    for _ in range(300):
+        count = int(generator.integers(1, 2000))
+        values = generator.standard_normal(count) * 10.0 ** generator.integers(-320, 300)
+        values = values[np.isfinite(values)] * np.exp(generator.standard_normal(values.size))
+        cuts = np.sort(generator.integers(0, values.size + 1, size=3))
+        parts = [ExactSum(part) for part in np.split(values, cuts)]
+        generator.shuffle(parts)
+        assert ExactSum(values).value() == sum(parts[1:], parts[0]).value() == math.fsum(values)
+    assert ExactSum([np.inf, 1.0]).value() == np.inf and math.isnan(ExactSum([np.nan]).value())
+    with pytest.raises(OverflowError):
+        ExactSum([1e308, 1e308]).value()
