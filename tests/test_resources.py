@@ -286,3 +286,39 @@ def test_exact_sums_are_fsum_whatever_the_split():
     assert ExactSum([np.inf, 1.0]).value() == np.inf and math.isnan(ExactSum([np.nan]).value())
     with pytest.raises(OverflowError):
         ExactSum([1e308, 1e308]).value()
+
+
+def test_langevin_report_without_spread_between_walkers_has_no_z(fastwalk_cli, tmp_path):
+    """Found in this round's break-it pass: -T 1e50 left every walker at one energy; the
+    report divided by its zero standard error ('float division by zero')."""
+    out = tmp_path / "hot.h5"
+    done = fastwalk_cli.run("langevin", "--dim", 1, "-U", "x0**2", "-T", "1e50", "-n", 10, "-s", 100,
+                            "--seed", 1, "-q", "-o", out)
+    assert done.returncode == 0, done.stderr
+    report = fastwalk_cli.run("stationary", out, "--json")
+    assert report.returncode == 0, report.stderr
+    values = json.loads(report.stdout)
+    assert values["mean_energy_stderr"] == 0 and values["energy_z"] is None
+
+
+def test_sphere_steps_that_forget_their_start_are_fitted_and_drawn(fastwalk_cli, tmp_path):
+    """Found in this round's break-it pass: --radius 1e-50 --method geodesic made the chi
+    quadrature ask for 10^49 cycles ('Python int too large to convert to C long')."""
+    out = tmp_path / "tiny.h5"
+    done = fastwalk_cli.run("sphere", "--dim", 2, "--radius", "1e-50", "--method", "geodesic", "-n", 10,
+                            "-s", 100, "--seed", 1, "-q", "-o", out)
+    assert done.returncode == 0, done.stderr
+    fit = fastwalk_cli.run("fit", out, "--json")
+    assert fit.returncode in (0, 2) and "Traceback" not in fit.stderr and "overflow" not in fit.stderr
+    drawn = fastwalk_cli.run("plot", out, "-o", tmp_path / "tiny.png")
+    assert drawn.returncode == 0, drawn.stderr
+
+
+def test_geodesic_factor_is_continuous_where_it_stops_integrating():
+    """Past τ = 1e6 a geodesic step's factor is taken as 0; the quadrature just below gives
+    −1/τ for n = 2 (the chi density's slope at 0), within 0.1 % of it."""
+    from fastwalk.sphere_laws import _TAU_DECORRELATED, _geodesic_factor
+
+    below = _geodesic_factor(2, 0.99 * _TAU_DECORRELATED)
+    assert abs(below) < 2e-6 and _geodesic_factor(2, 1.01 * _TAU_DECORRELATED) == 0.0
+    assert below == pytest.approx(-1.0 / (0.99 * _TAU_DECORRELATED), rel=1e-3)

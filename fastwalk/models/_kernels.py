@@ -147,6 +147,14 @@ class ExactSum:
         out.special = self.special + other.special
         return out
 
+    def __radd__(self, other) -> ExactSum:
+        if isinstance(other, int) and other == 0:  # sum() starts from 0
+            return self
+        return NotImplemented
+
+    def __float__(self) -> float:
+        return self.value()
+
     def value(self) -> float:
         """Return the correctly rounded sum (non-finite values dominate, as in a float sum).
 

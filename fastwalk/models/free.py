@@ -19,6 +19,7 @@ from fastwalk.models._kernels import (
     first_bad_step,
     mean_and_sem,
     raise_if_bad,
+    rounded,
     squared_distances,
 )
 from fastwalk.models.base import Model
@@ -113,5 +114,6 @@ class FreeBrownian(Model):
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``msd`` (mean |x|²) and its standard error ``sem_msd``."""
+        sums = rounded(sums)
         mean, sem = mean_and_sem(sums["msd_sum"], sums["msd_sq_sum"], walkers)
         return {"msd": mean, "sem_msd": sem}

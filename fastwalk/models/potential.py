@@ -63,7 +63,7 @@ from numba import prange
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.crossing import Crossing
-from fastwalk.models._kernels import ExactSum, first_bad_step, mean_and_sem, raise_if_bad
+from fastwalk.models._kernels import ExactSum, first_bad_step, mean_and_sem, raise_if_bad, rounded
 from fastwalk.models.base import Model
 
 __all__ = ["PotentialBrownian", "stable_dt_bound"]
@@ -679,6 +679,7 @@ class PotentialBrownian(Model):
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``mean_energy`` and its standard error ``sem_energy`` across walkers."""
+        sums = rounded(sums)
         mean, sem = mean_and_sem(sums["energy_sum"], sums["energy_sq_sum"], walkers)
         return {"mean_energy": mean, "sem_energy": sem}
 

@@ -41,6 +41,7 @@ from fastwalk.models._kernels import (
     first_bad_step,
     mean_and_sem,
     raise_if_bad,
+    rounded,
     squared_distances,
 )
 from fastwalk.models.base import Model
@@ -520,6 +521,7 @@ class SphereBrownian(Model):
         ``sem_cos_theta`` comes from the moments of z² (``1 − cos θ = z²/(2R²)``),
         which keep their precision when cos θ is close to 1.
         """
+        sums = rounded(sums)
         mean_cos = sums["cos_sum"] / walkers
         mean_z2, sem_z2 = mean_and_sem(sums["chord_sq_sum"], sums["chord_4th_sum"], walkers)
         mean_z, sem_z = mean_and_sem(sums["chord_sum"], sums["chord_sq_sum"], walkers)
