@@ -181,7 +181,7 @@ def dask_option():
     return click.option(
         "--dask", default=None, metavar="ADDRESS",
         help="Run on Dask: a scheduler (tcp://HOST:PORT) or local[:N] (N worker processes on this "
-             "machine, one thread each) [default: one process, no Dask].")
+             "machine, one thread each, at most 4 per core) [default: one process, no Dask].")
 
 
 def check_dask(dask: str | None, threads: int | None) -> None:
