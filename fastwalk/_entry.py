@@ -98,5 +98,21 @@ def main() -> None:
         from fastwalk.cli import main as run
 
         run()  # answers signals itself, but for the few lines around its own try
+    except SystemExit:
+        _exiting()
+        raise
     except KeyboardInterrupt as exc:
-        sys.exit(stopped(exc))
+        status = stopped(exc)
+        _exiting()
+        sys.exit(status)
+
+
+def _exiting() -> None:
+    """Ignore SIGINT and SIGTERM while the interpreter shuts down: the status is decided.
+
+    Python's shutdown puts the default action back for signals it handled, so a SIGTERM
+    while it waits for Dask's threads or runs exit hooks killed the process by the signal
+    (status −15, no message); an ignored signal keeps the status the command chose.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)

@@ -236,9 +236,10 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
             file_settings, status = run.settings, run.status
             marks = run._run_marks()
         if (not checkpoint_path(path).exists() and marks["committed_step"] <= 0
-                and status in ("running", "error")):
-            # stopped before its first checkpoint, having committed step 0 at most: a run's start
-            # is a function of its settings and seed, so it starts again
+                and status in ("running", "error", "interrupted")):
+            # stopped before its first checkpoint, having committed step 0 at most (a Dask run
+            # interrupted before its first slab was written): a run's start is a function of its
+            # settings and seed, so it starts again
             return _restart(path, model_class(file_model["kind"]).from_parameters(file_model, arrays),
                             file_settings, steps, extra_config, lock, threads=threads,
                             progress=progress, sinks=sinks, commit_seconds=commit_seconds,

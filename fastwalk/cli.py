@@ -47,6 +47,21 @@ class LazyGroup(click.Group):
             return None
         return importlib.import_module(f"fastwalk.commands.{module_name}").command
 
+    def invoke(self, ctx):
+        """Run the command; a signal's interrupt passes Click by (it would print a blank line)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Signalled(exc) from None
+
+
+class _Signalled(Exception):
+    """A KeyboardInterrupt (SIGINT, or SIGTERM as Terminated) carried past Click to :func:`main`."""
+
+    def __init__(self, interrupt: KeyboardInterrupt):
+        super().__init__()
+        self.interrupt = interrupt
+
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
                                                              "max_content_width": 100})
@@ -93,6 +108,8 @@ def main(argv=None) -> int:
         sys.exit(0)
     try:
         status = cli.main(args=args, prog_name="fastwalk", standalone_mode=False)
+    except _Signalled as exc:
+        status = stopped(exc.interrupt)
     except click.exceptions.Abort as exc:
         # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through interrupt) into Abort
         status = stopped(exc.__context__)

@@ -25,6 +25,9 @@ DASK_MISSING = ('--dask needs Dask\'s distributed scheduler, which is not instal
 CONNECT_TIMEOUT_S = 5.0
 #: seconds a failed task waits to tell a lost scheduler from a failed task
 LOST_WAIT_S = 2.0
+#: ``local:N`` starts at most this many worker processes per core this process may use
+#: (each is a Python process with NumPy and numba loaded, ~200 MB, and one thread)
+LOCAL_WORKERS_PER_CORE = 4
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
@@ -36,7 +39,8 @@ def parse_address(text: str) -> tuple[str, int | None]:
     Parameters
     ----------
     text : str
-        ``local`` (one worker per core), ``local:N`` (N worker processes) or
+        ``local`` (one worker per core), ``local:N`` (N worker processes, at
+        most :data:`LOCAL_WORKERS_PER_CORE` per core) or
         ``[tcp://]host:port``.
 
     Returns
@@ -47,14 +51,20 @@ def parse_address(text: str) -> tuple[str, int | None]:
     Raises
     ------
     ValueError
-        If ``text`` is none of these.
+        If ``text`` is none of these, or ``local:N`` asks for more than
+        :data:`LOCAL_WORKERS_PER_CORE` processes per core of this machine.
     """
     text = str(text).strip()
     local = _LOCAL.match(text)
     if local:
         workers = int(local.group(1)) if local.group(1) else _cores()
+        most = LOCAL_WORKERS_PER_CORE * _cores()
         if workers < 1:
             raise ValueError(f"--dask {text}: local:N needs N >= 1 worker processes")
+        if workers > most:
+            raise ValueError(f"--dask {text}: at most {most} local worker processes on this machine "
+                             f"({LOCAL_WORKERS_PER_CORE} per core, {_cores()} cores); use local:{most} "
+                             "or fewer, or the address of a cluster")
         return "local", workers
     if not _ADDRESS.match(text):
         raise ValueError(f"--dask {text!r} is not a scheduler address; give tcp://HOST:PORT, "

@@ -3,9 +3,9 @@
 Walker ``i`` draws from the stream of (seed, i) wherever it runs, so a
 partitioned ensemble is the same ensemble: frames, nodes and integer
 accumulators are bit-identical to a single-process run. Observables are
-combined from each partition's additive sums (:meth:`~fastwalk.models.base.Model.observe`), so
-float means agree with a single-process run to rounding (the summation order
-differs).
+combined from each partition's additive sums (:meth:`~fastwalk.models.base.Model.observe`);
+float sums are exact (:class:`fastwalk.models._kernels.ExactSum`), rounded once, so
+they are bit-identical too.
 
 A run is split into walker *partitions* and time *slabs*. One task
 (``advance_block``) advances one partition's state from step ``a`` to step
@@ -31,6 +31,7 @@ import numpy as np
 from fastwalk import cluster, rng, validate
 from fastwalk.engine import COMPLETED, INTERRUPTED, RunResult, Simulation, _Progress, _StopFlag, check_walkers
 from fastwalk.errors import ClusterError, SimulationError
+from fastwalk.models._kernels import ExactSum, rounded
 from fastwalk.models.base import Model
 
 __all__ = ["EnsembleResult", "simulate_ensemble", "partition_walkers", "advance_block",
@@ -144,7 +145,8 @@ def advance_block(model: Model, block: tuple[int, int], seed: int, burn_in: int,
                 if values:
                     observable_steps.append(step)
                     for name, value in values.items():
-                        sums.setdefault(name, []).append(np.array(value, copy=True))
+                        kept = value if isinstance(value, ExactSum) else np.array(value, copy=True)
+                        sums.setdefault(name, []).append(kept)
 
         if state is None:
             state = model.initial_state(rng.seed_states(seed, first, count))
@@ -163,7 +165,8 @@ def advance_block(model: Model, block: tuple[int, int], seed: int, burn_in: int,
             "frame_steps": np.array(frame_steps, dtype=np.int64),
             "frames": np.stack(frames) if frames else None,
             "observable_steps": np.array(observable_steps, dtype=np.int64),
-            "sums": {name: np.stack(values) for name, values in sums.items()},
+            "sums": {name: values if isinstance(values[0], ExactSum) else np.stack(values)
+                     for name, values in sums.items()},
             "state": state,
             "seconds": time.perf_counter() - t0,
         }
@@ -430,45 +433,48 @@ class PartitionedRun:
         self._length = self.slab_steps or max(1, 2**19 // largest)
         self._row_bytes = 8 * int(self.inner.box().get("dimension", 1))
         self._state_bytes = 0
-        for sink in self.sinks:
-            sink.start(self)
         show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
         progress = _Progress(self.steps, self.walkers, show)
         self._t0 = time.perf_counter()
         self._walker_steps = 0
         self._tasks, self._task_seconds = 0, 0.0
         reason, stop_signal = COMPLETED, None
-        try:
-            with _StopFlag(self.handle_signals) as stop:
+        # as the one-process engine: a signal is recorded from start-up to the sinks' finish
+        started = []  # the sinks to finish, whatever happens from here
+        with _StopFlag(self.handle_signals) as stop:
+            try:
+                for sink in self.sinks:
+                    sink.start(self)
+                    started.append(sink)
                 self._loop(executor, stop, progress, fresh)
                 if stop.signal is not None and self.step < self.steps:
                     reason, stop_signal = INTERRUPTED, stop.signal
                 self._commit(checkpoint=True)
-        except SimulationError:
-            reason = "error"
-            executor.cancel_all()
-            self._commit(checkpoint=False)
-            raise
-        except ClusterError as exc:
-            reason = "error"
-            executor.cancel_all()
-            self._commit(checkpoint=True)
-            raise ClusterError(f"{exc}; everything up to step {self.step} is committed") from None
-        except BaseException:
-            reason = "error"
-            executor.cancel_all()
-            raise
-        finally:
-            progress.update(max(self.step, 0), force=True)
-            progress.close()
-            wall = time.perf_counter() - self._t0
-            result = RunResult(seed=self.seed, steps=self.step, target_steps=self.steps, reason=reason,
-                               signal=stop_signal, wall_s=wall,
-                               walker_steps_per_s=self._walker_steps / wall if wall > 0 else 0.0,
-                               extra={"partitions": len(self.blocks), "tasks": self._tasks,
-                                      "task_seconds": self._task_seconds})
-            for sink in self.sinks:
-                sink.finish(result)
+            except SimulationError:
+                reason = "error"
+                executor.cancel_all()
+                self._commit(checkpoint=False)
+                raise
+            except ClusterError as exc:
+                reason = "error"
+                executor.cancel_all()
+                self._commit(checkpoint=True)
+                raise ClusterError(f"{exc}; everything up to step {self.step} is committed") from None
+            except BaseException:
+                reason = "error"
+                executor.cancel_all()
+                raise
+            finally:
+                progress.update(max(self.step, 0), force=True)
+                progress.close()
+                wall = time.perf_counter() - self._t0
+                result = RunResult(seed=self.seed, steps=self.step, target_steps=self.steps,
+                                   reason=reason, signal=stop_signal, wall_s=wall,
+                                   walker_steps_per_s=self._walker_steps / wall if wall > 0 else 0.0,
+                                   extra={"partitions": len(self.blocks), "tasks": self._tasks,
+                                          "task_seconds": self._task_seconds})
+                for sink in started:
+                    sink.finish(result)
         return result
 
     def _loop(self, executor, stop, progress, fresh: bool) -> None:
@@ -547,7 +553,7 @@ class PartitionedRun:
         for j, step in enumerate(first["observable_steps"]):
             sums = {name: sum((part["sums"][name][j] for part in parts[1:]), first["sums"][name][j])
                     for name in first["sums"]}
-            values = self.inner.summarize(sums, self.walkers)
+            values = self.inner.summarize(rounded(sums), self.walkers)
             for sink in self.sinks:
                 sink.observables(int(step), int(step) * dt, values)
         self.states = [part["state"] for part in parts]

@@ -347,7 +347,9 @@ class Simulation:
         if step % self.observe_every == 0 or step == self.steps:
             sums = self.model.observe(self.state)
             if sums:
-                values = self.model.summarize(sums, self.walkers)
+                from fastwalk.models._kernels import rounded
+
+                values = self.model.summarize(rounded(sums), self.walkers)
                 for sink in self.sinks:
                     sink.observables(step, time_now, values)
 
@@ -379,44 +381,46 @@ class Simulation:
         walker_steps = 0
         reason, stop_signal = COMPLETED, None
         started = []  # the sinks to finish, whatever happens from here
-        try:
-            for sink in self.sinks:
-                sink.start(self)
-                started.append(sink)
-            if self.state is None:
-                states = rng.seed_states(self.seed, self.first_walker, self.walkers)
-                self.state = self.model.initial_state(states)
-                self.step = -self.burn_in
-                if self.step == 0:
-                    self._record(0)
-                    self._commit(checkpoint=True)  # a file declares its records from the start
-            with _StopFlag(self.handle_signals) as stop:
+        # a signal from here to the end is recorded, never raised: one during start-up stops the
+        # run at its first step, one while the sinks finish leaves a completed run completed
+        with _StopFlag(self.handle_signals) as stop:
+            try:
+                for sink in self.sinks:
+                    sink.start(self)
+                    started.append(sink)
+                if self.state is None:
+                    states = rng.seed_states(self.seed, self.first_walker, self.walkers)
+                    self.state = self.model.initial_state(states)
+                    self.step = -self.burn_in
+                    if self.step == 0:
+                        self._record(0)
+                        self._commit(checkpoint=True)  # a file declares its records from the start
                 walker_steps = self._loop(stop, progress)
                 if stop.signal is not None and self.step < self.steps:
                     reason, stop_signal = INTERRUPTED, stop.signal
                 self._commit(checkpoint=True)
-        except SimulationError:
-            reason = "error"
-            self._commit(checkpoint=False)
-            raise
-        except BaseException:
-            reason = "error"  # e.g. a sink could not write; it keeps its committed state
-            raise
-        finally:
-            progress.update(max(self.step, 0), force=True)
-            progress.close()
-            wall = time.perf_counter() - t0
-            result = RunResult(
-                seed=self.seed,
-                steps=self.step,
-                target_steps=self.steps,
-                reason=reason,
-                signal=stop_signal,
-                wall_s=wall,
-                walker_steps_per_s=walker_steps / wall if wall > 0 else 0.0,
-            )
-            for sink in started:
-                sink.finish(result)
+            except SimulationError:
+                reason = "error"
+                self._commit(checkpoint=False)
+                raise
+            except BaseException:
+                reason = "error"  # e.g. a sink could not write; it keeps its committed state
+                raise
+            finally:
+                progress.update(max(self.step, 0), force=True)
+                progress.close()
+                wall = time.perf_counter() - t0
+                result = RunResult(
+                    seed=self.seed,
+                    steps=self.step,
+                    target_steps=self.steps,
+                    reason=reason,
+                    signal=stop_signal,
+                    wall_s=wall,
+                    walker_steps_per_s=walker_steps / wall if wall > 0 else 0.0,
+                )
+                for sink in started:
+                    sink.finish(result)
         return result
 
     def _resize(self, per_call: int, n: int, seconds: float) -> int:

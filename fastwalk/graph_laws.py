@@ -50,12 +50,26 @@ def strengths(indptr, indices, weights=None) -> np.ndarray:
     return np.bincount(rows, weights=np.asarray(weights, dtype=np.float64), minlength=degrees.size)
 
 
+def unit_scaled(weights: np.ndarray) -> np.ndarray:
+    """Return ``weights`` times the power of two that brings the largest into [0.5, 1).
+
+    A walk's law and its choices depend only on weight ratios; scaling by a power
+    of two is exact, so sums of up to 2^1023 such weights stay finite (weights of
+    1e308 overflowed a row's total) and ordinary weights give the same bits.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.size == 0:
+        return weights
+    _, exponent = np.frexp(weights.max())
+    return np.ldexp(weights, -int(exponent))
+
+
 def _adjacency(indptr, indices, weights):
     from scipy.sparse import csr_array
 
     indptr = np.asarray(indptr, dtype=np.int64)
     indices = np.asarray(indices, dtype=np.int64)
-    data = np.ones(indices.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    data = np.ones(indices.size) if weights is None else unit_scaled(weights)
     nodes = indptr.size - 1
     matrix = csr_array((data, indices, indptr), shape=(nodes, nodes)).copy()
     matrix.sum_duplicates()

@@ -166,6 +166,10 @@ def step_cos_factor(method: str, dim: int, radius: float, diffusion: float, dt: 
     return _geodesic_factor(dim, 2.0 * diffusion * dt / radius**2)
 
 
+#: beyond this τ = 2 D dt/R² a geodesic step forgets its start (|factor| <= ~1e-6)
+_TAU_DECORRELATED = 1e6
+
+
 def _geodesic_factor(dim: int, tau: float) -> float:
     """Return E[cos(sqrt(τ)·χ_n)] by quadrature over the chi density."""
     from scipy import integrate, stats
@@ -174,6 +178,10 @@ def _geodesic_factor(dim: int, tau: float) -> float:
         return 1.0
     if dim == 1:
         return math.exp(-0.5 * tau)
+    if tau > _TAU_DECORRELATED:
+        # the chi density vanishes at 0 like x^(n-1), so its characteristic function at √τ is
+        # O(τ^(-n/2)) <= ~1e-6: one step decorrelates (and the quadrature would need ~√τ cycles)
+        return 0.0
     chi = stats.chi(dim)
     center, spread = chi.mean(), chi.std()
     low, high = max(0.0, center - 40.0 * spread), center + 40.0 * spread

@@ -60,6 +60,23 @@ def _check_model(model) -> None:
         )
 
 
+def _check_resolved(model, per_bin: int) -> None:
+    """Refuse a law narrower than the quadrature's node spacing (its bins would be wrong).
+
+    Across a valley the law is a Gaussian of width σ = √(T / 2(a + c)); Gauss–Legendre
+    nodes spaced h = Λ / (bins · nodes per bin) integrate it only while σ ≥ h. Narrower,
+    every node but the nearest sees exp(−(h/σ)²/2) → 0 (0/0 once it underflows).
+    """
+    width = math.sqrt(model.temperature / (2.0 * (model.a + model.confine)))
+    spacing = model.box_side / (model.bins * per_bin)
+    if not width >= spacing:
+        raise ValueError(
+            f"the Boltzmann law is narrower (thermal width √(T/2(a + confine)) = {width:.3g}) than its "
+            f"quadrature resolves (node spacing box/(bins·{per_bin}) = {spacing:.3g}); compare "
+            "runs whose thermal width spans a bin's nodes: a smaller --box, more --bins or a higher T"
+        )
+
+
 def _nodes(box: float, bins: int, per_bin: int) -> tuple[np.ndarray, np.ndarray]:
     """Return Gauss–Legendre nodes and weights inside every bin, flattened bin by bin."""
     t, w = np.polynomial.legendre.leggauss(per_bin)
@@ -288,6 +305,7 @@ def boltzmann_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str,
     """
     _check_model(model)
     per_bin = validate.integer("nodes_per_bin", nodes_per_bin, minimum=1, maximum=64)
+    _check_resolved(model, per_bin)
     mask = model.crossing.pinned_mask()
     none, every, mixed = _classify(mask)
     marginals = np.empty((model.dim, model.bins))
@@ -332,6 +350,7 @@ def regular_reference(model, nodes_per_bin: int = _NODES_PER_BIN) -> dict[str, n
     """
     _check_model(model)
     per_bin = validate.integer("nodes_per_bin", nodes_per_bin, minimum=1, maximum=64)
+    _check_resolved(model, per_bin)
     mask = model.crossing.pinned_mask()
     pinned, free = [], []
     for j in range(model.dim):
@@ -477,12 +496,16 @@ def effective_samples(model, samples: int, walkers: int | None = None) -> float:
         The effective sample size, between 1 and ``samples``.
     """
     samples = validate.integer("samples", samples, minimum=1)
-    rho = math.exp(-model.dt / relaxation_time(model))
+    x = model.dt / relaxation_time(model)
+    rho, gap = math.exp(-x), -math.expm1(-x)  # ρ and 1 − ρ, the latter exact for tiny x
     if walkers is None:
-        return max(1.0, samples * (1.0 - rho) / (1.0 + rho))
+        return max(1.0, samples * gap / (1.0 + rho))
     walkers = validate.integer("walkers", walkers, minimum=1, maximum=samples)
     n = samples / walkers
-    factor = (1.0 + rho) / (1.0 - rho) - 2.0 * rho * (1.0 - rho**n) / (n * (1.0 - rho) ** 2)
+    if n * x < 1e-4:  # the successive positions of a walker are one sample: factor → n
+        factor = n * (1.0 - n * x / 3.0)  # the series of the formula below, to O((nx)²)
+    else:
+        factor = (1.0 + rho) / gap - 2.0 * rho * -math.expm1(-n * x) / (n * gap * gap)
     return float(min(samples, max(walkers, walkers * n / max(factor, 1.0))))
 
 

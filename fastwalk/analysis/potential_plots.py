@@ -92,7 +92,9 @@ def potential_figure(model, histogram_2d, *, radius: float | None = None):
         image = ax.imshow(values.T, origin="lower", extent=(0, side, 0, side), cmap=cmap,
                           norm=norm, interpolation="nearest")
         ax.plot(b0, b1, "w+", ms=8)
-        if cmap == "magma":
+        # a disc wider than the box's diagonal covers all of it: not drawn (a dashed circle
+        # of radius 1e24 kept Agg drawing dashes for hours)
+        if cmap == "magma" and radius < math.sqrt(2.0) * side:
             for dx in (-side, 0.0, side):  # the disc wraps around the periodic box
                 for dy in (-side, 0.0, side):
                     ax.add_patch(_circle((b0 + dx, b1 + dy), radius))

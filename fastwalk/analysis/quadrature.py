@@ -432,7 +432,9 @@ def langevin_report(model, accumulators: dict) -> dict:
         "mean_energy": estimate["mean_energy"],
         "mean_energy_stderr": estimate["mean_energy_stderr"],
         "mean_energy_exact": exact_energy,
-        "energy_z": (estimate["mean_energy"] - exact_energy) / estimate["mean_energy_stderr"],
+        # no spread between the walkers (all pinned to one energy): no z to give
+        "energy_z": ((estimate["mean_energy"] - exact_energy) / estimate["mean_energy_stderr"]
+                     if estimate["mean_energy_stderr"] > 0 else None),
         "lambda_hat": estimate["lambda_hat"],
         "lambda_hat_exact": beta * exact_energy,
         "box_mass_exact": box_mass,

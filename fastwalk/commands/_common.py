@@ -181,7 +181,7 @@ def dask_option():
     return click.option(
         "--dask", default=None, metavar="ADDRESS",
         help="Run on Dask: a scheduler (tcp://HOST:PORT) or local[:N] (N worker processes on this "
-             "machine, one thread each) [default: one process, no Dask].")
+             "machine, one thread each, at most 4 per core) [default: one process, no Dask].")
 
 
 def check_dask(dask: str | None, threads: int | None) -> None:
@@ -227,10 +227,14 @@ def on_cluster(dask: str | None, out, work):
     except ClusterError as exc:
         raise ClusterError(f"{exc}; continue with: fastwalk resume {out} --dask {dask}") from None
     finally:
-        try:
-            close()
-        except Exception:  # noqa: BLE001 - a lost cluster may fail to close
-            pass
+        from fastwalk.engine import _StopFlag
+
+        # the run has ended (its file says how): a signal while the cluster closes changes nothing
+        with _StopFlag(True):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - a lost cluster may fail to close
+                pass
 
 
 def crossing_options(fn):
@@ -288,27 +292,33 @@ def check_threads(threads: int | None) -> None:
                                  param_hint="'--threads'")
 
 
-def check_memory(model, walkers: int) -> None:
+def check_memory(model, walkers: int, threads: int | None = None) -> None:
     """Refuse a run whose state would not fit in the memory available now, with the estimate.
 
-    The estimate is the state of one walker (measured on a real one) times the
-    walkers, twice (a frame or observable may copy it), plus what the model
-    holds for all walkers together.
+    The estimate is :meth:`fastwalk.models.base.Model.memory_estimate`: per-walker
+    arrays times the walkers, per-thread arrays (visit slices, histograms) times
+    the threads, and what all walkers share.
+
+    Parameters
+    ----------
+    model : fastwalk.models.base.Model
+        The model to run.
+    walkers : int
+        Number of walkers.
+    threads : int, optional
+        Numba threads of the run [default: numba's current number].
     """
-    import numpy as np
+    import numba
 
-    from fastwalk import rng
-
-    one = model.initial_state(rng.seed_states(0, 0, 1))
-    arrays = [np.asarray(a) for a in one.values()]
-    per_walker = sum(a.nbytes for a in arrays if a.ndim and a.shape[0] == 1)
-    shared = sum(a.nbytes for a in arrays if not (a.ndim and a.shape[0] == 1))
-    need = shared + 2 * walkers * per_walker
+    parts = numba.get_num_threads() if threads is None else threads
+    need = model.memory_estimate(walkers, parts)
     available = _available_memory()
-    if available is not None and need > available:
+    if available is not None and need["total"] > available:
+        per_thread = need["total"] - 2 * walkers * need["per_walker"] - need["shared"]
         raise ValueError(
-            f"this run needs about {_bytes(need)} of memory ({walkers} walkers × "
-            f"{_bytes(2 * per_walker)}, plus {_bytes(shared)}), more than the {_bytes(available)} "
+            f"this run needs about {_bytes(need['total'])} of memory ({walkers} walkers × "
+            f"{_bytes(2 * need['per_walker'])}, {_bytes(per_thread)} for {min(parts, walkers)} "
+            f"threads, plus {_bytes(need['shared'])}), more than the {_bytes(available)} "
             "available; use fewer walkers or a smaller system"
         )
 
@@ -399,7 +409,7 @@ def prepare_run(run: dict, build, outs: list):
                                                  maximum=run["walkers"])
         model = build()
         for each in model if isinstance(model, list) else [model]:  # a sweep builds several
-            check_memory(each, run["walkers"])
+            check_memory(each, run["walkers"], run["threads"])
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         raise click.UsageError(str(exc)) from None
     return model
@@ -450,7 +460,15 @@ def report_result(result, model, *, as_json: bool, quiet: bool) -> None:
         click.echo(json_text(summary))
     elif not quiet:
         echo_summary(result, summary["out"])
+    echo_resume_advice(result, summary["out"])
     sys.exit(summary["exit_status"])
+
+
+def echo_resume_advice(result, out) -> None:
+    """Say on stderr how to resume an interrupted run (also with ``--quiet`` or ``--json``)."""
+    if result.reason == "interrupted":
+        dask = result.extra.get("dask")
+        click.echo(f"resume with: fastwalk resume {out}" + (f" --dask {dask}" if dask else ""), err=True)
 
 
 def run_summary(result, model) -> dict:
@@ -496,7 +514,7 @@ def run_summary(result, model) -> dict:
 
 
 def echo_summary(result, out) -> None:
-    """Print the one-line text summary of a run (and how to resume a stopped one)."""
+    """Print the one-line text summary of a run (:func:`report_result` says how to resume)."""
     if result.extra.get("nothing_to_do"):
         click.echo(f"already complete: {result.steps}/{result.target_steps} steps, nothing to do "
                    f"(--steps above {result.steps} runs on) -> {out}")
@@ -508,9 +526,6 @@ def echo_summary(result, out) -> None:
         f"{result.reason}: {result.steps}/{result.target_steps} steps{where} in {result.wall_s:.2f} s "
         f"({rate} walker-steps/s), seed {result.seed} -> {out}"
     )
-    if result.reason == "interrupted":
-        dask = result.extra.get("dask")
-        click.echo(f"resume with: fastwalk resume {out}" + (f" --dask {dask}" if dask else ""), err=True)
 
 
 #: integers beyond this lose digits in JSON readers that hold numbers as doubles (jq, JavaScript)

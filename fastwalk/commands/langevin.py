@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from fastwalk.commands._common import (
+    echo_resume_advice,
     echo_summary,
     execute_run,
     json_text,
@@ -213,6 +214,7 @@ def _sweep(models, outs, run, options, base: int) -> None:
         summaries.append(summary)
         if not run["json_output"] and not run["quiet"]:
             echo_summary(result, out)
+        echo_resume_advice(result, out)
         if summary["exit_status"] != 0:
             break
     skipped = [str(out) for out in outs[len(summaries):]]

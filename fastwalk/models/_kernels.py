@@ -4,7 +4,8 @@ A kernel marks each walker whose state became non-finite with the (relative)
 step at which it happened, ``bad[w] >= 0``, and returns the first such step
 over all walkers (:func:`first_bad_step`); the model's ``advance`` then calls
 :func:`raise_if_bad`, which names the global step. Observables are additive
-sums over walkers; :func:`mean_and_sem` turns a sum and a sum of squares into
+sums over walkers (float ones as :class:`ExactSum`, so that any split of the
+walkers gives the same bits); :func:`mean_and_sem` turns a sum and a sum of squares into
 the mean and its standard error; :func:`squared_distances` gives each
 walker's squared distance from its start (or from one point of the first axis);
 :func:`prefetch` hints the CPU to fetch an array element (memory-bound kernels);
@@ -12,6 +13,8 @@ walker's squared distance from its start (or from one point of the first axis);
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import prange
@@ -49,6 +52,136 @@ def raise_if_bad(bad: int, first_step: int) -> None:
         raise SimulationError(
             f"a walker's position became non-finite at step {first_step + bad + 1}"
         )
+
+
+# ---------------------------------------------------------------------- exact sums
+#: limbs of 32 bits; bit 0 of limb 0 weighs 2^-_LOWEST, below the smallest subnormal's
+#: integer mantissa (frexp gives f·2^e, f·2^53 an integer, e - 53 >= -1126)
+_LIMBS, _LOWEST = 72, 1126
+_MASK = (1 << 32) - 1
+
+
+@jit
+def _carry(limbs):
+    """Bring every limb but the last into [0, 2^32), carrying upward (the value is unchanged)."""
+    for i in range(limbs.shape[0] - 1):
+        carry = limbs[i] >> 32
+        limbs[i] -= carry << 32
+        limbs[i + 1] += carry
+
+
+@jit
+def _add_exactly(values, first, stop, limbs):
+    """Add ``values[first:stop]`` exactly into ``limbs``; return the sum of the non-finite ones."""
+    special = 0.0
+    for n in range(first, stop):
+        x = values[n]
+        if not math.isfinite(x):
+            special += x
+            continue
+        if x == 0.0:
+            continue
+        fraction, exponent = math.frexp(abs(x))
+        mantissa = np.int64(fraction * 9007199254740992.0)  # f·2^53, exact
+        shift = exponent - 53 + _LOWEST
+        i, r = shift >> 5, shift & 31
+        low, high = (mantissa & _MASK) << r, (mantissa >> 32) << r
+        sign = 1 if x > 0.0 else -1
+        limbs[i] += sign * (low & _MASK)
+        limbs[i + 1] += sign * ((low >> 32) + (high & _MASK))
+        limbs[i + 2] += sign * (high >> 32)
+        if (n - first) & 0xFFFFFFF == 0xFFFFFFF:  # 2^28 values: no limb nears 2^63
+            _carry(limbs)
+    _carry(limbs)
+    return special
+
+
+@pjit
+def _exact_sum_kernel(values, limbs):
+    """Add ``values`` exactly into ``limbs``; return the sum of the non-finite values (0 if none).
+
+    Chunks run in parallel: the sum is exact, so any split gives the same limbs.
+    """
+    chunks = max(1, min(64, values.shape[0] // 65536))
+    parts = np.zeros((chunks, limbs.shape[0]), dtype=np.int64)
+    specials = np.zeros(chunks)
+    for c in prange(chunks):
+        first = values.shape[0] * c // chunks
+        stop = values.shape[0] * (c + 1) // chunks
+        specials[c] = _add_exactly(values, first, stop, parts[c])
+    special = 0.0
+    for c in range(chunks):
+        limbs += parts[c]  # each in [0, 2^32): no overflow
+        special += specials[c]
+    _carry(limbs)
+    return special
+
+
+class ExactSum:
+    """The exact sum of float64 values, rounded once when it is read (:meth:`value`).
+
+    Sums of disjoint sets of walkers add exactly (integer limbs), so an
+    observable is the same to the last bit however the walkers are split
+    (threads, Dask partitions) and in whatever order the parts are added:
+    the correctly rounded sum of all the values. DESIGN.md, "Dask runs".
+
+    Parameters
+    ----------
+    values : array_like of float, optional
+        Values to sum (none: zero).
+    """
+
+    __slots__ = ("limbs", "special")
+
+    def __init__(self, values=()):
+        self.limbs = np.zeros(_LIMBS, dtype=np.int64)
+        values = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        self.special = float(_exact_sum_kernel(values, self.limbs)) if values.size else 0.0
+
+    def __add__(self, other: ExactSum) -> ExactSum:
+        if not isinstance(other, ExactSum):
+            return NotImplemented
+        out = ExactSum()
+        out.limbs = self.limbs + other.limbs  # limbs in [0, 2^32): no overflow
+        _carry(out.limbs)
+        out.special = self.special + other.special
+        return out
+
+    def __radd__(self, other) -> ExactSum:
+        if isinstance(other, int) and other == 0:  # sum() starts from 0
+            return self
+        return NotImplemented
+
+    def __float__(self) -> float:
+        return self.value()
+
+    def value(self) -> float:
+        """Return the correctly rounded sum (non-finite values dominate, as in a float sum).
+
+        Raises
+        ------
+        OverflowError
+            If the exact sum is beyond the largest double.
+        """
+        if self.special != 0.0 or math.isnan(self.special):
+            return self.special
+        total = sum(int(limb) << (32 * i) for i, limb in enumerate(self.limbs))
+        return total / (1 << _LOWEST)  # int / int: correctly rounded
+
+    def __reduce__(self):
+        return _exact_sum_from, (self.limbs, self.special)
+
+
+def _exact_sum_from(limbs, special) -> ExactSum:
+    out = ExactSum()
+    out.limbs, out.special = np.array(limbs, dtype=np.int64), float(special)
+    return out
+
+
+def rounded(sums: dict) -> dict:
+    """Return ``sums`` with every :class:`ExactSum` read as a 0-d float64 array."""
+    return {name: np.array(value.value()) if isinstance(value, ExactSum) else value
+            for name, value in sums.items()}
 
 
 def mean_and_sem(total, squares, walkers: int):

@@ -114,6 +114,10 @@ class Model(abc.ABC):
     #: state arrays with one row per thread part (as many rows as threads when the state was
     #: built, so any number once it is read back); :meth:`check_state` checks only their rows
     per_part_state: ClassVar[tuple[str, ...]] = ()
+    #: work arrays :meth:`advance` allocates for each thread part beside the state, as
+    #: ``{state array name: copies}`` (e.g. a histogram each thread fills before they are
+    #: added up); read by :meth:`memory_estimate`
+    per_part_scratch: ClassVar[dict[str, int]] = {}
     #: every registered model class by kind (filled by ``__init_subclass__``)
     kinds: ClassVar[dict[str, type]] = {}
 
@@ -303,6 +307,51 @@ class Model(abc.ABC):
         return {key: (value.dtype,
                       (walkers, *value.shape[1:]) if value.shape != two[key].shape else value.shape)
                 for key, value in one.items()}
+
+    def memory_estimate(self, walkers: int, parts: int) -> dict[str, int]:
+        """Return the bytes a run of ``walkers`` walkers on ``parts`` threads needs, by kind.
+
+        Read off the states of one and two walkers (as :meth:`_state_layout`): an
+        array of :attr:`per_part_state` has one row per thread part, and two more
+        (their sum, and its copy as it is written out); another array whose length grows with the
+        walkers is per walker, counted twice (a frame or an observable may copy
+        it); the rest is shared. :attr:`per_part_scratch` adds the work arrays of
+        :meth:`advance`. Arrays the model itself holds (a graph, a table) are not
+        counted: they exist before the run. DESIGN.md, "Memory estimate", gives
+        the factor within which this matches a measured peak.
+
+        Parameters
+        ----------
+        walkers : int
+            Number of walkers (>= 1).
+        parts : int
+            Numba threads of the run; parts are ``min(parts, walkers)``.
+
+        Returns
+        -------
+        dict
+            ``per_walker`` (bytes of one walker's arrays), ``per_part`` (one
+            row of every per-part array), ``shared``, ``scratch`` and ``total``
+            (what the run needs beyond the model).
+        """
+        from fastwalk import rng
+
+        parts = max(1, min(int(parts), int(walkers)))
+        one, two = (self.initial_state(rng.seed_states(0, 0, n)) for n in (1, 2))
+        per_walker = per_part = shared = 0
+        for key, value in one.items():
+            value = np.asarray(value)
+            if key in self.per_part_state:
+                per_part += value.nbytes // max(1, value.shape[0])
+            elif value.shape != np.shape(two[key]):
+                per_walker += value.nbytes
+            else:
+                shared += value.nbytes
+        scratch = parts * sum(copies * np.asarray(one[key]).nbytes
+                              for key, copies in self.per_part_scratch.items())
+        total = 2 * walkers * per_walker + (parts + 2) * per_part + shared + scratch
+        return {"per_walker": per_walker, "per_part": per_part, "shared": shared,
+                "scratch": scratch, "total": total}
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

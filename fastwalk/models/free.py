@@ -15,9 +15,11 @@ from numba import prange
 from fastwalk import rng, validate
 from fastwalk._jit import pjit
 from fastwalk.models._kernels import (
+    ExactSum,
     first_bad_step,
     mean_and_sem,
     raise_if_bad,
+    rounded,
     squared_distances,
 )
 from fastwalk.models.base import Model
@@ -116,9 +118,10 @@ class FreeBrownian(Model):
     def observe(self, state: dict) -> dict:
         """Return the sums of |x|² and |x|⁴ over walkers."""
         squared = squared_distances(state["position"], _ORIGIN, 0.0)  # start empty: origin
-        return {"msd_sum": np.array(squared.sum()), "msd_sq_sum": np.array((squared**2).sum())}
+        return {"msd_sum": ExactSum(squared), "msd_sq_sum": ExactSum(squared**2)}
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``msd`` (mean |x|²) and its standard error ``sem_msd``."""
+        sums = rounded(sums)
         mean, sem = mean_and_sem(sums["msd_sum"], sums["msd_sq_sum"], walkers)
         return {"msd": mean, "sem_msd": sem}

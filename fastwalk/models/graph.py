@@ -34,6 +34,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from fastwalk import validate
+from fastwalk.graph_laws import unit_scaled
 from fastwalk.models._graph_kernels import (
     STAGED_BYTES,
     _graph_kernel,
@@ -124,7 +125,7 @@ class GraphWalk(NodeWalkRecords, Model):
         self.start = self._resolve_start(start)
         self._check_reachable()
         self._cumulative = (np.zeros(1) if self.weights is None
-                            else _row_cumulative(self.indptr, self.weights))
+                            else _row_cumulative(self.indptr, unit_scaled(self.weights)))
         self._staged = self.indptr.nbytes + self.indices.nbytes + self._cumulative.nbytes > STAGED_BYTES
 
     # ------------------------------------------------------------------ validation

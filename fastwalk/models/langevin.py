@@ -50,7 +50,7 @@ import numpy as np
 
 from fastwalk import rng, validate
 from fastwalk.errors import SimulationError
-from fastwalk.models._kernels import mean_and_sem
+from fastwalk.models._kernels import ExactSum, mean_and_sem, rounded
 from fastwalk.models.base import Model
 
 __all__ = ["LangevinBrownian"]
@@ -196,6 +196,8 @@ class LangevinBrownian(Model):
     picture = "fastwalk.analysis.llc_plots:langevin_run_figure"
     #: the exact Boltzmann law by quadrature (d <= 3, typed expressions)
     stationary_report = "fastwalk.analysis.quadrature:langevin_run_report"
+    #: each thread part fills its own histograms before they are added (memory_estimate)
+    per_part_scratch = {"histogram_2d": 1, "marginals": 1}
 
     def __init__(self, potential, dim: int, params: dict | None = None, *, box: float = 2.0,
                  center: float | Sequence[float] = 0.0, boundary: str = "reflect",
@@ -697,14 +699,15 @@ class LangevinBrownian(Model):
         energy = np.empty(positions.shape[0])
         self.kernels.energies(positions, energy)
         return {
-            "energy_sum": np.array(math.fsum(energy)),
-            "energy_sq_sum": np.array(math.fsum(energy * energy)),
+            "energy_sum": ExactSum(energy),
+            "energy_sq_sum": ExactSum(energy * energy),
             "accepted": np.array(int(state["walker_accepted"].sum())),
             "proposed": np.array(int(state["walker_energy_count"].sum())),
         }
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``mean_energy``, ``sem_energy`` and (MALA) ``acceptance_rate``."""
+        sums = rounded(sums)
         mean, sem = mean_and_sem(sums["energy_sum"], sums["energy_sq_sum"], walkers)
         result = {"mean_energy": mean, "sem_energy": sem}
         if self.method == "mala":

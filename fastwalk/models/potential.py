@@ -63,7 +63,7 @@ from numba import prange
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.crossing import Crossing
-from fastwalk.models._kernels import first_bad_step, mean_and_sem, raise_if_bad
+from fastwalk.models._kernels import ExactSum, first_bad_step, mean_and_sem, raise_if_bad, rounded
 from fastwalk.models.base import Model
 
 __all__ = ["PotentialBrownian", "stable_dt_bound"]
@@ -350,22 +350,6 @@ def _energy_nd(positions, pin_ptr, pin_idx, center, box, a, confine, energy):
 
 
 @jit
-def _sums(values):
-    """Return (Σ v, Σ v²) in a fixed order (four interleaved partial sums)."""
-    s = np.zeros(4)
-    s2 = np.zeros(4)
-    n = values.shape[0]
-    for i in range(0, n - n % 4, 4):
-        for k in range(4):
-            s[k] += values[i + k]
-            s2[k] += values[i + k] * values[i + k]
-    for i in range(n - n % 4, n):
-        s[0] += values[i]
-        s2[0] += values[i] * values[i]
-    return (s[0] + s[1]) + (s[2] + s[3]), (s2[0] + s2[1]) + (s2[2] + s2[3])
-
-
-@jit
 def _fold_counts(histogram, marginals, histogram_2d, histogram_2d_half, totals):
     """Add the kernels' per-block counts to the run's accumulators (integers: any order).
 
@@ -483,6 +467,8 @@ class PotentialBrownian(Model):
     frame_name = "position"
     picture = "fastwalk.analysis.potential_plots:potential_run_figure"
     stationary_report = "fastwalk.analysis.boltzmann:potential_run_report"
+    #: each thread fills its own histograms (both halves) and marginals (see advance)
+    per_part_scratch = {"histogram_2d": 2, "marginals": 1}
 
     def __init__(
         self,
@@ -698,11 +684,11 @@ class PotentialBrownian(Model):
         """Return the sums of U and U² over these walkers."""
         positions = state["position"]
         energy = self._energy(positions, _scratch("energy", (positions.shape[0],), np.float64))
-        total, squares = _sums(energy)
-        return {"energy_sum": np.array(total), "energy_sq_sum": np.array(squares)}
+        return {"energy_sum": ExactSum(energy), "energy_sq_sum": ExactSum(energy * energy)}
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``mean_energy`` and its standard error ``sem_energy`` across walkers."""
+        sums = rounded(sums)
         mean, sem = mean_and_sem(sums["energy_sum"], sums["energy_sq_sum"], walkers)
         return {"mean_energy": mean, "sem_energy": sem}
 

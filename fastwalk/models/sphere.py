@@ -37,9 +37,11 @@ from numba import prange
 from fastwalk import rng, validate
 from fastwalk._jit import jit, pjit
 from fastwalk.models._kernels import (
+    ExactSum,
     first_bad_step,
     mean_and_sem,
     raise_if_bad,
+    rounded,
     squared_distances,
 )
 from fastwalk.models.base import Model
@@ -515,11 +517,11 @@ class SphereBrownian(Model):
         chord_sq = squared_distances(state["position"], self._start(state), self.radius)
         cos_theta = 1.0 - chord_sq / (2.0 * self.radius**2)
         return {
-            "cos_sum": np.array(cos_theta.sum()),
-            "cos_sq_sum": np.array((cos_theta**2).sum()),
-            "chord_sum": np.array(np.sqrt(chord_sq).sum()),
-            "chord_sq_sum": np.array(chord_sq.sum()),
-            "chord_4th_sum": np.array((chord_sq**2).sum()),
+            "cos_sum": ExactSum(cos_theta),
+            "cos_sq_sum": ExactSum(cos_theta**2),
+            "chord_sum": ExactSum(np.sqrt(chord_sq)),
+            "chord_sq_sum": ExactSum(chord_sq),
+            "chord_4th_sum": ExactSum(chord_sq**2),
         }
 
     def summarize(self, sums: dict, walkers: int) -> dict:
@@ -528,6 +530,7 @@ class SphereBrownian(Model):
         ``sem_cos_theta`` comes from the moments of z² (``1 − cos θ = z²/(2R²)``),
         which keep their precision when cos θ is close to 1.
         """
+        sums = rounded(sums)
         mean_cos = sums["cos_sum"] / walkers
         mean_z2, sem_z2 = mean_and_sem(sums["chord_sq_sum"], sums["chord_4th_sum"], walkers)
         mean_z, sem_z = mean_and_sem(sums["chord_sum"], sums["chord_sq_sum"], walkers)
