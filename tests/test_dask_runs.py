@@ -65,7 +65,8 @@ def assert_same_run(path, reference):
             if not isinstance(obj, h5py.Dataset):
                 return
             got, want = mine[name][()], obj[()]
-            assert got.dtype == want.dtype and np.array_equal(got, want), name
+            nan = want.dtype.kind in "fc"  # NaN where nothing is defined yet (acceptance at step 0)
+            assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=nan), name
 
         ref.visititems(check)
         assert mine["fastwalk"].attrs["status"] == ref["fastwalk"].attrs["status"] == "completed"

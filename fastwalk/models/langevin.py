@@ -41,7 +41,6 @@ import functools
 import importlib
 import importlib.util
 import itertools
-import math
 import numbers
 from collections.abc import Sequence
 
