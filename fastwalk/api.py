@@ -100,7 +100,8 @@ def simulate(
         Run on this Dask cluster (each task uses its worker's threads).
     partitions : int or None
         Walker blocks [default with a client: two per worker]; without a
-        client they run one after another in this process.
+        client they run one after another in this process (the file records
+        them, as a cluster run's does, and is the same as a one-process run's).
 
     Returns
     -------
@@ -122,6 +123,7 @@ def simulate(
     True
     """
     interval = _commit_interval(commit_seconds)
+    check_client(client)
     if client is None and partitions is None:
         sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
                          burn_in=burn_in, threads=threads, progress=progress, commit_seconds=interval)
@@ -150,6 +152,31 @@ def simulate(
     result.extra["out"] = None if out is None else str(out)
     result.data = str(out) if memory is None else MemoryRun(model, sim, memory, result, config)
     return result
+
+
+def check_client(client) -> None:
+    """Refuse a ``client`` that is neither None nor a Dask ``distributed.Client``.
+
+    Parameters
+    ----------
+    client : object
+        What the caller passed as ``client``.
+
+    Raises
+    ------
+    TypeError
+        Naming what was given and what a client must be.
+    """
+    if client is None:
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}; "
+                        "Dask is not installed (pip install 'fastwalk[distributed]')") from None
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a distributed.Client (or None to run in this process), "
+                        f"got {type(client).__name__}")
 
 
 def _set_threads(threads: int | None) -> None:
@@ -210,6 +237,7 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     from fastwalk.models import model_class
     from fastwalk.models.base import trusting_imports
 
+    check_client(client)
     if import_potential:
         with trusting_imports():
             return resume(path, steps, threads=threads, progress=progress, sinks=sinks,

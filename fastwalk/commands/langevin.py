@@ -13,6 +13,7 @@ from fastwalk.commands._common import (
     json_text,
     parse_floats,
     prepare_run,
+    refuse_ignored_options,
     run_options,
     run_summary,
     split_run_options,
@@ -98,6 +99,7 @@ def _label(temperature: float) -> str:
 def command(**options):
     """Overdamped Langevin dynamics (EM or MALA) under a potential you type."""
     run, model_options = split_run_options(options)
+    refuse_ignored_options("langevin", model_options)
     temperatures = _temperatures(model_options.pop("temperature"))
     out = Path(run["out"] or "langevin.h5")
     outs = _checked(lambda: sweep_paths(out, temperatures))

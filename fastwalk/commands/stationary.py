@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import click
 
 from fastwalk.commands._common import print_json_or_text
@@ -22,7 +24,12 @@ def stationary_report(path, radius: float | None = None) -> dict:
                 f"{path} is a {kind} run, whose model declares no stationary law to check"
                 + (f"; {model.no_stationary_hint}" if model.no_stationary_hint else "")
             )
-        report = resolve(model.stationary_report)(run, radius=radius)
+        report_of = resolve(model.stationary_report)
+        if radius is not None and "radius" not in inspect.signature(report_of).parameters:
+            raise click.UsageError(f"--radius {radius} would be ignored: {path} is a {kind} run, "
+                                   "whose report has no radius (it sets the disk of potential runs' "
+                                   "probability masses); drop it")
+        report = report_of(run, radius=radius)
         if not run.accumulators:
             raise MissingDataError(f"{path} holds no committed accumulators yet (no commit happened)")
     return {"file": str(path), "kind": kind, **report}

@@ -327,7 +327,7 @@ class H5MDWriter:
     # ------------------------------------------------------------------ helpers
     def _create(self, simulation) -> None:
         # a fresh name (not mkstemp, whose 0600 mode the file would keep) created exclusively
-        tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        tmp = output.sidecar(self.path, f".{os.getpid()}.{secrets.token_hex(4)}.tmp", prefix=".")
         try:
             self.file = h5py.File(tmp, "x", libver=LIBVER)
             self._space = _guard(self.file)
