@@ -209,3 +209,16 @@ def test_a_client_that_is_no_dask_client_is_a_type_error(client):
     # AttributeError 'object' object has no attribute 'scheduler_info', before
     with pytest.raises(TypeError, match="client must be a distributed.Client"):
         fw.simulate(fw.FreeBrownian(dim=1), 4, 10, client=client, progress=False)
+
+
+# ------------------------------------------------------------------ found by the break-it pass
+@pytest.mark.parametrize("missing", ["particles/walkers/node/step", "particles/walkers/box",
+                                     "fastwalk/accumulators"])
+def test_resume_of_a_file_missing_an_object_is_one_damaged_line(fastwalk_cli, tmp_path, missing):
+    out = tmp_path / "lat.h5"
+    assert fastwalk_cli.run(*LATTICE, "--every", 10, "--out", out).returncode == 0
+    with h5py.File(out, "a") as f:  # KeyError traceback from the writer reopening it, before
+        del f[missing]
+    line = _one_error_line(fastwalk_cli.run("resume", out, "--steps", 80), 2)
+    assert f"{out} is damaged" in line and "cannot be resumed" in line
+    assert fastwalk_cli.run("resume", out, "--steps", 80).returncode == 2  # and the lock is gone
