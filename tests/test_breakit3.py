@@ -222,3 +222,21 @@ def test_resume_of_a_file_missing_an_object_is_one_damaged_line(fastwalk_cli, tm
     line = _one_error_line(fastwalk_cli.run("resume", out, "--steps", 80), 2)
     assert f"{out} is damaged" in line and "cannot be resumed" in line
     assert fastwalk_cli.run("resume", out, "--steps", 80).returncode == 2  # and the lock is gone
+
+
+@pytest.mark.parametrize("counts", [[0.5] * 9, [2**62] * 9])
+def test_stationary_refuses_visit_counts_no_run_could_write(fastwalk_cli, lattice_file, counts):
+    # non-integer counts, or counts that sum past walkers × steps: a law and a p-value, before
+    with h5py.File(lattice_file, "a") as f:
+        del f["fastwalk/accumulators/visit_counts"]
+        f["fastwalk/accumulators/visit_counts"] = counts
+    line = _one_error_line(fastwalk_cli.run("stationary", lattice_file), 2)
+    assert "visit_counts" in line and "walkers × committed steps = 500" in line
+
+
+def test_fit_refuses_times_that_do_not_increase(fastwalk_cli, sphere_file):
+    with h5py.File(sphere_file, "a") as f:  # a fit of reversed times, silently, before
+        times = f["observables/mean_cos_theta/time"]
+        times[...] = times[()][::-1]
+    line = _one_error_line(fastwalk_cli.run("fit", sphere_file), 2)
+    assert "mean_cos_theta records steps or times that do not increase" in line

@@ -306,6 +306,8 @@ class Run(RunView):
         where = f"observables/{name}"
         n = self._committed_rows(where)
         step, time, value = (self._read(f"{where}/{part}", n) for part in ("step", "time", "value"))
+        if n > 1 and not (np.all(np.diff(step) > 0) and np.all(np.diff(time) >= 0)):
+            raise self._refused(f"/{where} records steps or times that do not increase")
         return Series(step, time, value)
 
     def _committed_rows(self, where: str) -> int:
