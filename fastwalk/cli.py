@@ -167,6 +167,10 @@ def _run(args: list[str], debug: bool) -> int | None:
     return status
 
 
+#: the most threads NUMBA_NUM_THREADS may ask for (or 64 per core): numba starts them all, and
+#: 10^20 never returned
+MOST_NUMBA_THREADS = 256
+
 #: the start of numba's warning about a NUMBA_* environment variable it could not parse
 NUMBA_UNPARSED = "Environment variable '"
 
@@ -209,9 +213,10 @@ def numba_environment_problem(environ=None) -> str | None:
 
     environ = os.environ if environ is None else environ
     threads = environ.get("NUMBA_NUM_THREADS")
-    if threads is not None and not (threads.strip().isdigit() and int(threads) >= 1):
+    most = max(MOST_NUMBA_THREADS, 64 * (os.cpu_count() or 1))
+    if threads is not None and not (threads.strip().isdigit() and 1 <= int(threads) <= most):
         return (f"NUMBA_NUM_THREADS={threads!r} in the environment is no thread count; set it to a "
-                "whole number >= 1 or unset it (--threads N limits one run)")
+                f"whole number from 1 to {most} or unset it (--threads N limits one run)")
     disabled = environ.get("NUMBA_DISABLE_JIT")
     if disabled is not None and disabled.strip() not in ("", "0"):
         return (f"NUMBA_DISABLE_JIT={disabled!r} in the environment turns off the numba compiler "

@@ -161,10 +161,10 @@ def test_sidecar_names_fit_and_stay_distinct():
 
 
 # ------------------------------------------------------------------ the environment
-@pytest.mark.parametrize("value", ["abc", "0", "-3", "1.5"])
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "1.5", "99999999999999999999"])
 def test_numba_num_threads_that_is_no_count_is_one_line(fastwalk_cli, tmp_path, value):
     # "abc": numba's warning with its traceback block, then a run on the default; "0": a line
-    # without the variable's name
+    # without the variable's name; 10^20 (found by the break-it pass): never returned
     done = fastwalk_cli.run(*LATTICE, "--out", tmp_path / "t.h5", env={"NUMBA_NUM_THREADS": value})
     assert f"NUMBA_NUM_THREADS={value!r}" in _one_error_line(done, 2)
     assert not (tmp_path / "t.h5").exists()
