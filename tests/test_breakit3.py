@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -240,3 +242,39 @@ def test_fit_refuses_times_that_do_not_increase(fastwalk_cli, sphere_file):
         times[...] = times[()][::-1]
     line = _one_error_line(fastwalk_cli.run("fit", sphere_file), 2)
     assert "mean_cos_theta records steps or times that do not increase" in line
+
+
+_SIGTERM_AFTER_THE_FIRST_COMMIT = """
+import os, signal, sys
+import fastwalk as fw
+from fastwalk import _entry
+from fastwalk.engine import MemorySink
+
+_entry.install_handlers(whole_process=True)
+
+
+class SignalAtFirstCommit(MemorySink):
+    def commit(self, step, state):
+        super().commit(step, state)
+        if step == 0:  # the step-0 checkpoint is on disk; the engine has not taken the signals yet
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+try:
+    result = fw.simulate(fw.FreeBrownian(1), 4, 10**6, out=sys.argv[1], seed=1, progress=False,
+                         sinks=[SignalAtFirstCommit()])
+    print(result.reason, result.signal)
+except KeyboardInterrupt as exc:
+    print("raised", type(exc).__name__)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="issue 20 item 5 (signals, engine.py): a SIGTERM between "
+                   "the step-0 commit and the engine's own handlers escapes the run; the CLI then "
+                   "says 'nothing was written that needs resuming' beside a resumable file")
+def test_a_signal_just_after_the_first_commit_interrupts_the_run(tmp_path):
+    out = tmp_path / "early.h5"
+    done = subprocess.run([sys.executable, "-c", _SIGTERM_AFTER_THE_FIRST_COMMIT,
+                           str(out)], capture_output=True, text=True, timeout=300)
+    assert checkpoint_path(out).exists()  # resumable from step 0
+    assert done.stdout.split() == ["interrupted", str(int(signal.SIGTERM))], done.stdout + done.stderr
