@@ -124,6 +124,8 @@ def simulate(
     """
     interval = _commit_interval(commit_seconds)
     check_client(client)
+    _check_steps(steps)
+    _check_sinks(sinks)
     if client is None and partitions is None:
         sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
                          burn_in=burn_in, threads=threads, progress=progress, commit_seconds=interval)
@@ -152,6 +154,27 @@ def simulate(
     result.extra["out"] = None if out is None else str(out)
     result.data = str(out) if memory is None else MemoryRun(model, sim, memory, result, config)
     return result
+
+
+#: the most steps a run may ask for, as on the command line: a step index and step × dt stay exact
+MOST_STEPS = 2**53
+
+#: what every sink answers (see :class:`fastwalk.engine.MemorySink`)
+SINK_METHODS = ("start", "frame", "observables", "commit", "finish")
+
+
+def _check_steps(steps) -> None:
+    validate.integer("steps", steps, minimum=0, maximum=MOST_STEPS)
+
+
+def _check_sinks(sinks) -> None:
+    """Refuse a sink that lacks a method the engine calls (an AttributeError mid-run, before)."""
+    for sink in sinks:
+        missing = [name for name in SINK_METHODS if not callable(getattr(sink, name, None))]
+        if missing:
+            raise TypeError(f"a sink must have the methods {', '.join(SINK_METHODS)} (as "
+                            f"fastwalk.engine.MemorySink does); {type(sink).__name__} lacks "
+                            f"{', '.join(missing)}")
 
 
 def check_client(client) -> None:
@@ -238,6 +261,9 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     from fastwalk.models.base import trusting_imports
 
     check_client(client)
+    _check_sinks(sinks)
+    if steps is not None:
+        _check_steps(steps)
     if import_potential:
         with trusting_imports():
             return resume(path, steps, threads=threads, progress=progress, sinks=sinks,

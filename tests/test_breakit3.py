@@ -278,3 +278,18 @@ def test_a_signal_just_after_the_first_commit_interrupts_the_run(tmp_path):
                            str(out)], capture_output=True, text=True, timeout=300)
     assert checkpoint_path(out).exists()  # resumable from step 0
     assert done.stdout.split() == ["interrupted", str(int(signal.SIGTERM))], done.stdout + done.stderr
+
+
+def test_the_api_caps_steps_as_the_command_line_does(lattice_file):
+    # 2**63 steps was accepted and run (for ever, and past int64 step counters)
+    with pytest.raises(ValueError, match="steps"):
+        fw.simulate(fw.FreeBrownian(1), 4, 2**63, progress=False)
+    with pytest.raises(ValueError, match="steps"):
+        fw.resume(lattice_file, 2**63, progress=False)
+
+
+@pytest.mark.parametrize("sink", [object(), 1])
+def test_a_sink_without_the_sink_methods_is_a_type_error(sink):
+    # AttributeError 'object' object has no attribute 'start', from inside the engine, before
+    with pytest.raises(TypeError, match="a sink must have the methods start, frame"):
+        fw.simulate(fw.FreeBrownian(1), 4, 10, sinks=[sink], progress=False)
