@@ -16,6 +16,50 @@ FASTMATH = frozenset({"contract", "arcp", "nsz", "reassoc"})
 _BASE_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
+def _keep_compiled_code_when_cache_fails() -> None:
+    """Let a kernel whose compiled code cannot be saved (a full disk) run all the same.
+
+    numba falls back to another directory when its cache directory is read-only, but a
+    write that fails later (ENOSPC, EIO) escapes from the call that compiled the kernel,
+    as a traceback, although the code is compiled and in memory. Here such a failure is
+    one note on stderr (once per process); the next run compiles again.
+    """
+    from numba.core import caching
+
+    save = caching.Cache.save_overload
+    if getattr(save, "fastwalk_tolerant", False):
+        return
+
+    def save_overload(self, sig, data):
+        try:
+            save(self, sig, data)
+        except OSError as exc:
+            _note_unsaved(self._cache_path, exc)
+
+    save_overload.fastwalk_tolerant = True
+    caching.Cache.save_overload = save_overload
+
+
+_noted: list[str] = []
+
+
+def _note_unsaved(directory: str, exc: OSError) -> None:
+    import sys
+
+    if _noted:
+        return
+    _noted.append(directory)
+    try:
+        sys.stderr.write(f"Note: numba could not save compiled code in {directory} "
+                         f"({exc.strerror or exc}); this run goes on, the next one compiles again\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+_keep_compiled_code_when_cache_fails()
+
+
 def jit(*args, fastmath: bool = False, **kwargs):
     """Compile a serial kernel with fastwalk's options.
 

@@ -100,7 +100,8 @@ def simulate(
         Run on this Dask cluster (each task uses its worker's threads).
     partitions : int or None
         Walker blocks [default with a client: two per worker]; without a
-        client they run one after another in this process.
+        client they run one after another in this process (the file records
+        them, as a cluster run's does, and is the same as a one-process run's).
 
     Returns
     -------
@@ -122,6 +123,9 @@ def simulate(
     True
     """
     interval = _commit_interval(commit_seconds)
+    check_client(client)
+    _check_steps(steps)
+    _check_sinks(sinks)
     if client is None and partitions is None:
         sim = Simulation(model, walkers, steps, seed=seed, every=every, observe_every=observe_every,
                          burn_in=burn_in, threads=threads, progress=progress, commit_seconds=interval)
@@ -151,6 +155,52 @@ def simulate(
     resolved = getattr(sim, "inner", sim.model)  # the model as run (Model.for_run)
     result.data = str(out) if memory is None else MemoryRun(resolved, sim, memory, result, config)
     return result
+
+
+#: the most steps a run may ask for, as on the command line: a step index and step × dt stay exact
+MOST_STEPS = 2**53
+
+#: what every sink answers (see :class:`fastwalk.engine.MemorySink`)
+SINK_METHODS = ("start", "frame", "observables", "commit", "finish")
+
+
+def _check_steps(steps) -> None:
+    validate.integer("steps", steps, minimum=0, maximum=MOST_STEPS)
+
+
+def _check_sinks(sinks) -> None:
+    """Refuse a sink that lacks a method the engine calls (an AttributeError mid-run, before)."""
+    for sink in sinks:
+        missing = [name for name in SINK_METHODS if not callable(getattr(sink, name, None))]
+        if missing:
+            raise TypeError(f"a sink must have the methods {', '.join(SINK_METHODS)} (as "
+                            f"fastwalk.engine.MemorySink does); {type(sink).__name__} lacks "
+                            f"{', '.join(missing)}")
+
+
+def check_client(client) -> None:
+    """Refuse a ``client`` that is neither None nor a Dask ``distributed.Client``.
+
+    Parameters
+    ----------
+    client : object
+        What the caller passed as ``client``.
+
+    Raises
+    ------
+    TypeError
+        Naming what was given and what a client must be.
+    """
+    if client is None:
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}; "
+                        "Dask is not installed (pip install 'fastwalk[distributed]')") from None
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a distributed.Client (or None to run in this process), "
+                        f"got {type(client).__name__}")
 
 
 def _set_threads(threads: int | None) -> None:
@@ -220,6 +270,10 @@ def resume(path, steps: int | None = None, *, threads: int | None = None,
     from fastwalk.models import model_class
     from fastwalk.models.base import trusting_imports
 
+    check_client(client)
+    _check_sinks(sinks)
+    if steps is not None:
+        _check_steps(steps)
     if import_potential:
         with trusting_imports():
             return resume(path, steps, threads=threads, progress=progress, sinks=sinks,

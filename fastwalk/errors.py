@@ -6,6 +6,30 @@ The CLI prints ``str(error)`` on one line and exits with the error's
 
 from __future__ import annotations
 
+import errno
+
+#: failures of a place the command named (its path, permissions, a read-only file system):
+#: fixed by changing the command, so status 2; any other OSError (a full disk, an I/O
+#: error) is the run failing while it works, status 1 (DESIGN.md, "The command line")
+USAGE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR,
+                          errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.EEXIST})
+
+
+def os_error_status(exc: OSError) -> int:
+    """Return the exit status of an operating-system failure: 2 for a usage one, else 1.
+
+    Parameters
+    ----------
+    exc : OSError
+        The failure.
+
+    Returns
+    -------
+    int
+        2 if its errno is in :data:`USAGE_ERRNOS`, else 1.
+    """
+    return 2 if exc.errno in USAGE_ERRNOS else 1
+
 
 class FastwalkError(Exception):
     """Base class of fastwalk's runtime failures (exit status 1 from the CLI)."""
@@ -60,3 +84,19 @@ class Interrupted(FastwalkError):
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+class PlaceError(FastwalkError):
+    """A file or directory the command must write cannot be used.
+
+    Parameters
+    ----------
+    message : str
+        What and why, one line.
+    cause : OSError
+        The failure; its errno sets the exit status (:func:`os_error_status`).
+    """
+
+    def __init__(self, message: str, cause: OSError):
+        super().__init__(message)
+        self.exit_code = os_error_status(cause)

@@ -435,8 +435,10 @@ def cache_directory() -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"cannot use {path} for compiled potentials ({exc.strerror}); set "
-                         "$FASTWALK_CACHE_DIR to a writable directory") from None
+        from fastwalk.errors import PlaceError
+
+        raise PlaceError(f"cannot use {path} for compiled potentials ({exc.strerror}); set "
+                         "$FASTWALK_CACHE_DIR to a writable directory", exc) from None
     return path
 
 
@@ -465,12 +467,26 @@ def _drop_unreadable_numba_cache(path: Path) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    if path.exists() and path.read_text() == text:
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` through a temporary file; a failure is one line.
+
+    It is a :class:`~fastwalk.errors.PlaceError`: status 1 for a full disk, 2 for a
+    forbidden place.
+    """
+    from fastwalk.errors import PlaceError
+
+    tmp = None
+    try:
+        if path.exists() and path.read_text() == text:
+            return
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise PlaceError(f"cannot write the compiled potential {path} ({exc.strerror}); free space "
+                         "there or set $FASTWALK_CACHE_DIR to another directory", exc) from None
 
 
 def load_module(name: str, source: str, directory: Path | None = None):

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from test_hardening import _one_error_line
+from test_hardening import _one_error_line, _wait_for
 
 #: a small langevin run; FASTWALK_CACHE_DIR is set per test
 LANGEVIN = ["langevin", "--dim", 2, "--walkers", 5, "--steps", 20, "--seed", 1, "--quiet"]
@@ -164,9 +164,8 @@ def test_an_interrupted_sweep_names_the_temperatures_not_started(fastwalk_cli, t
     args = ["langevin", "--dim", 2, "--potential", "x0**2", "--walkers", 1000, "--steps", 10**8,
             "--seed", 1, "--temperature", "0.1,0.2,0.3", "--commit-seconds", 0.2]
     process = fastwalk_cli.start(*args, "--out", tmp_path / "w.h5", env=cache)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "w-T0.1.h5.ckpt").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # the first file's checkpoint: its run is under way however long compiling took
+    assert _wait_for(lambda: (tmp_path / "w-T0.1.h5.ckpt").exists(), process=process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

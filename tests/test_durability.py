@@ -23,7 +23,7 @@ import pytest
 import fastwalk
 from fastwalk.api import COMMIT_SECONDS_ENV, simulate
 from fastwalk.engine import MemorySink
-from fastwalk.errors import SimulationError
+from fastwalk.errors import FileFormatError, SimulationError
 from fastwalk.io.checkpoint import checkpoint_path, read_checkpoint
 from fastwalk.models.free import FreeBrownian
 
@@ -120,6 +120,41 @@ def _kill_at(cli, args, path, delay, env):
     process.communicate(timeout=60)
 
 
+def _checkpointed_step(path) -> int | None:
+    """Return the step of ``path``'s checkpoint, or None while it has none.
+
+    The checkpoint is replaced atomically: a reader sees the old or the new one, whole.
+    """
+    try:
+        return read_checkpoint(path)[0]
+    except (FileFormatError, OSError):
+        return None
+
+
+def _kill_after_progress(cli, args, path, env, step: int, delay: float) -> None:
+    """Start ``fastwalk ARGS --out PATH``; SIGKILL it ``delay`` s after it has checkpointed ``step``.
+
+    The kill moment is measured on the run itself (its checkpoint's step), not on a clock,
+    so it lands mid-run however slowly a loaded machine runs it.
+    """
+    process = cli.start(*args, "--out", path, env=env)
+    ckpt, seen = checkpoint_path(path), None
+    deadline = time.monotonic() + 600
+    while True:
+        assert process.poll() is None, ("the run ended before step", step, process.communicate())
+        assert time.monotonic() < deadline, f"no checkpoint of step {step} within 600 s"
+        mark = ckpt.stat().st_mtime_ns if ckpt.exists() else None
+        if mark is not None and mark != seen:
+            seen = mark
+            done = _checkpointed_step(path)
+            if done is not None and done >= step:
+                break
+        time.sleep(0.005)
+    time.sleep(delay)
+    process.kill()
+    process.communicate(timeout=60)
+
+
 def _check_killed_run(cli, args, path, reference, outcomes, restart):
     """Check the file a kill left and complete it; record what the kill hit in ``outcomes``."""
     ckpt = checkpoint_path(path)
@@ -157,21 +192,31 @@ def _check_killed_run(cli, args, path, reference, outcomes, restart):
 def test_sigkill_at_random_moments_loses_only_uncommitted_work(fastwalk_cli, free_reference,
                                                                tmp_path):
     reference, duration = free_reference
-    moments = np.random.default_rng(20240521)  # fixed kill moments (as fractions of a run)
-    # four during start-up (the first before the interpreter is even up), the rest spread
-    # over the whole run
-    fractions = np.concatenate([[0.0, 0.05, 0.15, 0.3], moments.uniform(0.3, 0.85, 18)])
+    moments = np.random.default_rng(20240521)  # fixed kill moments
+    # four during start-up (the first before the interpreter is even up), as fractions of
+    # the reference's wall time: any outcome is checked, none is counted on
+    early = [0.0, 0.05, 0.15, 0.3]
+    # the rest mid-run, at a step the run itself reports (its checkpoint), plus up to two
+    # commit intervals (0.05 s each), so that the kill falls anywhere between two commits
+    steps = moments.uniform(0.05, 0.7, 18) * 30_000
+    delays = moments.uniform(0.0, 0.1, 18)
     outcomes = {"no file": 0, "no commit": 0, "partial": 0, "completed": 0}
-    for i, fraction in enumerate(fractions):
+    kills = [("early", fraction, 0.0) for fraction in early]
+    kills += [("mid-run", step, delay) for step, delay in zip(steps, delays, strict=True)]
+    for i, (when, at, delay) in enumerate(kills):
         path = tmp_path / f"kill{i}.h5"
-        _kill_at(fastwalk_cli, FREE_RUN, path, fraction * duration, FAST_COMMITS)
+        if when == "early":
+            _kill_at(fastwalk_cli, FREE_RUN, path, at * duration, FAST_COMMITS)
+        else:
+            _kill_after_progress(fastwalk_cli, FREE_RUN, path, FAST_COMMITS, int(at), delay)
         restart = (outcomes["no file"] == 0 and not path.exists()) or (
             outcomes["no commit"] == 0 and path.exists() and not checkpoint_path(path).exists())
         _check_killed_run(fastwalk_cli, FREE_RUN, path, reference, outcomes, restart)
         path.unlink(missing_ok=True)
     print("SIGKILL outcomes:", outcomes)
-    assert sum(outcomes.values()) == len(fractions) >= 20
+    assert sum(outcomes.values()) == len(kills) >= 20
     # the kills must have exercised the interesting case: a run cut between two commits
+    # (mid-run kills land there unless a run finishes in the 0.1 s after 70 % of it)
     assert outcomes["partial"] >= 5, outcomes
 
 

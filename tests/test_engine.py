@@ -377,7 +377,8 @@ def test_real_asynchronous_sigint_stops_a_long_run():
                             **options)
 
     def interrupt():
-        if sink.stepping.wait(timeout=60):
+        # once the run steps (measured, not assumed: a loaded machine may take long to start)
+        if sink.stepping.wait(timeout=600):
             time.sleep(0.2)
             os.kill(os.getpid(), signal.SIGINT)
 

@@ -39,11 +39,11 @@ def save_figure(figure, path, dpi: int) -> Path:
     dpi = int(dpi)
     if dpi < 1:
         raise ValueError(f"dpi must be a positive integer, got {dpi}")
-    from fastwalk.io.output import check_target, is_picture
+    from fastwalk.io.output import check_target, is_picture, sidecar
 
     check_target(path, overwrite=True, what="picture", option="picture path", ours=is_picture)
     # drawn beside the target and renamed over it: a kill or a full disk never leaves half a picture
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    tmp = sidecar(path, f".{os.getpid()}.tmp", prefix=".")
     try:
         figure.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".").lower() or None)
         os.replace(tmp, path)

@@ -273,6 +273,34 @@ def parse_floats(name: str, text) -> float | list[float]:
     return values[0] if len(values) == 1 else values
 
 
+#: options that act only together with another: command -> [(option, needed, why it is ignored)]
+_DEPENDENT_OPTIONS = {
+    "langevin": [("at", lambda o: o["localize"] > 0,
+                  "--at places the localizing term, which is off without --localize G > 0")],
+}
+
+
+def refuse_ignored_options(command: str, options: dict) -> None:
+    """Refuse an option given where it would have no effect, in one line naming it.
+
+    Parameters
+    ----------
+    command : str
+        The command's name (a key of the rules above).
+    options : dict
+        The command's options (given, from ``--config``, or defaults).
+
+    Raises
+    ------
+    click.UsageError
+        If an option is set but what it needs is not.
+    """
+    for name, needed, why in _DEPENDENT_OPTIONS.get(command, []):
+        if options.get(name) is not None and not needed(options):
+            raise click.UsageError(f"--{name.replace('_', '-')} {options[name]} would be ignored: "
+                                   f"{why}; drop it or add what it needs")
+
+
 def split_run_options(options: dict) -> tuple[dict, dict]:
     """Split a command's keyword arguments into (run options, model options)."""
     run = {k: v for k, v in options.items() if k in RUN_OPTION_NAMES}

@@ -14,6 +14,7 @@ from fastwalk.commands._common import (
     json_text,
     parse_floats,
     prepare_run,
+    refuse_ignored_options,
     run_options,
     run_summary,
     split_run_options,
@@ -131,6 +132,7 @@ def command(**options):
     for name in ("network", "data", "loss"):
         options.pop(name)
     run, model_options = split_run_options(options)
+    refuse_ignored_options("langevin", model_options)
     temperatures = _temperatures(model_options.pop("temperature"))
     out = Path(run["out"] or "langevin.h5")
     outs = _checked(lambda: sweep_paths(out, temperatures))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import click
 
 from fastwalk.commands._common import print_json_or_text
@@ -22,10 +24,47 @@ def stationary_report(path, radius: float | None = None) -> dict:
                 f"{path} is a {kind} run, whose model declares no stationary law to check"
                 + (f"; {model.no_stationary_hint}" if model.no_stationary_hint else "")
             )
-        report = resolve(model.stationary_report)(run, radius=radius)
+        report_of = resolve(model.stationary_report)
+        if radius is not None and "radius" not in inspect.signature(report_of).parameters:
+            raise click.UsageError(f"--radius {radius} would be ignored: {path} is a {kind} run, "
+                                   "whose report has no radius (it sets the disk of potential runs' "
+                                   "probability masses); drop it")
+        check_visit_total(run)
+        report = report_of(run, radius=radius)
         if not run.accumulators:
             raise MissingDataError(f"{path} holds no committed accumulators yet (no commit happened)")
     return {"file": str(path), "kind": kind, **report}
+
+
+def check_visit_total(run) -> None:
+    """Refuse visit counts that do not add up to walkers × committed steps (an edited file).
+
+    Every walker adds one visit per step after burn-in, so the total is known exactly; counts
+    that are not integers, or sum to anything else, would give a law and a p-value of data
+    no run produced.
+
+    Parameters
+    ----------
+    run : fastwalk.io.reader.Run
+        The open file.
+
+    Raises
+    ------
+    fastwalk.errors.FileFormatError
+        Naming the total found and the one expected.
+    """
+    from fastwalk.errors import FileFormatError
+
+    counts = run.accumulators.get("visit_counts")
+    if counts is None:
+        return
+    expected = int(run.settings["walkers"]) * run.committed_step
+    total = int(counts.astype(object).sum()) if counts.dtype.kind in "iu" else None
+    if total != expected:
+        found = f"sum to {total}" if total is not None else f"are {counts.dtype} numbers, not integers"
+        raise FileFormatError(
+            f"{run.path} is damaged: its visit_counts {found}, where walkers × committed steps = "
+            f"{expected}; start the run again with --overwrite")
 
 
 def _text(report: dict) -> str:

@@ -20,14 +20,24 @@ import numpy as np
 
 from fastwalk import rng
 from fastwalk.errors import FileFormatError
+from fastwalk.io.output import sidecar
 
 SUFFIX = ".ckpt"
 _FORMAT = 1
 
 
 def checkpoint_path(output: str | os.PathLike) -> Path:
-    """Return the checkpoint path that belongs to an output file."""
-    return Path(str(output) + SUFFIX)
+    """Return the checkpoint path that belongs to an output file (see :func:`~fastwalk.io.output.sidecar`)."""
+    return sidecar(output, SUFFIX)
+
+
+#: what :func:`tempfile.mkstemp` adds to a staged checkpoint's prefix: 8 random characters, ".tmp"
+_STAGED_ROOM = 8 + len(".tmp")
+
+
+def _staged_prefix(output) -> str:
+    """Return the name prefix of ``output``'s staged checkpoints (``<output>.ckpt.``, fitted)."""
+    return sidecar(output, SUFFIX + ".", room=_STAGED_ROOM).name
 
 
 def write_checkpoint(output, step: int, settings: dict, state: dict[str, np.ndarray]) -> Path:
@@ -69,7 +79,7 @@ def stage_checkpoint(output, step: int, settings: dict, state: dict[str, np.ndar
     arrays = {f"state/{k}": (rng.state_words(v) if k == "rng" else v) for k, v in state.items()}
     meta = {"format": _FORMAT, "step": int(step), "settings": settings}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_staged_prefix(output), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
@@ -91,7 +101,7 @@ def remove_staged(output) -> None:
         The run's HDF5 file.
     """
     target = checkpoint_path(output)
-    for stale in target.parent.glob(glob.escape(target.name) + ".*.tmp"):
+    for stale in target.parent.glob(glob.escape(_staged_prefix(output)) + "*.tmp"):
         stale.unlink(missing_ok=True)
 
 

@@ -58,7 +58,7 @@ import h5py
 import numpy as np
 
 from fastwalk._version import __version__
-from fastwalk.errors import FastwalkError
+from fastwalk.errors import FastwalkError, FileFormatError
 from fastwalk.io import checkpoint, output
 from fastwalk.io._space import NoSpace, SpaceGuard
 from fastwalk.io.element import Element
@@ -230,6 +230,11 @@ class H5MDWriter:
         except (OSError, RuntimeError) as exc:
             self._abandon()
             raise FastwalkError(f"cannot write {self.path}: {_short(exc)}") from None
+        except (KeyError, ValueError, TypeError) as exc:  # an object resume needs is missing or edited
+            self._close_quietly()
+            detail = exc.args[0] if exc.args else type(exc).__name__  # a KeyError's str() quotes
+            raise FileFormatError(f"{self.path} is damaged: {detail}; it cannot be resumed, start "
+                                  "the run again with --overwrite") from None
 
     def _release_lock(self) -> None:
         if self._lock is not None:
@@ -332,7 +337,7 @@ class H5MDWriter:
     # ------------------------------------------------------------------ helpers
     def _create(self, simulation) -> None:
         # a fresh name (not mkstemp, whose 0600 mode the file would keep) created exclusively
-        tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        tmp = output.sidecar(self.path, f".{os.getpid()}.{secrets.token_hex(4)}.tmp", prefix=".")
         try:
             large = int(self.model.box()["dimension"]) > COMPACT_DIMENSIONS
             self.file = h5py.File(tmp, "x", libver=LARGE_LIBVER if large else LIBVER)
@@ -396,6 +401,9 @@ class H5MDWriter:
 
     def _reopen(self, simulation) -> None:
         self.file = h5py.File(self.path, "r+", libver=LIBVER)
+        for group in ("fastwalk/accumulators", "observables", "particles/walkers/box", "parameters"):
+            if not isinstance(self.file[group], h5py.Group):  # a KeyError where it is missing
+                raise TypeError(f"/{group} is not a group")
         self._space = _guard(self.file)
         self._sync = _BackgroundSync(self.file.id.get_vfd_handle(), self.path)
         checkpoint.remove_staged(self.path)  # left by a run killed while publishing one

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fastwalk.errors import FastwalkError
 
-__all__ = ["check_target", "OutputLock", "BusyError", "writer_pid", "lock_path",
+__all__ = ["check_target", "OutputLock", "BusyError", "writer_pid", "lock_path", "sidecar",
            "is_fastwalk_file", "is_picture"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -33,8 +33,54 @@ class BusyError(FastwalkError):
 
 
 def lock_path(path) -> Path:
-    """Return the lock file that belongs to an output file."""
-    return Path(str(path) + LOCK_SUFFIX)
+    """Return the lock file that belongs to an output file (see :func:`sidecar`)."""
+    return sidecar(path, LOCK_SUFFIX)
+
+
+#: the longest file name (bytes) where the directory's file system does not say
+NAME_MAX = 255
+
+
+def sidecar(path, suffix: str, prefix: str = "", room: int = 0) -> Path:
+    """Return the file ``prefix + name + suffix`` beside ``path``, its name fitted to the file system.
+
+    A name that fits is used as it is. One that would exceed the directory's longest
+    file name (a legal 255-byte output name plus ``.lock``) keeps the start of the
+    output's name and replaces the rest by a hash of the whole name, so it is still
+    the same for every process and distinct for every output.
+
+    Parameters
+    ----------
+    path : path-like
+        The output file.
+    suffix, prefix : str
+        What the sidecar adds to the output's name.
+    room : int, optional
+        Bytes more that the caller will add (a random part of a temporary name).
+
+    Returns
+    -------
+    pathlib.Path
+        The sidecar's path.
+    """
+    import hashlib
+
+    path = Path(path)
+    name = path.name
+    extra = len(os.fsencode(prefix + suffix)) + room
+    limit = _name_max(path.parent)
+    if len(os.fsencode(name)) + extra <= limit:
+        return path.with_name(prefix + name + suffix)
+    digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    keep = os.fsencode(name)[: max(0, limit - extra - len(digest))]
+    return path.with_name(prefix + keep.decode(errors="ignore") + digest + suffix)
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return int(os.pathconf(directory if str(directory) else ".", "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return NAME_MAX
 
 
 def is_fastwalk_file(path) -> bool:
@@ -236,7 +282,10 @@ class OutputLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise FastwalkError(f"cannot create the lock file {self.path}: {exc.strerror}") from None
+                from fastwalk.errors import PlaceError
+
+                raise PlaceError(f"cannot create the lock file {self.path}: {exc.strerror}",
+                                 exc) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

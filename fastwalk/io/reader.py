@@ -238,27 +238,27 @@ class Run(RunView):
     @property
     def seed(self) -> int:
         """The seed the run used."""
-        return int(self._file["parameters"].attrs["seed"])
+        return self._attribute("parameters", "seed", int)
 
     @property
     def version(self) -> str:
         """Return the fastwalk version that wrote the file."""
-        return str(self._file["parameters"].attrs["version"])
+        return self._attribute("parameters", "version", str)
 
     @property
     def status(self) -> str:
         """``running`` (killed or still going), ``completed``, ``interrupted`` or ``error``."""
-        return str(self._file["fastwalk"].attrs.get("status", "unknown"))
+        return self._attribute("fastwalk", "status", str, "unknown")
 
     @property
     def committed_step(self) -> int:
         """Last step whose records are committed."""
-        return int(self._file["fastwalk"].attrs.get("committed_step", 0))
+        return self._attribute("fastwalk", "committed_step", int, 0)
 
     @property
     def commits(self) -> int:
         """Number of commits so far; 0 means nothing at all is committed yet."""
-        return int(self._file["fastwalk"].attrs.get("commits", 0))
+        return self._attribute("fastwalk", "commits", int, 0)
 
     def _run_marks(self) -> dict:
         """Return the run id, the last committed step and the last commits' steps.
@@ -275,7 +275,7 @@ class Run(RunView):
     @property
     def target_steps(self) -> int:
         """Steps the run was asked for."""
-        return int(self._file["fastwalk"].attrs.get("target_steps", 0))
+        return self._attribute("fastwalk", "target_steps", int, 0)
 
     def parameter_arrays(self) -> dict[str, np.ndarray]:
         """Return every array stored under ``/parameters`` (e.g. ``graph/indptr``)."""
@@ -312,7 +312,11 @@ class Run(RunView):
                 f"{self.path} holds no walker frames; run with --every K to record them"
                 if self.commits else f"{self.path} holds no frames yet: nothing was committed"
             )
-        return Frames(self._open(f"particles/walkers/{name}"))
+        where = f"particles/walkers/{name}"
+        rows = self._committed_rows(where)
+        for part in ("step", "time", "value"):
+            self._dataset(f"{where}/{part}", rows)
+        return Frames(self._open(where))
 
     @property
     def frame_name(self) -> str | None:
@@ -326,15 +330,71 @@ class Run(RunView):
         return sorted(self._written("observables"))
 
     def _records(self, name: str) -> Series:
-        group = self._open(f"observables/{name}")
-        n = int(group.attrs.get(COMMITTED, 0))
-        return Series(group["step"][:n], group["time"][:n], group["value"][:n])
+        where = f"observables/{name}"
+        n = self._committed_rows(where)
+        step, time, value = (self._read(f"{where}/{part}", n) for part in ("step", "time", "value"))
+        if n > 1 and not (np.all(np.diff(step) > 0) and np.all(np.diff(time) >= 0)):
+            raise self._refused(f"/{where} records steps or times that do not increase")
+        return Series(step, time, value)
+
+    def _committed_rows(self, where: str) -> int:
+        """Return the committed row count of the time series at ``where``."""
+        try:
+            n = int(self._open(where).attrs.get(COMMITTED, 0))
+        except (TypeError, ValueError) as exc:
+            raise self._damaged(f"/{where} attribute {COMMITTED}", exc) from None
+        if n < 0:
+            raise self._refused(f"/{where} records {n} committed rows")
+        return n
+
+    def _dataset(self, name: str, rows: int) -> h5py.Dataset:
+        """Return dataset ``name``, refusing one that is missing or holds fewer than ``rows`` rows."""
+        dataset = self._open(name)
+        if not isinstance(dataset, h5py.Dataset) or not dataset.shape or len(dataset) < rows:
+            have = len(dataset) if isinstance(dataset, h5py.Dataset) and dataset.shape else 0
+            raise self._refused(f"/{name} holds {have} of its {rows} committed records")
+        return dataset
+
+    def _read(self, name: str, rows: int) -> np.ndarray:
+        """Read the first ``rows`` rows of dataset ``name`` (see :meth:`_dataset`)."""
+        dataset = self._dataset(name, rows)
+        try:
+            return dataset[:rows]
+        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            raise self._damaged(f"/{name}", exc) from None
 
     @property
     def accumulators(self) -> dict[str, np.ndarray]:
-        """In-kernel accumulators (visit counts, histograms) as of the last commit."""
-        return {name: self._open(f"fastwalk/accumulators/{name}")[()]
-                for name in self._written("fastwalk/accumulators")}
+        """In-kernel accumulators (visit counts, histograms) as of the last commit.
+
+        Raises
+        ------
+        fastwalk.errors.FileFormatError
+            If one cannot be read, or a count is negative or not an integer (an edited file).
+        """
+        arrays = {}
+        for name in self._written("fastwalk/accumulators"):
+            dataset = self._open(f"fastwalk/accumulators/{name}")
+            try:
+                arrays[name] = np.asarray(dataset[()])
+            except (OSError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
+                raise self._damaged(f"/fastwalk/accumulators/{name}", exc) from None
+            self._check_counts(name, arrays[name])
+        return arrays
+
+    def _check_counts(self, name: str, data: np.ndarray) -> None:
+        """Refuse an accumulator that is no number array, or a count (integer) below zero.
+
+        Every integer accumulator counts something (visits, histogram entries) or names a
+        node, so none is ever negative; only floating sums (``*_sum``) may be.
+        """
+        if data.dtype.kind not in "iuf":
+            raise self._refused(f"/fastwalk/accumulators/{name} holds {data.dtype} data, not numbers")
+        if data.dtype.kind == "i" and data.size and data.min() < 0:
+            index = np.unravel_index(int(np.argmin(data)), data.shape)
+            where = ", ".join(map(str, index))
+            raise self._refused(f"/fastwalk/accumulators/{name} holds the negative count "
+                                f"{int(data[index])} at [{where}] (counts are never negative)")
 
     def _written(self, group: str) -> list[str]:
         """Names of the records under ``group``; none before the first commit.
@@ -342,18 +402,37 @@ class Run(RunView):
         Until then a reader has nothing to see, and must not look: a kill during that
         commit's flush can leave links to objects HDF5 had not finished writing.
         """
-        return list(self._file[group]) if self.commits else []
+        if not self.commits:
+            return []
+        found = self._open(group)
+        if not isinstance(found, h5py.Group):
+            raise self._refused(f"/{group} is not a group")
+        return list(found)
 
     def _open(self, name: str):
         """Open the object at ``name``, or refuse the file as damaged in one line."""
         try:
             return self._file[name]
         except (KeyError, OSError, RuntimeError) as exc:
-            detail = exc.args[0] if exc.args else type(exc).__name__  # a KeyError's str() quotes
-            raise FileFormatError(
-                f"{self.path} is damaged: /{name} cannot be read ({detail}); the file cannot be "
-                "resumed or read further, start the run again with --overwrite"
-            ) from None
+            raise self._damaged(f"/{name}", exc) from None
+
+    def _attribute(self, group: str, name: str, convert, default=None):
+        """Return attribute ``name`` of ``group`` through ``convert`` (required without a default)."""
+        attrs = self._open(group).attrs
+        try:
+            return convert(attrs[name] if default is None else attrs.get(name, default))
+        except (KeyError, OSError, RuntimeError, TypeError, ValueError, OverflowError) as exc:
+            raise self._damaged(f"/{group} attribute {name}", exc) from None
+
+    def _damaged(self, what: str, why) -> FileFormatError:
+        """Return the one-line refusal of a file whose ``what`` cannot be read (``why``)."""
+        if isinstance(why, BaseException):
+            why = why.args[0] if why.args else type(why).__name__  # a KeyError's str() quotes
+        return self._refused(f"{what} cannot be read ({why})")
+
+    def _refused(self, problem: str) -> FileFormatError:
+        return FileFormatError(f"{self.path} is damaged: {problem}; the file cannot be resumed or "
+                               "read further, start the run again with --overwrite")
 
     def box(self) -> dict:
         """Return the H5MD box: dimension, boundary and edges (None when it has none)."""
