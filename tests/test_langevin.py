@@ -109,7 +109,7 @@ def test_compiled_energy_and_gradient_match_sympy():
 ])
 def test_walkers_follow_the_reference(method, boundary, gamma):
     model = make(method=method, boundary=boundary, temperature=0.5, dt=0.05, start="uniform",
-                 localize=gamma, at=[0.3, -0.2], box=1.6, center=[0.1, 0.0])
+                 localize=gamma, at=[0.3, -0.2] if gamma else None, box=1.6, center=[0.1, 0.0])
     expr = model.expression
     grads = [numpy_function(g, expr.variables) for g in expr.gradient_sympy]
     start = model.initial_state(rng.seed_states(11, 0, 6))["position"].copy()
@@ -174,8 +174,8 @@ WALKER_KEYS = ("position", "walker_energy_sum", "walker_energy_count", "walker_a
 ])
 def test_a_walker_moves_alike_in_any_lane_of_any_tile(method, boundary, gamma):
     # 130 walkers fill two tiles of rng.LANES lanes and part of a third; a walker alone fills one
-    model = make(method=method, boundary=boundary, localize=gamma, at=[0.3, -0.2], start="uniform",
-                 dt=0.05 if method == "mala" else 0.01)
+    model = make(method=method, boundary=boundary, localize=gamma, at=[0.3, -0.2] if gamma else None,
+                 start="uniform", dt=0.05 if method == "mala" else 0.01)
     together = advance(model, 130, 25)
     for w in (0, 63, 64, 127, 129):
         alone = advance(model, 1, 25, first=w)

@@ -51,7 +51,7 @@ def _contents(path):
      "at has 2 values but dim = 1; give one number or 1 comma-separated numbers"),
     (["--potential", "x0**2", "--localize", "1", "--at", "5"],
      r"at \(x\*\) coordinate 0 = 5 lies outside the box \[-1, 1\]; put the localizer's point"),
-    (["--potential", "x0**2", "--at", "x"], "--at needs a number"),
+    (["--potential", "x0**2", "--localize", "1", "--at", "x"], "--at needs a number"),
     (["--potential", "x0**2", "--dt", "automatic"],
      "--dt needs a number, got 'automatic'; give a time step > 0, or auto to choose one"),
     (["--potential", "x0**2", "--dt", "0"], "--dt must be > 0, got 0; give a time step > 0, or auto"),

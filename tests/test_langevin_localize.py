@@ -75,3 +75,13 @@ def test_quadrature_reference_of_a_localized_run_is_the_fixed_prior_law():
     law = model_quadrature(model)
     want = A * (1.0 / PRECISION + MEAN**2)
     assert law.mean_energy(1.0 / T) == pytest.approx(want, rel=1e-8)
+
+
+def test_at_without_the_localizer_is_refused_from_python():
+    # the command line refused --at without --localize; the API silently ignored it
+    with pytest.raises(ValueError, match="localize > 0"):
+        LangevinBrownian("x0**2", 1, at=0.5)
+    model = LangevinBrownian("x0**2", 1, localize=2.0, at=0.5)
+    assert LangevinBrownian.from_parameters(model.parameters(), {}).parameters() == model.parameters()
+    plain = LangevinBrownian("x0**2", 1)
+    assert LangevinBrownian.from_parameters(plain.parameters(), {}).parameters() == plain.parameters()

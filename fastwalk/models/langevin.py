@@ -217,6 +217,9 @@ class LangevinBrownian(Model):
         self.dt_auto = None
         self.method = validate.choice("method", method, _METHODS)
         self.localize = validate.real("localize (gamma)", localize, minimum=0.0)
+        if at is not None and self.localize == 0.0:
+            raise ValueError("at is the point of the localizing prior, which is off (localize = 0): "
+                             "give localize > 0, or leave at out")
         self.at = self.center.copy() if at is None else self._point("at", at)
         self._refuse_outside("at (x*)", self.at[None, :], "; put the localizer's point inside it")
         self.bins = validate.integer("bins", bins, minimum=1, maximum=1024)
@@ -502,7 +505,8 @@ class LangevinBrownian(Model):
         p = parameters
         common = dict(box=p["box"], center=p["center"], boundary=p["boundary"],
                       temperature=p["temperature"], dt=p["dt"], method=p["method"], start=p["start"],
-                      localize=p.get("localize", 0.0), at=p.get("at"), bins=p.get("bins", 64))
+                      localize=p.get("localize", 0.0), bins=p.get("bins", 64),
+                      at=p.get("at") if p.get("localize") else None)
         model = cls._from_parameters(p, common)
         if p.get("dt_auto") is not None:
             from fastwalk.models._step_size import check_record
