@@ -18,6 +18,7 @@ folder = Path(tempfile.mkdtemp())
 
 
 def sweep(name, potential, temperatures, walkers, steps, burn_in, **options):
+    """Run one MALA sweep with dt = auto on the CLI's seeds; return its llc report."""
     paths = []
     for i, temperature in enumerate(temperatures):
         model = fw.LangevinBrownian(potential, 2, box=2.0, temperature=temperature, dt="auto",
@@ -30,6 +31,7 @@ def sweep(name, potential, temperatures, walkers, steps, burn_in, **options):
 
 
 def draw(ax, report, exact, title, fitted=None):
+    """Plot a report's λ̂(β) with ±2 s.e., the fit of ``fitted`` (default: the same) and λ."""
     fitted = fitted or report
     runs = report["runs"]
     log_beta = np.log([r["beta"] for r in runs])
@@ -47,6 +49,7 @@ def draw(ax, report, exact, title, fitted=None):
 
 
 def say(label, report):
+    """Print λ, m and the warnings of a report."""
     warnings = "; ".join(report["warnings"]).replace(f"{folder}/", "") or "none"
     print(f"{label}: λ = {report['lambda']:.4f} ± {report['lambda_stderr']:.4f}, "
           f"m = {report['multiplicity']}; warnings: {warnings}")
@@ -64,7 +67,8 @@ local_t = (1e-2, 1e-3, 1e-4, 3.16e-5, 1e-5, 3.16e-6, 1e-6)
 report = sweep("local", "x0**2 * x1**2", local_t, walkers=400, steps=4000, burn_in=2000,
                start=(0.5, 0.0), localize=100.0, at=(0.5, 0.0))
 for run in report["runs"]:
-    print(f"local γ = 100, β = {run['beta']:9.0f}: λ̂ = {run['lambda_hat']:.4f} ± {run['lambda_hat_stderr']:.4f}")
+    print(f"local γ = 100, β = {run['beta']:9.0f}: "
+          f"λ̂ = {run['lambda_hat']:.4f} ± {run['lambda_hat_stderr']:.4f}")
 cold = llc_report([folder / f"local-{i}.h5" for i in range(2, len(local_t))])
 say("local, β = 1e4 .. 1e6", cold)
 draw(axes[2], report, 0.5, "x0²·x1² at x* = (0.5, 0), γ = 100 (local)", fitted=cold)
