@@ -188,6 +188,27 @@ class LangevinBrownian(Model):
     ValueError
         For a refused expression, a value out of range, a non-finite energy
         or gradient at the start, or a dt too large for Euler–Maruyama.
+
+    Examples
+    --------
+    MALA at T = 0.01 on a regular minimum: β⟨U⟩ is λ = d/2 = 1.
+
+    >>> import fastwalk as fw
+    >>> model = fw.LangevinBrownian("x0**2 + x1**2", 2, temperature=0.01, dt="auto", method="mala")
+    >>> run = fw.simulate(model, walkers=200, steps=2000, seed=1, burn_in=1000, progress=False)
+    >>> sums = run.accumulators
+    >>> beta_u = 100 * sums["walker_energy_sum"].sum() / sums["walker_energy_count"].sum()
+    >>> round(float(beta_u), 1)
+    1.0
+    >>> round(run.model.dt, 2)  # what dt="auto" chose (recorded in the file)
+    0.6
+
+    The local learning coefficient's localizer: the fixed prior exp(−γ/2·|x − x*|²).
+
+    >>> local = fw.LangevinBrownian("x0**2 * x1**2", 2, temperature=1e-4, dt="auto",
+    ...                             method="mala", start=(0.5, 0.0), localize=100.0, at=(0.5, 0.0))
+    >>> local.localize
+    100.0
     """
 
     kind = "langevin"
