@@ -33,7 +33,7 @@ class Dataset:
     path : str or None
         The file it was read from (None for arrays given in Python).
     sha256 : str
-        :func:`content_hash` of (x, y).
+        ``content_hash`` of (x, y).
     """
 
     x: np.ndarray
@@ -85,7 +85,7 @@ def make_dataset(x, y, loss: str, inputs: int, outputs: int, path: str | None = 
 
     Returns
     -------
-    Dataset
+    fastwalk.data.Dataset
         The arrays as float64 (labels int64), C-ordered, and their hash.
 
     Raises
@@ -151,7 +151,7 @@ def load_data(path, loss: str, inputs: int, outputs: int) -> Dataset:
 
     Returns
     -------
-    Dataset
+    fastwalk.data.Dataset
         See :func:`make_dataset`.
 
     Raises

@@ -169,7 +169,7 @@ def _activate(name: str, z):
 
 
 def parse_network(spec) -> Network:
-    """Return the :class:`Network` a SPEC names.
+    """Return the :class:`~fastwalk.networks.Network` a SPEC names.
 
     Parameters
     ----------
@@ -178,7 +178,7 @@ def parse_network(spec) -> Network:
 
     Returns
     -------
-    Network
+    fastwalk.networks.Network
         The parsed network.
 
     Raises

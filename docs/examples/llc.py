@@ -40,7 +40,7 @@ def draw(ax, report, exact, title, fitted=None):
     fitted_log_beta = np.log([r["beta"] for r in fitted["runs"]])
     grid = np.linspace(fitted_log_beta.min(), fitted_log_beta.max(), 200)
     ax.plot(grid, curve_of(fitted["fit"], grid),
-            label=f"fit: λ = {fitted['lambda']:.3f} ± {fitted['lambda_stderr']:.3f}, "
+            label=f"fit: λ = {fitted['lambda']:.4f} ± {fitted['lambda_stderr']:.4f}, "
                   f"m = {fitted['multiplicity']}")
     ax.axhline(exact, color="k", lw=1, ls="--", label=f"exact λ = {exact}")
     ax.set_title(title)
@@ -72,7 +72,7 @@ for run in report["runs"]:
 cold = llc_report([folder / f"local-{i}.h5" for i in range(2, len(local_t))])
 say("local, β = 1e4 .. 1e6", cold)
 draw(axes[2], report, 0.5, "x0²·x1² at x* = (0.5, 0), γ = 100 (local)", fitted=cold)
-axes[2].text(0.03, 0.05, "β·x0*² ≫ γ needed:\nat β = 100 the prior dominates", transform=axes[2].transAxes,
+axes[2].text(0.03, 0.05, "β·2x0*² ≫ γ needed:\nat β = 100 the prior dominates", transform=axes[2].transAxes,
              fontsize="small")
 axes[0].set_ylabel("β (⟨U⟩ − U_min)")
 figure.tight_layout()

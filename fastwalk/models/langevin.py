@@ -163,7 +163,7 @@ class LangevinBrownian(Model):
     dt : float or "auto"
         Time step (> 0). For ``em`` it must keep the walk stable:
         dt·κ < 2 where κ is the largest curvature of U_s in the box
-        (U's, plus T·γ). ``"auto"``: chosen for each run by :meth:`for_run`
+        (U's, plus T·γ). ``"auto"``: chosen for each run by ``for_run``
         (MALA: a pilot adapts it toward an acceptance of 0.574 during the
         burn-in; EM: 0.05 of the stability limit 2/κ), then fixed and
         recorded as the run's dt.
@@ -175,7 +175,7 @@ class LangevinBrownian(Model):
     localize : float, optional
         γ >= 0, the precision of the fixed Gaussian prior
         ``exp(−γ/2·|x − x*|²)`` that multiplies exp(−U/T) (0 = off); the
-        dynamics sample U_s = U + T·γ/2·|x − x*|² at temperature T.
+        dynamics sample ``U_s = U + T·γ/2·|x − x*|²`` at temperature T.
     at : float or sequence of float, optional
         The point x* (default: the center).
     bins : int, optional
@@ -203,7 +203,7 @@ class LangevinBrownian(Model):
     >>> round(run.model.dt, 2)  # what dt="auto" chose (recorded in the file)
     0.6
 
-    The local learning coefficient's localizer: the fixed prior exp(−γ/2·|x − x*|²).
+    The local learning coefficient's localizer: the fixed prior ``exp(−γ/2·|x − x*|²)``.
 
     >>> local = fw.LangevinBrownian("x0**2 * x1**2", 2, temperature=1e-4, dt="auto",
     ...                             method="mala", start=(0.5, 0.0), localize=100.0, at=(0.5, 0.0))

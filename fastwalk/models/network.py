@@ -84,7 +84,7 @@ class NetworkLangevin(Model):
         An ``.npz``/HDF5 file with arrays ``x`` and ``y``, a Dataset, or ``(x, y)`` arrays
         (then stored in the run file so that it can be resumed).
     loss : {"mse", "xent"}, optional
-        Squared error or cross-entropy (:mod:`fastwalk.networks` gives the exact convention).
+        Squared error or cross-entropy (``fastwalk.networks`` gives the exact convention).
     box : float, optional
         Side L of the box [c − L/2, c + L/2]^d.
     center : float, optional
@@ -115,7 +115,7 @@ class NetworkLangevin(Model):
     Examples
     --------
     Reduced-rank regression ``linear:2-1-2`` on an identity design (n = 2, y = 0), where
-    U = n·|B·A|² and λ = 1, m = 2; at β′ = n/T = 100, β⟨U⟩ sits below λ by the log term:
+    ``U = n·|B·A|²`` and λ = 1, m = 2; at β′ = n/T = 100, β⟨U⟩ sits below λ by the log term:
 
     >>> import numpy as np
     >>> import fastwalk as fw
