@@ -33,7 +33,7 @@ class Dataset:
     path : str or None
         The file it was read from (None for arrays given in Python).
     sha256 : str
-        :func:`content_hash` of (x, y).
+        ``content_hash`` of (x, y).
     """
 
     x: np.ndarray
@@ -85,13 +85,19 @@ def make_dataset(x, y, loss: str, inputs: int, outputs: int, path: str | None = 
 
     Returns
     -------
-    Dataset
+    fastwalk.data.Dataset
         The arrays as float64 (labels int64), C-ordered, and their hash.
 
     Raises
     ------
     ValueError
         Naming the array, what is wrong (shape, dtype, NaN, a label out of range) and the fix.
+
+    Examples
+    --------
+    >>> data = make_dataset([[0.0, 1.0], [1.0, 0.0]], [0, 1], "xent", inputs=2, outputs=2)
+    >>> data.x.dtype, data.y.tolist(), len(data.sha256)
+    (dtype('float64'), [0, 1], 64)
     """
     where = f"data {path}" if path else "data"
     x = _real(where, "x", x)
@@ -145,13 +151,21 @@ def load_data(path, loss: str, inputs: int, outputs: int) -> Dataset:
 
     Returns
     -------
-    Dataset
+    fastwalk.data.Dataset
         See :func:`make_dataset`.
 
     Raises
     ------
     ValueError
         If the file is missing, unreadable, lacks ``x`` or ``y``, or fails :func:`make_dataset`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.savez("data.npz", x=np.eye(3), y=np.eye(3))
+    >>> data = load_data("data.npz", "mse", inputs=3, outputs=3)
+    >>> data.x.shape, data.path
+    ((3, 3), 'data.npz')
     """
     x, y = read_arrays(path)
     return make_dataset(x, y, loss, inputs, outputs, str(path))

@@ -57,6 +57,12 @@ class Network:
         Input width, hidden widths, output width.
     activation : str or None
         ``tanh``, ``relu`` or ``gelu`` for ``mlp``; None for ``linear``.
+
+    Examples
+    --------
+    >>> net = parse_network("mlp:3-4-2:tanh")
+    >>> net.spec, net.dim, [entry["name"] for entry in net.layout()]
+    ('mlp:3-4-2:tanh', 26, ['W1', 'b1', 'W2', 'b2'])
     """
 
     family: str
@@ -163,7 +169,7 @@ def _activate(name: str, z):
 
 
 def parse_network(spec) -> Network:
-    """Return the :class:`Network` a SPEC names.
+    """Return the :class:`~fastwalk.networks.Network` a SPEC names.
 
     Parameters
     ----------
@@ -172,7 +178,7 @@ def parse_network(spec) -> Network:
 
     Returns
     -------
-    Network
+    fastwalk.networks.Network
         The parsed network.
 
     Raises
@@ -240,6 +246,16 @@ def trained_point(network, data, *, seed: int = 0, scale: float = 0.5, max_itera
     -------
     numpy.ndarray
         w*, shape ``(d,)``.
+
+    Examples
+    --------
+    ``linear:1-1-1`` (y = b·a·x) on data with y = 0.5·x: any w* has b·a = 0.5.
+
+    >>> import numpy as np
+    >>> x = np.linspace(-1, 1, 8)[:, None]
+    >>> w = trained_point("linear:1-1-1", (x, 0.5 * x))
+    >>> w.shape, round(float(w[0] * w[1]), 6)
+    ((2,), 0.5)
     """
     import numpy as np
     from scipy.optimize import minimize
@@ -293,6 +309,17 @@ def sample_network(network, data, *, loss: str = "mse", temperature=1.0, walkers
     -------
     fastwalk.engine.RunResult or list of RunResult
         One result, or one per temperature.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = (np.sqrt(2) * np.eye(2), np.zeros((2, 2)))
+    >>> run = sample_network("linear:2-1-2", data, temperature=0.02, walkers=100, steps=500,
+    ...                      burn_in=2000, seed=1, dt=0.05, start="uniform", method="mala",
+    ...                      out="rrr.h5", progress=False)
+    >>> run.model.dim, run.model.temperature
+    (4, 0.02)
+    >>> run.close()
     """
     import inspect
     from pathlib import Path

@@ -428,6 +428,16 @@ def fit_learning_coefficient(beta, lambda_hat, lambda_hat_stderr, *, covariance=
         criteria); ``rivals`` (candidates within 2 of the best AICc: models
         the data cannot tell apart).
 
+    Examples
+    --------
+    λ̂(β) = λ − 1/(log β + κ) is the law of m = 2 (here λ = 1/2, κ = 2, exact values):
+
+    >>> import numpy as np
+    >>> beta = np.logspace(1, 4, 7)
+    >>> fit = fit_learning_coefficient(beta, 0.5 - 1 / (np.log(beta) + 2.0), np.full(7, 1e-3))
+    >>> round(fit["lambda"], 3), fit["multiplicity"], round(fit["kappa"], 2)
+    (0.5, 2, 2.0)
+
     Raises
     ------
     ValueError
@@ -501,6 +511,14 @@ def free_energy(beta, mean_energy, mean_energy_stderr) -> dict[str, np.ndarray]:
     dict
         ``beta`` (sorted), ``free_energy`` (F − F(β₀), 0 at β₀) and
         ``free_energy_stderr``; F = −log Z with Z = ∫ exp(−βU) φ.
+
+    Examples
+    --------
+    ⟨U⟩ = λ/β exactly (λ = 1/2) integrates to F(β) − F(β₀) = λ·log(β/β₀):
+
+    >>> out = free_energy([10, 100, 1000], [0.05, 0.005, 0.0005], [1e-4, 1e-5, 1e-6])
+    >>> [round(float(f), 4) for f in out["free_energy"]]
+    [0.0, 1.1513, 2.3026]
 
     Raises
     ------
@@ -1026,6 +1044,18 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
         If a file is not a langevin run with per-walker energies.
     ValueError
         If no path is given, or the runs differ in anything but the temperature.
+
+    Examples
+    --------
+    One MALA run at β = 100 on a regular minimum in d = 2 (λ = 1):
+
+    >>> import fastwalk as fw
+    >>> model = fw.LangevinBrownian("x0**2 + x1**2", 2, temperature=0.01, dt="auto", method="mala")
+    >>> fw.simulate(model, walkers=200, steps=2000, seed=1, burn_in=1000, out="regular.h5",
+    ...             progress=False).close()
+    >>> report = llc_report(["regular.h5"])
+    >>> round(report["lambda"], 1), report["multiplicity"], report["rhat"] < 1.05
+    (1.0, None, True)
     """
     paths = list(paths)
     if not paths:

@@ -8,10 +8,10 @@ from fastwalk.commands._common import picture_target, print_json_or_text, write_
 from fastwalk.commands._types import Real
 
 EPILOG = (
-    "Example (a sweep, then the estimate):\n\n"
-    "  fastwalk langevin --dim 2 --potential 'x0**2 * x1**2' --method mala --dt 0.05 "
-    "--start uniform --temperature 0.3,0.1,0.03,0.01,3e-3,1e-3 --walkers 1000 "
-    "--steps 40000 --burn-in 10000 --out sweep.h5\n\n"
+    "Example (a sweep over β = 10 .. 10⁴, then the estimate: λ = 1/4, m = 1):\n\n"
+    "  fastwalk langevin --dim 2 --potential 'x0**2 * x1**4' --method mala --dt auto "
+    "--start center --temperature 0.1,0.0464,0.0215,0.01,4.64e-3,2.15e-3,1e-3,4.64e-4,2.15e-4,1e-4 "
+    "--walkers 300 --steps 20000 --burn-in 100000 --seed 1 --out sweep.h5\n\n"
     "  fastwalk llc sweep-T*.h5 --json\n\n"
     "One file gives λ̂(β) = β(⟨U⟩ − U_min) at its temperature; several temperatures give "
     "λ and m fitted to β⟨U⟩ = λ − P′(log β)/P(log β) [+ one power correction], P of degree "

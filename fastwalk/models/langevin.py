@@ -162,7 +162,7 @@ class LangevinBrownian(Model):
     dt : float or "auto"
         Time step (> 0). For ``em`` it must keep the walk stable:
         dt·κ < 2 where κ is the largest curvature of U_s in the box
-        (U's, plus T·γ). ``"auto"``: chosen for each run by :meth:`for_run`
+        (U's, plus T·γ). ``"auto"``: chosen for each run by ``for_run``
         (MALA: a pilot adapts it toward an acceptance of 0.574 during the
         burn-in; EM: 0.05 of the stability limit 2/κ), then fixed and
         recorded as the run's dt.
@@ -174,7 +174,7 @@ class LangevinBrownian(Model):
     localize : float, optional
         γ >= 0, the precision of the fixed Gaussian prior
         ``exp(−γ/2·|x − x*|²)`` that multiplies exp(−U/T) (0 = off); the
-        dynamics sample U_s = U + T·γ/2·|x − x*|² at temperature T.
+        dynamics sample ``U_s = U + T·γ/2·|x − x*|²`` at temperature T.
     at : float or sequence of float, optional
         The point x* (default: the center).
     bins : int, optional
@@ -187,6 +187,27 @@ class LangevinBrownian(Model):
     ValueError
         For a refused expression, a value out of range, a non-finite energy
         or gradient at the start, or a dt too large for Euler–Maruyama.
+
+    Examples
+    --------
+    MALA at T = 0.01 on a regular minimum: β⟨U⟩ is λ = d/2 = 1.
+
+    >>> import fastwalk as fw
+    >>> model = fw.LangevinBrownian("x0**2 + x1**2", 2, temperature=0.01, dt="auto", method="mala")
+    >>> run = fw.simulate(model, walkers=200, steps=2000, seed=1, burn_in=1000, progress=False)
+    >>> sums = run.accumulators
+    >>> beta_u = 100 * sums["walker_energy_sum"].sum() / sums["walker_energy_count"].sum()
+    >>> round(float(beta_u), 1)
+    1.0
+    >>> round(run.model.dt, 2)  # what dt="auto" chose (recorded in the file)
+    0.6
+
+    The local learning coefficient's localizer: the fixed prior ``exp(−γ/2·|x − x*|²)``.
+
+    >>> local = fw.LangevinBrownian("x0**2 * x1**2", 2, temperature=1e-4, dt="auto",
+    ...                             method="mala", start=(0.5, 0.0), localize=100.0, at=(0.5, 0.0))
+    >>> local.localize
+    100.0
     """
 
     kind = "langevin"

@@ -84,7 +84,7 @@ class NetworkLangevin(Model):
         An ``.npz``/HDF5 file with arrays ``x`` and ``y``, a Dataset, or ``(x, y)`` arrays
         (then stored in the run file so that it can be resumed).
     loss : {"mse", "xent"}, optional
-        Squared error or cross-entropy (:mod:`fastwalk.networks` gives the exact convention).
+        Squared error or cross-entropy (``fastwalk.networks`` gives the exact convention).
     box : float, optional
         Side L of the box [c − L/2, c + L/2]^d.
     center : float, optional
@@ -111,6 +111,23 @@ class NetworkLangevin(Model):
     ValueError
         For a malformed network, data that do not fit it, a value out of range, a point of
         the wrong length, or a problem too large for the memory available.
+
+    Examples
+    --------
+    Reduced-rank regression ``linear:2-1-2`` on an identity design (n = 2, y = 0), where
+    ``U = n·|B·A|²`` and λ = 1, m = 2; at β′ = n/T = 100, β⟨U⟩ sits below λ by the log term:
+
+    >>> import numpy as np
+    >>> import fastwalk as fw
+    >>> data = (np.sqrt(2) * np.eye(2), np.zeros((2, 2)))
+    >>> model = fw.NetworkLangevin("linear:2-1-2", data, temperature=0.02, dt=0.05, start="uniform")
+    >>> model.dim, model.network.spec
+    (4, 'linear:2-1-2')
+    >>> run = fw.simulate(model, walkers=200, steps=1000, seed=1, burn_in=5000, progress=False)
+    >>> sums = run.accumulators
+    >>> beta_u = sums["walker_energy_sum"].sum() / sums["walker_energy_count"].sum() / 0.02
+    >>> bool(0.6 < beta_u < 1.0)
+    True
     """
 
     kind = "network"

@@ -119,6 +119,25 @@ class TorchNetworkLangevin(NetworkLangevin):
     ValueError
         If PyTorch is missing, the file does not load or does not return a module, the
         module's forward fails on the data, or any check of the network model fails.
+
+    Examples
+    --------
+    The module of ``linear:2-1-2`` (PyTorch is an optional extra; without it the example
+    prints what the built-in network gives):
+
+    >>> import importlib.util
+    >>> import numpy as np
+    >>> import fastwalk as fw
+    >>> data = (np.sqrt(2) * np.eye(2), np.zeros((2, 2)))
+    >>> if importlib.util.find_spec("torch") is None:
+    ...     model = fw.NetworkLangevin("linear:2-1-2", data, temperature=0.02, dt=0.05)
+    ... else:
+    ...     import torch
+    ...     module = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False),
+    ...                                  torch.nn.Linear(1, 2, bias=False))
+    ...     model = fw.TorchNetworkLangevin(module, data, temperature=0.02, dt=0.05)
+    >>> model.dim
+    4
     """
 
     kind = "torch_network"
