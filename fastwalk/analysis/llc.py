@@ -744,24 +744,37 @@ def _check_compatible(records: list[dict]) -> None:
                              "are combined only at one dt")
 
 
-def default_u_min(parameters: dict) -> float:
+def default_u_min(parameters: dict, path=None) -> float | None:
     """Return the default U_min: U(x*) for a localized run, else 0.
 
     Parameters
     ----------
     parameters : dict
-        A langevin run's parameters.
+        A run's parameters.
+    path : path-like, optional
+        The run's file: a built-in network's U(w*) needs its data, which the
+        rebuilt model reads (data only, never code).
 
     Returns
     -------
-    float
-        U at ``at`` when ``localize`` > 0 and the potential is an expression, else 0.
+    float or None
+        U at ``at`` when ``localize`` > 0 (a typed expression, or a built-in
+        network with its file), 0 when not localized, None when U(x*) cannot
+        be computed here (a PyTorch module is not imported by a reader).
     """
-    if (float(parameters.get("localize") or 0.0) > 0 and parameters.get("kind") == "langevin"
-            and parameters.get("potential") is not None):
+    if not float(parameters.get("localize") or 0.0) > 0:
+        return 0.0
+    if parameters.get("kind") == "langevin" and parameters.get("potential") is not None:
         at = np.asarray(parameters["at"], dtype=np.float64)
         return float(_expression_of(parameters).energy_numpy(at))
-    return 0.0
+    if parameters.get("kind") == "network" and path is not None:
+        from fastwalk.io.reader import Run
+
+        with Run(path) as run:
+            model = run.model
+        at = model.at if model.at is not None else np.full(model.dim, model.center, dtype=np.float64)
+        return float(model.energy(at[None, :])[0])
+    return None
 
 
 def _max_curvature(parameters: dict) -> float | None:
@@ -1064,11 +1077,15 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
     records = _drop_duplicates([_read_run(p) for p in paths], warnings)
     _check_compatible(records)
     parameters = records[0]["parameters"]
-    if u_min is None and float(parameters.get("localize") or 0) > 0 and parameters.get("kind") != "langevin":
-        warnings.append(f"U_min defaults to 0 for a local {parameters.get('kind')} run; λ̂ needs "
-                        "U(w*): give --u-min")
-    u_min = default_u_min(parameters) if u_min is None else validate.real("u_min", u_min)
-    if sample_size is None and isinstance(parameters.get("samples"), int):
+    if u_min is None:
+        u_min = default_u_min(parameters, records[0]["file"])
+        if u_min is None:
+            u_min = 0.0
+            warnings.append(f"U_min defaults to 0 for a local {parameters.get('kind')} run; λ̂ needs "
+                            "U(w*): give --u-min")
+    else:
+        u_min = validate.real("u_min", u_min)
+    if sample_size is None and isinstance(parameters.get("samples"), int) and parameters["samples"] >= 2:
         sample_size = parameters["samples"]  # U = n·L_n of a network's n data
     for r in records:
         if r["status"] != "completed" or r["committed_step"] < r["target_steps"]:
@@ -1182,13 +1199,15 @@ def _thermodynamics(runs, distinct, beta, sample_size) -> dict[str, Any]:
 def _interpolate_energy(beta, energy, stderr, target, n) -> dict[str, Any]:
     """⟨U⟩ at β = target, linear in log β between the two runs that bracket it."""
     where = {"sample_size": n, "beta": target}
-    if not beta.min() <= target <= beta.max():
+    if not beta.min() * (1 - 1e-3) <= target <= beta.max() * (1 + 1e-3):
         return {**where, "wbic": None, "wbic_stderr": None,
                 "note": f"β = 1/log n = {target:.4g} lies outside the runs' β range "
                         f"[{beta.min():.4g}, {beta.max():.4g}]: add a run at T = log n"}
+    nearest = int(np.argmin(np.abs(np.log(beta / target))))
+    if abs(math.log(beta[nearest] / target)) < 1e-3:  # a run at T = log n, to the digits typed
+        return {**where, "wbic": float(energy[nearest]), "wbic_stderr": float(stderr[nearest]),
+                "note": f"the run at β = {beta[nearest]:.6g}"}
     j = int(np.searchsorted(beta, target))
-    if beta[j] == target:
-        return {**where, "wbic": float(energy[j]), "wbic_stderr": float(stderr[j])}
     t = (math.log(target) - math.log(beta[j - 1])) / (math.log(beta[j]) - math.log(beta[j - 1]))
     return {**where, "wbic": float((1 - t) * energy[j - 1] + t * energy[j]),
             "wbic_stderr": float(math.hypot((1 - t) * stderr[j - 1], t * stderr[j])),
