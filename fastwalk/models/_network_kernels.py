@@ -250,7 +250,8 @@ def advance(positions, states, steps, mala, boundary, lo, side, dt, temperature,
                         first_bad = step
                     break
             else:
-                proposed[walker] += 1
+                if accumulate:  # the acceptance of counted steps only, as the typed kernels
+                    proposed[walker] += 1
                 if not outside:
                     uy = loss_gradient(yw, x_data, y_data, labels, widths, w_offsets, b_offsets,
                                        a_offsets, activation, loss, pre, post, delta_a, delta_b, gy)
@@ -268,7 +269,8 @@ def advance(positions, states, steps, mala, boundary, lo, side, dt, temperature,
                             first_bad = step
                         break
                     if rho > -math.inf and rng.uniform(s) < math.exp(min(rho, 0.0)):
-                        accepted[walker] += 1
+                        if accumulate:
+                            accepted[walker] += 1
                         ux = uy
                         for j in range(dim):
                             x[j] = yw[j]

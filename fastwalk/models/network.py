@@ -37,6 +37,16 @@ __all__ = ["NetworkLangevin"]
 _METHODS = ("em", "mala")
 _BOUNDARIES = ("reflect", "periodic", "none")
 _STARTS = ("center", "uniform")
+#: Lanczos rounds of a curvature (each two gradients: a central difference of ∇U along v)
+CURVATURE_ITERATIONS = 20
+#: points at most at which :meth:`NetworkLangevin.curvatures` evaluates (evenly spaced rows; NaN elsewhere)
+CURVATURE_POINTS = 256
+#: uniform probe points of the box for :meth:`NetworkLangevin.curvature_bound` (plus start and center)
+CURVATURE_PROBES = 64
+
+
+def _is_auto(dt) -> bool:
+    return isinstance(dt, str) and dt.strip().lower() == "auto"
 
 
 @functools.lru_cache(maxsize=4)
@@ -93,8 +103,10 @@ class NetworkLangevin(Model):
         Reflect at the walls (uniform prior on the box), wrap, or no walls.
     temperature : float, optional
         T > 0; β = 1/T.
-    dt : float, optional
-        Time step (> 0).
+    dt : float or "auto", optional
+        Time step (> 0). ``"auto"``: chosen for each run by :meth:`for_run` as for typed
+        potentials (MALA: a pilot toward acceptance 0.574; EM: 0.05 of the stability limit),
+        with the curvature of U from Hessian-vector power iteration (:meth:`curvatures`).
     method : {"em", "mala"}, optional
         Euler–Maruyama (O(dt) bias) or Metropolis-adjusted Langevin (exact at any dt).
     start : {"center", "uniform"} or array_like, optional
@@ -135,7 +147,11 @@ class NetworkLangevin(Model):
         self.lower = self.center - 0.5 * self.box_side
         self.boundary = validate.choice("boundary", boundary, _BOUNDARIES)
         self.temperature = validate.real("temperature", temperature, minimum=0.0, strict_min=True)
-        self._dt = validate.real("dt", dt, minimum=0.0, strict_min=True)
+        if isinstance(dt, str) and not _is_auto(dt):
+            raise ValueError(f"dt must be a number > 0 or 'auto', got {dt!r}")
+        self._dt = None if _is_auto(dt) else validate.real("dt", dt, minimum=0.0, strict_min=True)
+        #: how an automatic dt was chosen (None for a dt given by hand); see :meth:`for_run`
+        self.dt_auto = None
         self.method = validate.choice("method", method, _METHODS)
         self.localize = validate.real("localize (gamma)", localize, minimum=0.0)
         self.at = None if at is None else self._point("at", at)
@@ -242,8 +258,16 @@ class NetworkLangevin(Model):
     # ------------------------------------------------------------------ description
     @property
     def dt(self) -> float:
-        """Time step."""
+        """Time step (of the recorded part of a run)."""
+        if self._dt is None:
+            raise ValueError("dt is 'auto' until a run chooses it: simulate the model, or call "
+                             "model.for_run(seed, burn_in)")
         return self._dt
+
+    @property
+    def stiffness(self) -> float:
+        """The localizer's curvature in U_s = U + T·γ/2·|w − w*|², T·γ (0 when not localized)."""
+        return self.temperature * self.localize
 
     def label(self) -> str:
         """Return the text that identifies this loss in a sweep: network, loss, data hash (and w*'s).
@@ -274,7 +298,8 @@ class NetworkLangevin(Model):
             "center": self.center,
             "boundary": self.boundary,
             "temperature": self.temperature,
-            "dt": self.dt,
+            "dt": "auto" if self._dt is None else self._dt,
+            "dt_auto": self.dt_auto,
             "method": self.method,
             "start": self.start if isinstance(self.start, str) else "point",
             "localize": self.localize,
@@ -308,6 +333,12 @@ class NetworkLangevin(Model):
                     localize=p["localize"],
                     at=np.asarray(arrays["network/at"]) if p["at"] == "point" else None,
                     at_source=p.get("at_source"))
+        if p.get("dt_auto") is not None:
+            from fastwalk.models._step_size import check_record
+
+            if model._dt is None:
+                raise ValueError("the parameters record how dt was chosen (dt_auto) but dt is 'auto'")
+            model.dt_auto = check_record(p["dt_auto"])
         if model.data.sha256 != p["data_sha256"]:
             raise ValueError(f"the data in {p['data']} changed since the run was written (sha256 "
                              f"{model.data.sha256[:12]}… against the recorded {p['data_sha256'][:12]}…); "
@@ -363,6 +394,150 @@ class NetworkLangevin(Model):
         """
         return self.energies_gradients(positions)[0]
 
+    # ------------------------------------------------------------------ dt = "auto"
+    def for_run(self, seed: int, burn_in: int) -> NetworkLangevin:
+        """Return this model with ``dt="auto"`` resolved for a run (else the model itself).
+
+        As :meth:`fastwalk.models.langevin.LangevinBrownian.for_run` (DESIGN.md, "dt = auto"):
+        EM takes min(0.05·2/κ, (L/20)²/(2T)), κ from :meth:`curvature_bound`; MALA runs the
+        pilot of :mod:`fastwalk.models._step_size` (dual averaging toward acceptance 0.574,
+        capped at 2/κ_typ). Deterministic in (parameters, ``seed``, ``burn_in``).
+
+        Parameters
+        ----------
+        seed : int
+            The run's seed.
+        burn_in : int
+            The run's burn-in steps (MALA needs at least 400).
+
+        Returns
+        -------
+        NetworkLangevin
+            A model with a numeric dt and its record in :attr:`dt_auto`.
+
+        Raises
+        ------
+        ValueError
+            For MALA with too short a burn-in, or a pilot whose walkers became non-finite.
+        """
+        if self._dt is not None:
+            return self
+        from fastwalk.models import _step_size
+
+        burn_in = validate.integer("burn_in", burn_in, minimum=0)
+        chosen = (_step_size.euler_maruyama(self) if self.method == "em"
+                  else _step_size.mala_pilot(self, seed, burn_in))
+        resolved = object.__new__(type(self))  # not copy.copy: __reduce__ rebuilds from the data
+        resolved.__dict__.update(self.__dict__)
+        resolved._dt, resolved.dt_auto = chosen["dt"], chosen["record"]
+        return resolved
+
+    def curvature_bound(self) -> float | None:
+        """Return κ, the largest curvature of U_s = U + T·γ/2·|w − w*|² over probe points, or None.
+
+        Probes: the start (its point, the center, or :data:`CURVATURE_PROBES` fixed uniform
+        points of the box from ``numpy.random.default_rng(1)``, not the run's streams) and the
+        center; U's curvature by :meth:`curvatures`.
+
+        Returns
+        -------
+        float or None
+            None where the curvature is nowhere finite on the probes (and no localizer).
+        """
+        probe = self.lower + self.box_side * np.random.default_rng(1).uniform(
+            size=(CURVATURE_PROBES, self.dim))
+        points = [np.full((1, self.dim), self.center), probe]
+        if not isinstance(self.start, str):
+            points.append(self.start[None, :])
+        top = self.curvatures(np.vstack(points))
+        top = top[np.isfinite(top)]
+        if not top.size:
+            return self.stiffness or None
+        return float(top.max()) + self.stiffness
+
+    def noise_step_dt(self, fraction: float) -> float:
+        """Return the dt whose noise step √(2T·dt) is ``fraction`` of the box side: (f·L)²/(2T).
+
+        Parameters
+        ----------
+        fraction : float
+            Of the box side L.
+
+        Returns
+        -------
+        float
+            The time step.
+        """
+        return (fraction * self.box_side) ** 2 / (2.0 * self.temperature)
+
+    def curvatures(self, points) -> np.ndarray:
+        """Return the largest Hessian eigenvalue of U (not U_s) at rows of ``points``.
+
+        No Hessian is formed (d may be 10⁴ and more): Lanczos iteration on v ↦ H·v,
+        :data:`CURVATURE_ITERATIONS` = k rounds (k = d when d is smaller) from a fixed random
+        unit vector with full reorthogonalization, H·v by central differences of ∇U along v
+        (step 10⁻⁵·max(1, |w|)); the largest Ritz value, the top eigenvalue of the k × k
+        tridiagonal matrix, approaches the largest eigenvalue from below and is exact (up to
+        the differences' error) for k = d. Power iteration was tried first and stalls where
+        the most negative eigenvalue has about the largest one's modulus (15 % low on
+        mlp:3-4-2:tanh). At most :data:`CURVATURE_POINTS` evenly spaced rows are evaluated
+        (the others are NaN, which the pilot's quantile skips): at most 256·2k gradients.
+
+        Parameters
+        ----------
+        points : array_like
+            Shape ``(N, d)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N,)``; NaN where not evaluated or not finite.
+        """
+        points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, self.dim)
+        top = np.full(points.shape[0], np.nan)
+        if not points.shape[0]:
+            return top
+        rows = np.unique(np.linspace(0, points.shape[0] - 1, min(points.shape[0], CURVATURE_POINTS))
+                         .round().astype(np.int64))
+        rounds = min(CURVATURE_ITERATIONS, self.dim)
+        chunk = max(1, 2_000_000 // (rounds * self.dim))  # the Krylov bases held at once
+        for lo in range(0, rows.size, chunk):
+            part = rows[lo:lo + chunk]
+            top[part] = self._lanczos(points[part], rounds)
+        return top
+
+    def _lanczos(self, points: np.ndarray, rounds: int) -> np.ndarray:
+        """Return the largest Ritz value of U's Hessian at each point after ``rounds`` steps."""
+        count = points.shape[0]
+        start = np.random.default_rng(2).normal(size=self.dim)
+        basis = np.zeros((count, rounds, self.dim))
+        basis[:, 0] = start / np.linalg.norm(start)
+        step = 1e-5 * np.maximum(1.0, np.linalg.norm(points, axis=1))[:, None]
+        alpha, beta = np.zeros((count, rounds)), np.zeros((count, rounds))
+        with np.errstate(all="ignore"):
+            for j in range(rounds):
+                q = basis[:, j]
+                w = (self.energies_gradients(points + step * q)[1]
+                     - self.energies_gradients(points - step * q)[1]) / (2.0 * step)
+                alpha[:, j] = np.sum(q * w, axis=1)
+                for _ in range(2):  # full reorthogonalization, twice is enough (Parlett)
+                    w -= np.einsum("nk,nkd->nd", np.einsum("nkd,nd->nk", basis[:, :j + 1], w),
+                                   basis[:, :j + 1])
+                if j + 1 < rounds:
+                    beta[:, j] = np.linalg.norm(w, axis=1)
+                    alive = beta[:, j] > 1e-12 * np.maximum(1.0, np.abs(alpha[:, j]))
+                    beta[~alive, j] = 0.0
+                    basis[alive, j + 1] = w[alive] / beta[alive, j, None]
+        tridiagonal = np.zeros((count, rounds, rounds))
+        index = np.arange(rounds)
+        tridiagonal[:, index, index] = alpha
+        tridiagonal[:, index[:-1], index[1:]] = tridiagonal[:, index[1:], index[:-1]] = beta[:, :-1]
+        finite = np.all(np.isfinite(tridiagonal), axis=(1, 2))
+        top = np.full(count, np.nan)
+        if finite.any():
+            top[finite] = np.linalg.eigvalsh(tridiagonal[finite])[:, -1]
+        return top
+
     # ------------------------------------------------------------------ dynamics
     def _start_rows(self, rng_states: np.ndarray) -> np.ndarray:
         walkers = rng_states.shape[0]
@@ -387,7 +562,21 @@ class NetworkLangevin(Model):
         }
 
     def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
-        """Advance all walkers ``steps`` steps; count them if ``accumulate``."""
+        """Advance all walkers ``steps`` steps; count them if ``accumulate``.
+
+        With an automatic dt, burn-in steps before ``dt_auto["relax_until"]`` run at
+        ``dt_auto["relax_dt"]`` (see :meth:`for_run`).
+        """
+        record = self.dt_auto or {}
+        relax_dt, until = record.get("relax_dt"), record.get("relax_until", 0)
+        if relax_dt is not None and first_step < until:
+            early = min(steps, until - first_step)
+            self._advance(state, first_step, early, accumulate, relax_dt)
+            first_step, steps = first_step + early, steps - early
+        if steps:
+            self._advance(state, first_step, steps, accumulate, self.dt)
+
+    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float) -> None:
         from fastwalk.models._network_kernels import NONE, PERIODIC, REFLECT, advance
 
         positions = state["position"]
@@ -396,7 +585,7 @@ class NetworkLangevin(Model):
         boundary = {"reflect": REFLECT, "periodic": PERIODIC, "none": NONE}[self.boundary]
         anchor = np.full(self.dim, self.center) if self.at is None else self.at
         gamma = self.localize
-        settings = (steps, self.method == "mala", boundary, self.lower, self.box_side, self.dt,
+        settings = (steps, self.method == "mala", boundary, self.lower, self.box_side, dt,
                     self.temperature, gamma, anchor, accumulate)
 
         def block(b: int) -> int:

@@ -245,11 +245,11 @@ class TorchNetworkLangevin(NetworkLangevin):
                 return out
             out = np.where(low, 2.0 * lo - out, np.where(high, 2.0 * hi - out, out))
 
-    def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
-        """Advance all walkers ``steps`` steps together; count them if ``accumulate``."""
+    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float) -> None:
+        """Advance all walkers ``steps`` steps of ``dt`` together; count them if ``accumulate``."""
         x, states = state["position"], state["rng"]
         anchor = np.full(self.dim, self.center) if self.at is None else self.at
-        temperature, dt = self.temperature, self.dt
+        temperature = self.temperature
         gamma_t, noise = self.localize * temperature, math.sqrt(2.0 * temperature * dt)
         ux, gx = self.energies_gradients(x)
         for step in range(steps):
@@ -263,15 +263,16 @@ class TorchNetworkLangevin(NetworkLangevin):
                     self._fail(first_step + step)
             else:
                 ux, gx = self._mala(state, x, ux, gx, xi, proposal, wrapped, anchor, gamma_t, noise,
-                                    first_step + step)
+                                    first_step + step, dt, accumulate)
             if accumulate:
                 state["walker_energy_sum"] += ux
                 state["walker_energy_count"] += 1
         state["energy"][:] = ux
 
-    def _mala(self, state, x, ux, gx, xi, proposal, wrapped, anchor, gamma_t, noise, step):
-        temperature, dt = self.temperature, self.dt
-        state["walker_proposed"] += 1
+    def _mala(self, state, x, ux, gx, xi, proposal, wrapped, anchor, gamma_t, noise, step, dt,
+              accumulate):
+        temperature = self.temperature
+        state["walker_proposed"] += accumulate  # counted steps only, as the kernels
         inside = np.all(wrapped == proposal, axis=1) if self.boundary == "reflect" else \
             np.ones(x.shape[0], dtype=bool)
         idx = np.flatnonzero(inside)
@@ -293,7 +294,8 @@ class TorchNetworkLangevin(NetworkLangevin):
         accept = np.zeros(x.shape[0], dtype=bool)
         accept[chosen] = u < np.exp(np.minimum(rho[draw], 0.0))
         taken = accept[idx]
-        state["walker_accepted"] += accept
+        if accumulate:
+            state["walker_accepted"] += accept
         ux, gx = ux.copy(), gx.copy()
         x[idx[taken]] = ys[taken]
         ux[idx[taken]] = uy[taken]
