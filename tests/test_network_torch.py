@@ -203,3 +203,17 @@ def test_dt_auto_for_a_module_resolves_like_the_builtin_network(tmp_path):
     Simulation(mine, 50, 200, seed=3, burn_in=400, sinks=[sink], progress=False).run()
     # counted steps only: the proposals of the 200 recorded steps of 50 walkers
     assert sink.accumulators["walker_energy_count"].sum() == 50 * 200
+
+
+@pytest.mark.parametrize("loss", ["mse", "xent"])
+def test_module_and_builtin_network_give_the_same_per_datum_losses(loss):
+    # what the singular fluctuation reads (fastwalk.analysis.llc); their sum is U
+    generator = np.random.default_rng(4)
+    x = generator.normal(size=(9, 3))
+    y = generator.integers(0, 2, 9) if loss == "xent" else generator.normal(size=(9, 2))
+    mine = TorchNetworkLangevin(_mlp(), (x, y), loss)
+    builtin = NetworkLangevin("mlp:3-4-2:tanh", (x, y), loss)
+    points = generator.normal(size=(4, builtin.dim))
+    losses = builtin.datum_losses(points)
+    np.testing.assert_allclose(mine.datum_losses(points), losses, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(losses.sum(axis=1), builtin.energy(points), rtol=1e-12)

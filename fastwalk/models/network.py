@@ -394,6 +394,34 @@ class NetworkLangevin(Model):
         """
         return self.energies_gradients(positions)[0]
 
+    def datum_losses(self, points) -> np.ndarray:
+        """Return each datum's loss ℓ_i(w) at each row of ``points`` (U = Σ_i ℓ_i).
+
+        ``mse``: ℓ_i = |y_i − f(x_i; w)|²; ``xent``: ℓ_i = −log softmax(f(x_i; w))[y_i]; so
+        the law ∝ exp(−U/T) is Π_i p(y_i|x_i, w)^β with p ∝ exp(−ℓ_i), whose functional
+        variance gives Watanabe's singular fluctuation (:mod:`fastwalk.analysis.llc`).
+
+        Parameters
+        ----------
+        points : array_like
+            Shape ``(N, d)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, n)``.
+        """
+        points = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        return np.array([self._losses_of(self.network.forward(w, self.data.x)) for w in points]
+                        ).reshape(points.shape[0], self.data.n)
+
+    def _losses_of(self, outputs: np.ndarray) -> np.ndarray:
+        """Return the per-datum losses of the network's outputs ``[n, out]`` on the data."""
+        if self.loss == "mse":
+            return np.sum((outputs - self.data.y.reshape(outputs.shape)) ** 2, axis=1)
+        z = outputs - outputs.max(axis=1, keepdims=True)
+        return np.log(np.exp(z).sum(axis=1)) - z[np.arange(z.shape[0]), self.data.y]
+
     # ------------------------------------------------------------------ dt = "auto"
     def for_run(self, seed: int, burn_in: int) -> NetworkLangevin:
         """Return this model with ``dt="auto"`` resolved for a run (else the model itself).

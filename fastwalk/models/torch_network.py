@@ -230,6 +230,37 @@ class TorchNetworkLangevin(NetworkLangevin):
         gradient, energy = self._batched(torch.as_tensor(points, device=self._device))
         return energy.detach().cpu().numpy().copy(), gradient.detach().cpu().numpy().copy()
 
+    def datum_losses(self, points) -> np.ndarray:
+        """Return each datum's loss ℓ_i(w) at each row of ``points``, ``(N, n)`` (the module's outputs).
+
+        Parameters
+        ----------
+        points : array_like
+            Shape ``(N, d)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, n)``.
+        """
+        torch = _torch()
+        from torch.func import functional_call
+
+        net = self.network
+        x = torch.as_tensor(self.data.x, device=self._device)
+        buffers = dict(net.module.named_buffers())
+        points = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        rows = []
+        with torch.no_grad():
+            for w in points:
+                flat, params, offset = torch.as_tensor(w, device=self._device), {}, 0
+                for name, shape, size in zip(net.names, net.shapes, net.sizes, strict=True):
+                    params[name] = flat[offset:offset + size].view(shape)
+                    offset += size
+                out = functional_call(net.module, {**params, **buffers}, (x,))
+                rows.append(self._losses_of(out.detach().cpu().numpy().astype(np.float64)))
+        return np.array(rows).reshape(points.shape[0], self.data.n)
+
     def _into_box(self, points: np.ndarray) -> np.ndarray:
         lo, hi, side = self.lower, self.lower + self.box_side, self.box_side
         if self.boundary == "periodic":
