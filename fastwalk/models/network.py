@@ -599,12 +599,22 @@ class NetworkLangevin(Model):
         relax_dt, until = record.get("relax_dt"), record.get("relax_until", 0)
         if relax_dt is not None and first_step < until:
             early = min(steps, until - first_step)
-            self._advance(state, first_step, early, accumulate, relax_dt)
+            self._relax(state, first_step, early, accumulate, relax_dt)
             first_step, steps = first_step + early, steps - early
         if steps:
             self._advance(state, first_step, steps, accumulate, self.dt)
 
-    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float) -> None:
+    def _relax(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float) -> None:
+        """Relax for an automatic dt: unadjusted (EM) steps of ``dt``, whatever the method.
+
+        At relax_dt <= 1/κ_max EM is stable and descends from a far start, where MALA at a
+        large β rejects nearly every move; only burn-in steps relax, so the recorded law is
+        still MALA's exact one.
+        """
+        self._advance(state, first_step, steps, accumulate, dt, adjusted=False)
+
+    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float,
+                 adjusted: bool = True) -> None:
         from fastwalk.models._network_kernels import NONE, PERIODIC, REFLECT, advance
 
         positions = state["position"]
@@ -613,7 +623,7 @@ class NetworkLangevin(Model):
         boundary = {"reflect": REFLECT, "periodic": PERIODIC, "none": NONE}[self.boundary]
         anchor = np.full(self.dim, self.center) if self.at is None else self.at
         gamma = self.localize
-        settings = (steps, self.method == "mala", boundary, self.lower, self.box_side, dt,
+        settings = (steps, adjusted and self.method == "mala", boundary, self.lower, self.box_side, dt,
                     self.temperature, gamma, anchor, accumulate)
 
         def block(b: int) -> int:

@@ -276,7 +276,8 @@ class TorchNetworkLangevin(NetworkLangevin):
                 return out
             out = np.where(low, 2.0 * lo - out, np.where(high, 2.0 * hi - out, out))
 
-    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float) -> None:
+    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float,
+                 adjusted: bool = True) -> None:
         """Advance all walkers ``steps`` steps of ``dt`` together; count them if ``accumulate``."""
         x, states = state["position"], state["rng"]
         anchor = np.full(self.dim, self.center) if self.at is None else self.at
@@ -287,7 +288,7 @@ class TorchNetworkLangevin(NetworkLangevin):
             xi = rng.draws(states, self.dim, "normal")
             proposal = x - dt * (gx + gamma_t * (x - anchor)) + noise * xi
             wrapped = self._into_box(proposal)
-            if self.method == "em":
+            if self.method == "em" or not adjusted:
                 x[:] = wrapped
                 ux, gx = self.energies_gradients(x)
                 if not (np.all(np.isfinite(ux)) and np.all(np.isfinite(gx))):
