@@ -144,3 +144,22 @@ def test_cli_dt_auto_for_a_network_says_what_it_chose(fastwalk_cli, tmp_path):
                           "--out", tmp_path / "em.h5")
     assert em.returncode == 0, em.stderr
     assert json.loads(em.stdout)["parameters"]["dt_auto"]["rule"] == "stability"
+
+
+def _cold_rank_one_walker_lambdas(seed):
+    # K = |BA − W0|² of linear:2-2-2, W0 of rank 1, at β' = n/T = 10⁴ from a uniform start
+    x = np.sqrt(2.0) * np.eye(2)
+    model = NetworkLangevin("linear:2-2-2", (x, x @ np.diag([0.5, 0.0]).T), temperature=2 / 1e4,
+                            dt="auto", method="mala", start="uniform")
+    sink = MemorySink()
+    Simulation(model, 100, 300, seed=seed, sinks=[sink], progress=False, burn_in=4000).run()
+    sums, counts = sink.accumulators["walker_energy_sum"], sink.accumulators["walker_energy_count"]
+    return sums / counts * (1e4 / 2)  # each walker's time-averaged λ̂ = β⟨U⟩
+
+
+def test_the_unadjusted_relaxation_unsticks_walkers_at_a_large_beta(monkeypatch):
+    # λ = 2 here; a walker whose λ̂ exceeds 20 never reached the valley. With MALA relaxing
+    # (the typed potentials' way) 10-30 % of the walkers stuck (DESIGN.md, "Networks and data")
+    assert np.max(_cold_rank_one_walker_lambdas(4)) < 20
+    monkeypatch.setattr(NetworkLangevin, "_relax", NetworkLangevin._advance)
+    assert np.sum(_cold_rank_one_walker_lambdas(4) > 20) >= 3
