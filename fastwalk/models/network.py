@@ -117,6 +117,10 @@ class NetworkLangevin(Model):
         w* (default: the center), d values.
     at_source : str, optional
         Where w* came from (recorded), e.g. ``"trained: L-BFGS from seed 0"``.
+    batch : int, optional
+        Minibatch SGLD (``method="em"`` only): each step's gradient from ``batch`` data drawn
+        with replacement from the walker's stream, scaled by n/batch; no Metropolis step, so
+        the law carries a bias that shrinks as the batch grows (DESIGN.md). None: full batch.
 
     Raises
     ------
@@ -132,7 +136,7 @@ class NetworkLangevin(Model):
     def __init__(self, network, data, loss: str = "mse", *, box: float = 2.0, center: float = 0.0,
                  boundary: str = "reflect", temperature: float = 1.0, dt: float = 1e-3,
                  method: str = "mala", start="center", localize: float = 0.0, at=None,
-                 at_source: str | None = None):
+                 at_source: str | None = None, batch: int | None = None):
         from fastwalk.networks import LOSSES
 
         self.loss = validate.choice("loss", loss, LOSSES)
@@ -153,6 +157,7 @@ class NetworkLangevin(Model):
         #: how an automatic dt was chosen (None for a dt given by hand); see :meth:`for_run`
         self.dt_auto = None
         self.method = validate.choice("method", method, _METHODS)
+        self.batch = self._batch(batch)
         self.localize = validate.real("localize (gamma)", localize, minimum=0.0)
         self.at = None if at is None else self._point("at", at)
         self.at_source = None if at_source is None else str(at_source)
@@ -185,6 +190,21 @@ class NetworkLangevin(Model):
                 raise ValueError("data given as a tuple must be (x, y)")
             return network, make_dataset(*data, *shape)
         return network, load_data(data, *shape)
+
+    def _batch(self, batch) -> int | None:
+        """Check the minibatch size: 1 … n, with EM only, built-in networks only."""
+        if batch is None:
+            return None
+        batch = validate.integer("batch", batch, minimum=1)
+        if batch > self.data.n:
+            raise ValueError(f"batch = {batch} exceeds the {self.data.n} data points; give a batch "
+                             f"of at most {self.data.n} (or none: the full batch)")
+        if self.method != "em":
+            raise ValueError("batch (minibatch SGLD) has no Metropolis step: use method 'em' "
+                             "(--method em) with it, or drop it for MALA on the full batch")
+        if self.kind != "network":
+            raise ValueError("batch (minibatch SGLD) is for built-in networks; drop it")
+        return batch
 
     def _check_memory(self, samples: int) -> None:
         """Refuse a network whose work arrays for one walker and one thread exceed the memory now.
@@ -305,6 +325,7 @@ class NetworkLangevin(Model):
             "localize": self.localize,
             "at": "center" if self.at is None else "point",
             "at_source": self.at_source,
+            "batch": self.batch,
         }
 
     def parameter_arrays(self) -> dict:
@@ -332,7 +353,7 @@ class NetworkLangevin(Model):
                     start=np.asarray(arrays["network/start"]) if p["start"] == "point" else p["start"],
                     localize=p["localize"],
                     at=np.asarray(arrays["network/at"]) if p["at"] == "point" else None,
-                    at_source=p.get("at_source"))
+                    at_source=p.get("at_source"), batch=p.get("batch"))
         if p.get("dt_auto") is not None:
             from fastwalk.models._step_size import check_record
 
@@ -633,6 +654,8 @@ class NetworkLangevin(Model):
                            state["walker_accepted"][part], state["walker_proposed"][part],
                            state["energy"][part], *self._data_args(), *self._work())
 
+        if self.batch is not None:
+            block = self._sgld_block(state, walkers, blocks, settings)
         with _one_blas_thread():
             bads = [block(0)] if blocks == 1 else list(_pool(blocks).map(block, range(blocks)))
         bad = min((b for b in bads if b >= 0), default=-1)
@@ -641,6 +664,28 @@ class NetworkLangevin(Model):
                 f"a walker's parameters, loss or gradient became non-finite at step "
                 f"{first_step + bad + 1}; use a smaller --dt or --method mala"
             )
+
+    def _sgld_block(self, state: dict, walkers: int, blocks: int, settings: tuple):
+        """Return the block function of minibatch SGLD (the kernel ``advance_sgld``)."""
+        from fastwalk.models._network_kernels import MSE, advance_sgld
+
+        steps, _, boundary, lo, side, dt, temperature, gamma, anchor, accumulate = settings
+        widths, batch = self._widths, self.batch
+        a_offsets = np.concatenate([[0], np.cumsum(batch * widths[1:])[:-1]]).astype(np.int64)
+        mse = self._loss == MSE
+
+        def block(b: int) -> int:
+            part = slice(b * walkers // blocks, (b + 1) * walkers // blocks)
+            buffers = (np.empty(batch * widths[0]), np.empty(batch * widths[-1] if mse else 1),
+                       np.zeros(1 if mse else batch, dtype=np.int64), np.empty(self.dim))
+            return advance_sgld(state["position"][part], state["rng"][part], steps, batch,
+                                boundary, lo, side, dt, temperature, gamma, anchor, accumulate,
+                                state["walker_energy_sum"][part], state["walker_energy_count"][part],
+                                state["energy"][part], self._x, self._y, self._labels, widths,
+                                self._w_offsets, self._b_offsets, a_offsets, self._activation,
+                                self._loss, *self._work(), *buffers)
+
+        return block
 
     def check_state_values(self, state: dict) -> None:
         """Refuse positions outside a reflecting or periodic box."""
