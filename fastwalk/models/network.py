@@ -79,8 +79,34 @@ def _one_blas_thread():
     return controller.limit(limits=1, user_api="blas")
 
 
+#: models rebuilt in this process from pickles (Dask tasks), by their parameters and arrays
+_REBUILT: dict = {}
+_REBUILT_LOCK = __import__("threading").Lock()
+#: how many times this process rebuilt a model, i.e. loaded and hashed its data (tests read it)
+REBUILDS = {"count": 0}
+
+
 def _rebuild(parameters: dict, arrays: dict) -> NetworkLangevin:
-    return NetworkLangevin.from_parameters(parameters, arrays)
+    """Rebuild a pickled model once per process: a Dask worker loads and hashes the data once.
+
+    Every Dask task carries the model; later tasks with the same parameters (and start, w*
+    and data arrays) reuse the first one's model instead of reloading the data file.
+    """
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode())
+    for name in sorted(arrays):
+        key.update(name.encode() + np.ascontiguousarray(arrays[name]).tobytes())
+    key = key.hexdigest()
+    with _REBUILT_LOCK:
+        model = _REBUILT.get(key)
+        if model is None:
+            model = _REBUILT[key] = NetworkLangevin.from_parameters(parameters, arrays)
+            REBUILDS["count"] += 1
+            while len(_REBUILT) > 8:  # a worker serving many runs keeps the latest few
+                _REBUILT.pop(next(iter(_REBUILT)))
+    return model
 
 
 class NetworkLangevin(Model):
