@@ -1100,8 +1100,8 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
         warnings.append(f"U_min defaults to 0 for a local {parameters.get('kind')} run; λ̂ needs "
                         "U(w*): give --u-min")
     u_min = default_u_min(parameters) if u_min is None else validate.real("u_min", u_min)
-    if sample_size is None and isinstance(parameters.get("samples"), int):
-        sample_size = parameters["samples"]  # U = n·L_n of a network's n data
+    if sample_size is None and isinstance(parameters.get("samples"), int) and parameters["samples"] > 1:
+        sample_size = parameters["samples"]  # U = n·L_n of a network's n data (WBIC needs n >= 2)
     for r in records:
         if r["status"] != "completed" or r["committed_step"] < r["target_steps"]:
             warnings.append(f"{r['file']} is incomplete (status {r['status']}, "
