@@ -163,3 +163,36 @@ def test_the_unadjusted_relaxation_unsticks_walkers_at_a_large_beta(monkeypatch)
     assert np.max(_cold_rank_one_walker_lambdas(4)) < 20
     monkeypatch.setattr(NetworkLangevin, "_relax", NetworkLangevin._advance)
     assert np.sum(_cold_rank_one_walker_lambdas(4) > 20) >= 3
+
+
+def test_a_killed_auto_network_run_resumes_bit_identically(fastwalk_cli, tmp_path):
+    import time
+
+    from test_network_cli import _contents
+
+    generator = np.random.default_rng(7)
+    x = generator.normal(size=(30, 3))
+    data = tmp_path / "data.npz"
+    np.savez(data, x=x, y=x @ generator.normal(size=(3, 2)) * 0.3)
+    args = ["langevin", "--network", "linear:3-2-2", "--data", data, "--method", "mala", "--dt",
+            "auto", "--start", "uniform", "--walkers", "40", "--seed", "3", "--quiet",
+            "--temperature", "0.05", "--burn-in", "4000", "--steps", "20000", "--every", "2000"]
+    reference = tmp_path / "reference.h5"
+    assert fastwalk_cli.run(*args, "--out", reference).returncode == 0
+    path = tmp_path / "killed.h5"
+    process = fastwalk_cli.start(*args, "--out", path, env={"FASTWALK_COMMIT_SECONDS": "0"})
+    checkpoint = path.with_name(path.name + ".ckpt")
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.kill()
+    process.communicate(timeout=60)
+    resumed = fastwalk_cli.run("resume", path, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    want, got = _contents(reference), _contents(path)
+    assert want.keys() == got.keys()
+    for key in want:
+        np.testing.assert_array_equal(want[key], got[key], err_msg=key)
+    with fw.open(path) as run, fw.open(reference) as ref:
+        assert run.parameters == ref.parameters and run.parameters["dt_auto"]["rule"] == "acceptance"
