@@ -12,6 +12,11 @@ time on heap arrays (no limit on d), the walkers split into blocks run on
 stream, so results are bit-identical for any thread count, walker split and
 checkpoint/resume.
 
+``dt="auto"`` is chosen per run as for typed potentials (:meth:`NetworkLangevin.for_run`; the
+curvature by Lanczos on Hessian-vector products, no Hessian formed); ``batch=B`` runs
+minibatch SGLD (EM only). :meth:`NetworkLangevin.datum_losses` gives the per-datum losses
+the singular fluctuation reads.
+
 Observables and accumulators are those of the ``langevin`` model, so that
 ``fastwalk llc`` reads these runs: ``mean_energy``, ``sem_energy`` (of U, never the
 localizer), ``acceptance_rate`` (MALA: accepted / proposed since step 0);
@@ -23,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import threading
 
 import numba
 import numpy as np
@@ -81,7 +87,7 @@ def _one_blas_thread():
 
 #: models rebuilt in this process from pickles (Dask tasks), by their parameters and arrays
 _REBUILT: dict = {}
-_REBUILT_LOCK = __import__("threading").Lock()
+_REBUILT_LOCK = threading.Lock()
 #: how many times this process rebuilt a model, i.e. loaded and hashed its data (tests read it)
 REBUILDS = {"count": 0}
 
