@@ -302,7 +302,8 @@ def sample_network(network, data, *, loss: str = "mse", temperature=1.0, walkers
         w* of the localizer (``localize=γ`` in ``options``); ``"trained"`` runs :func:`trained_point`.
     **options
         Further keywords of :class:`~fastwalk.models.network.NetworkLangevin` (``box``, ``center``,
-        ``boundary``, ``dt``, ``method``, ``start``, ``localize``) or of :func:`fastwalk.simulate`
+        ``boundary``, ``dt`` (a number or ``"auto"``), ``method``, ``start``, ``localize``,
+        ``batch``) or of :func:`fastwalk.simulate`
         (``every``, ``observe_every``, ``threads``, ``overwrite``, ``progress``).
 
     Returns

@@ -97,6 +97,35 @@ def test_an_automatic_dt_is_chosen_once_and_the_cluster_run_equals_one_process(c
     assert isinstance(parameters["dt"], float) and parameters["dt_auto"]["rule"] == "acceptance"
 
 
+def _rebuilds():
+    from fastwalk.models import network
+
+    return network.REBUILDS["count"]
+
+
+def test_a_network_run_on_the_cluster_equals_one_process_and_loads_its_data_once_per_worker(
+        client, tmp_path):
+    from fastwalk.models.network import NetworkLangevin
+
+    generator = np.random.default_rng(8)
+    x = generator.normal(size=(50, 3))
+    np.savez(tmp_path / "data.npz", x=x, y=np.tanh(x @ generator.normal(size=(3, 2))))
+    model = NetworkLangevin("mlp:3-4-2:tanh", tmp_path / "data.npz", temperature=0.05, dt="auto",
+                            method="mala", start="uniform")
+    options = {"seed": 44, "every": 10, "observe_every": 10, "burn_in": 400, "commit_seconds": 0}
+    simulate(model, 60, 100, out=tmp_path / "one.h5", **options)
+    before = client.run(_rebuilds)
+    result = simulate(model, 60, 100, out=tmp_path / "dask.h5", client=client, partitions=5, **options)
+    assert result.reason == "completed" and result.extra["partitions"] == 5
+    assert_same_run(tmp_path / "dask.h5", tmp_path / "one.h5")
+    # every task (5 partitions × several slabs) carries the model; a worker process rebuilds it,
+    # loading and hashing the data file, on the first task only (a counter in the worker, read
+    # through client.run): at most once per worker, at least once in all
+    after = client.run(_rebuilds)
+    loads = [after[w] - before.get(w, 0) for w in after]
+    assert max(loads) <= 1 and sum(loads) >= 1, loads
+
+
 def test_packed_state_round_trip_and_one_process_state():
     blocks = partition_walkers(10, 3)
     states = [{"rng": np.arange(n), "x": np.full(n, i)} for i, (_, n) in enumerate(blocks)]

@@ -105,3 +105,25 @@ def test_three_layer_linear_networks_at_regular_points(tmp_path, spec, truth, ex
         assert run["lambda_hat_stderr"] < 0.02 * exact, run
     assert report["multiplicity"] == 1
     assert abs(report["lambda"] - exact) < 0.05 * exact, report["lambda"]
+
+
+def test_three_layer_linear_network_at_the_origin_with_dt_auto(tmp_path):
+    # linear:2-1-1-1 at W0 = 0: K = (bc)²·|a|², λ = 1/2, m = 2 (DESIGN.md, "Networks and data").
+    # The approach is slow (λ̂ = 0.31 at β' = 100, 0.45 at 10⁵), so the sweep must reach β' = 10⁵;
+    # MALA with dt auto relaxes by unadjusted steps (no stuck walker from the uniform start) and a
+    # burn-in of 20 000 lets the cold walkers spread along the valley. Seeds 1000-4000 gave
+    # λ = 0.489, 0.487, 0.497, 0.489 (± 0.006) and m = 2 each; the tolerance is the 5 %.
+    x = np.sqrt(2.0) * np.eye(2)
+    paths = []
+    for i, beta in enumerate(np.logspace(2, 5, 9)):
+        model = NetworkLangevin("linear:2-1-1-1", (x, np.zeros((2, 1))), temperature=2 / beta,
+                                dt="auto", method="mala", start="uniform")
+        path = tmp_path / f"run-{i}.h5"
+        simulate(model, 100, 2000, out=path, seed=1000 + i, burn_in=20_000, observe_every=2000,
+                 progress=False)
+        paths.append(path)
+    report = llc_report(paths)
+    for run in report["runs"]:
+        assert not run["outlying_walkers"], run  # no stuck walker
+    assert report["multiplicity"] == 2, report["fit"]["candidates"]
+    assert abs(report["lambda"] - 0.5) < 0.05 * 0.5, report["lambda"]

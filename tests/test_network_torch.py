@@ -185,3 +185,35 @@ def test_module_and_builtin_network_give_the_same_lambda_hat():
     combined = np.hypot(builtin["lambda_hat_stderr"], mine["lambda_hat_stderr"])
     assert abs(builtin["lambda_hat"] - mine["lambda_hat"]) < Z_MAX * combined, estimates
     assert abs(wrong["lambda_hat"] - mine["lambda_hat"]) > Z_MAX * combined, estimates
+
+
+def test_dt_auto_for_a_module_resolves_like_the_builtin_network(tmp_path):
+    # U = w0² + 2·w1² through torch.nn.Linear(2, 1, bias=False): the builtin linear:2-1 on the
+    # same data; the curvatures agree to the gradients' rounding, and the run records its dt
+    data = (np.diag([1.0, np.sqrt(2.0)]), np.zeros((2, 1)))
+    settings = dict(box=4.0, temperature=0.1, dt="auto", method="mala", start="uniform")
+    mine = TorchNetworkLangevin(torch.nn.Linear(2, 1, bias=False), data, **settings)
+    builtin = NetworkLangevin("linear:2-1", data, **settings)
+    points = np.random.default_rng(1).uniform(-2, 2, size=(4, 2))
+    np.testing.assert_allclose(mine.curvatures(points), builtin.curvatures(points), rtol=1e-8)
+    np.testing.assert_allclose(mine.curvatures(points), 4.0, rtol=1e-6)
+    resolved = mine.for_run(3, 400)
+    assert resolved.dt_auto["rule"] == "acceptance" and resolved.dt > 0
+    sink = MemorySink()
+    Simulation(mine, 50, 200, seed=3, burn_in=400, sinks=[sink], progress=False).run()
+    # counted steps only: the proposals of the 200 recorded steps of 50 walkers
+    assert sink.accumulators["walker_energy_count"].sum() == 50 * 200
+
+
+@pytest.mark.parametrize("loss", ["mse", "xent"])
+def test_module_and_builtin_network_give_the_same_per_datum_losses(loss):
+    # what the singular fluctuation reads (fastwalk.analysis.llc); their sum is U
+    generator = np.random.default_rng(4)
+    x = generator.normal(size=(9, 3))
+    y = generator.integers(0, 2, 9) if loss == "xent" else generator.normal(size=(9, 2))
+    mine = TorchNetworkLangevin(_mlp(), (x, y), loss)
+    builtin = NetworkLangevin("mlp:3-4-2:tanh", (x, y), loss)
+    points = generator.normal(size=(4, builtin.dim))
+    losses = builtin.datum_losses(points)
+    np.testing.assert_allclose(mine.datum_losses(points), losses, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(losses.sum(axis=1), builtin.energy(points), rtol=1e-12)

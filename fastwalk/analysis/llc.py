@@ -75,8 +75,11 @@ y = β(⟨U⟩ − U_min), so c → λ as well, an independent check of λ̂(β)
 validation and widely applicable information criterion*, JMLR 11, 2010,
 3571–3594: ν = lim E[(β/2)·V_n], V_n = Σ_i Var_w(log p(X_i|w)) the functional
 variance) needs the per-datum
-losses log p(X_i|w), which a potential U does not have; it is not reported
-(for a regular model c = d/2 = ν, in general they differ). *WBIC*
+losses log p(X_i|w), which a potential U does not have; for a network run
+with recorded positions it is ν = β/2·Σ_i Var_w(ℓ_i), ℓ_i the model's
+``datum_losses`` at the frames, with a jackknife error over walkers
+(:func:`singular_fluctuation`; for a regular model c = d/2 = ν at β = 1, in
+general they differ). *WBIC*
 (Watanabe 2013, the WBIC paper above: WBIC = ⟨nL_n⟩ at β = 1/log n,
 = nL_n(w0) + λ log n + O_p(√log n)) is reported when U = nL_n of n data is declared
 (``sample_size``, a network run's ``samples``) and the runs reach β = 1/log n:
@@ -626,6 +629,76 @@ def _energy_chains(run, parameters: dict, burn_in: int) -> np.ndarray | None:
     return np.ascontiguousarray(energy.T) if np.all(np.isfinite(energy)) else None
 
 
+#: model kinds whose runs have per-datum losses (a network's loss on data)
+_DATUM_KINDS = frozenset({"network", "torch_network"})
+
+
+def _datum_loss_moments(run, parameters: dict) -> dict | str:
+    """Each walker's frame means of ℓ_i and ℓ_i², ``{"first", "second": [walkers][n]}``, or why not.
+
+    ℓ_i are the per-datum losses of a network run (``datum_losses`` of its model) at the
+    recorded positions; frames are thinned to at most :data:`_FRAME_VALUES` losses.
+    """
+    if parameters.get("kind") not in _DATUM_KINDS:
+        return ("Watanabe's ν needs the per-datum losses log p(X_i|w) (functional variance), which "
+                "a potential U does not have; heat_capacity = β²Var_β(U) is what U gives (→ λ)")
+    if run.frame_name != "position" or len(run.frames) < 2:
+        return "ν needs recorded positions (frames, --every) after burn-in; this run has fewer than 2"
+    try:
+        model = run.model
+    except (ValueError, TypeError, ImportError, OSError) as exc:
+        return f"ν needs the run's network and data to evaluate per-datum losses: {exc}"
+    frames = run.frames
+    count, walkers = len(frames), frames.shape[1]
+    n = int(parameters.get("samples") or model.data.n)
+    stride = max(1, math.ceil(count * walkers * n / _FRAME_VALUES))
+    first = np.zeros((walkers, n))
+    second = np.zeros((walkers, n))
+    used = 0
+    for k in range(0, count, stride):
+        losses = model.datum_losses(np.asarray(frames[k]))
+        first += losses
+        second += losses * losses
+        used += 1
+    if not (np.all(np.isfinite(first)) and np.all(np.isfinite(second))):
+        return "ν: a per-datum loss at a recorded position is not finite"
+    return {"first": first / used, "second": second / used, "frames": used}
+
+
+def singular_fluctuation(first, second, beta: float) -> tuple[float, float]:
+    """Return ν = β/2·Σ_i Var_w(ℓ_i) and its jackknife standard error over walkers.
+
+    Watanabe's functional variance V = Σ_i Var_w[log p(X_i|w)] over the (tempered)
+    posterior, with log p(X_i|w) = −ℓ_i + const, and ν = (β/2)·V (Watanabe 2010, JMLR 11,
+    3571–3594; *Mathematical Theory of Bayesian Statistics*, 2018, §3): WAIC = T_n + V/n·β.
+    Var_w pools every walker's frames; walkers are independent, so leaving one out at a time
+    gives an honest error whatever the correlation along a trajectory (as the heat capacity).
+
+    Parameters
+    ----------
+    first, second : array_like
+        Each walker's frame means of ℓ_i and ℓ_i², ``[walkers][n]`` (equal frame counts).
+    beta : float
+        The run's β = 1/T.
+
+    Returns
+    -------
+    tuple of float
+        ``(nu, stderr)``; stderr is NaN for one walker.
+    """
+    first = np.asarray(first, dtype=np.float64)
+    second = np.asarray(second, dtype=np.float64)
+    w = first.shape[0]
+    value = float(np.sum(second.mean(axis=0) - first.mean(axis=0) ** 2))
+    if w < 2:
+        return 0.5 * beta * value, math.nan
+    m1 = (first.sum(axis=0) - first) / (w - 1)  # [walkers][n]: the others' means
+    m2 = (second.sum(axis=0) - second) / (w - 1)
+    left_out = np.sum(m2 - m1 * m1, axis=1)
+    stderr = math.sqrt((w - 1) / w * float(np.sum((left_out - left_out.mean()) ** 2)))
+    return 0.5 * beta * value, 0.5 * beta * stderr
+
+
 def _expression_of(parameters: dict):
     from fastwalk.expression import Expression
 
@@ -654,6 +727,7 @@ def _read_run(path) -> dict[str, Any]:
         acceptance = (run.observable("acceptance_rate").value
                       if run.has_observable("acceptance_rate") else np.empty(0))
         chains = _energy_chains(run, parameters, int(settings.get("burn_in", 0)))
+        fluctuation = _datum_loss_moments(run, parameters)
         record = {
             "file": str(path), "parameters": parameters, "settings": settings,
             "arrays": run.parameter_arrays(),
@@ -670,6 +744,7 @@ def _read_run(path) -> dict[str, Any]:
                              np.asarray(mean.value, dtype=np.float64),
                              np.asarray(sem.value, dtype=np.float64))),
             "chains": chains,
+            "fluctuation": fluctuation,
         }
     stat = os.stat(path)
     record["inode"] = (stat.st_dev, stat.st_ino)
@@ -868,6 +943,8 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
     if estimate["mean_energy"] < u_min - 3 * se:
         warnings.append(f"{name}: U_min = {u_min:g} lies above ⟨U⟩ = {estimate['mean_energy']:.6g} "
                         f"± {se:.2g}, so λ̂ is negative; give --u-min the potential's minimum")
+    nu = (singular_fluctuation(r["fluctuation"]["first"][counted], r["fluctuation"]["second"][counted],
+                               beta) if isinstance(r["fluctuation"], dict) else (None, None))
     return {**estimate, "file": name, "temperature": float(r["parameters"]["temperature"]),
             "dt": float(r["parameters"]["dt"]),
             "localize": float(r["parameters"].get("localize") or 0.0), "seed": str(r["seed"]),
@@ -875,6 +952,8 @@ def _diagnose_run(r: dict, u_min: float) -> dict[str, Any]:
             "ess": ess, "rhat": rhat, "diagnostics_method": method, "autocorrelation_steps": tau,
             "acceptance": acceptance, "outlying_walkers": stuck,
             "heat_capacity": heat[0], "heat_capacity_stderr": heat[1],
+            "singular_fluctuation": nu[0], "singular_fluctuation_stderr": nu[1],
+            "_nu_note": None if isinstance(r["fluctuation"], dict) else r["fluctuation"],
             "_means": r["sums"] / np.maximum(r["counts"], 1), "_counted": counted,
             "warnings": warnings}
 
@@ -1133,7 +1212,8 @@ def llc_report(paths, *, u_min: float | None = None, multiplicity: int | None = 
     keys = ("file", "beta", "temperature", "dt", "mean_energy", "mean_energy_stderr", "lambda_hat",
             "lambda_hat_stderr", "walkers", "localize", "seed", "status", "steps_counted",
             "burn_in", "ess", "rhat", "diagnostics_method", "autocorrelation_steps", "acceptance",
-            "outlying_walkers", "heat_capacity", "heat_capacity_stderr", "warnings")
+            "outlying_walkers", "heat_capacity", "heat_capacity_stderr", "singular_fluctuation",
+            "singular_fluctuation_stderr", "warnings")
     report["runs"] = [{key: _plain(r[key]) for key in keys} for r in runs]
     report["warnings"] = warnings
     return report
@@ -1166,6 +1246,27 @@ def _em_warning(parameters: dict, runs: list[dict], warnings: list[str]) -> None
                         "λ̂: halve dt and compare, or use --method mala (exact at any dt)")
 
 
+def _fluctuation_entries(runs, distinct) -> dict[str, Any]:
+    """ν per β (runs of one β combined by inverse variance), or None with the reason."""
+    entries = []
+    for b in distinct:
+        same = [r for r in runs if r["beta"] == b and r["singular_fluctuation"] is not None]
+        errors = np.array([r["singular_fluctuation_stderr"] for r in same], dtype=np.float64)
+        if not same or not np.all(errors > 0):
+            continue
+        weights = errors**-2.0
+        values = np.array([r["singular_fluctuation"] for r in same])
+        entries.append({"beta": float(b), "singular_fluctuation": float(np.sum(weights * values)
+                                                                         / weights.sum()),
+                        "stderr": float(weights.sum() ** -0.5)})
+    if entries:
+        return {"value": entries,
+                "note": "ν = β/2·Σ_i Var_w(ℓ_i) from the recorded positions' per-datum losses "
+                        "(Watanabe 2010), jackknife standard error over walkers"}
+    notes = [r["_nu_note"] for r in runs if r["_nu_note"]]
+    return {"value": None, "note": notes[0] if notes else "ν needs at least two walkers"}
+
+
 def _thermodynamics(runs, distinct, beta, sample_size) -> dict[str, Any]:
     """Free energy by thermodynamic integration, heat capacity per β and WBIC where defined."""
     means, errors, heat = [], [], []
@@ -1184,10 +1285,7 @@ def _thermodynamics(runs, distinct, beta, sample_size) -> dict[str, Any]:
                            strict=True)]}
     out["heat_capacity"] = [{"beta": float(b), "heat_capacity": h}
                             for b, h in zip(distinct, heat, strict=True)]
-    out["singular_fluctuation"] = {
-        "value": None,
-        "note": "Watanabe's ν needs the per-datum losses log p(X_i|w) (functional variance), which "
-                "a potential U does not have; heat_capacity = β²Var_β(U) is what U gives (→ λ)"}
+    out["singular_fluctuation"] = _fluctuation_entries(runs, distinct)
     out["wbic"] = None
     if sample_size is not None:
         n = validate.integer("sample_size", sample_size, minimum=2)

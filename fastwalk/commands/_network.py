@@ -32,6 +32,10 @@ def network_options(fn):
                      help="Data of --network: .npz or HDF5 with arrays x [n, in] and y."),
         click.option("--loss", type=click.Choice(["mse", "xent"]), default="mse", show_default=True,
                      help="Loss of --network: squared error, or cross-entropy on integer labels."),
+        click.option("--batch", type=click.IntRange(min=1), default=None,
+                     help="Minibatch SGLD for --network (with --method em): each step's gradient "
+                          "from B data drawn from the walker's stream, scaled by n/B; no "
+                          "Metropolis step (a bias that shrinks as B grows) [default: all data]."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -48,8 +52,10 @@ def _usage(fn):
 def refuse_typed_options(options: dict) -> None:
     """Refuse typed-potential options beside ``--network``, and ``--network`` options without it."""
     if options.get("network") is None:
-        if options.get("data") is not None:
-            raise click.UsageError("--data belongs to --network; give --network SPEC or drop --data")
+        for name in ("data", "batch"):
+            if options.get(name) is not None:
+                raise click.UsageError(f"--{name} belongs to --network; give --network SPEC or "
+                                       f"drop --{name}")
         if options.get("dim") is None or options.get("potential") is None:
             raise click.UsageError("give --dim and --potential (a typed U), or --network SPEC "
                                    "--data FILE (a network's loss)")
@@ -101,6 +107,8 @@ def build_network_models(options: dict, temperatures: list[float]) -> list:
         raise ValueError("--center takes one value for a network (the same for every parameter)")
     common = dict(box=options["box"], center=center, boundary=options["boundary"], dt=options["dt"],
                   method=options["method"])
+    if options.get("batch") is not None:
+        common["batch"] = options["batch"]
     spec, loss = options["network"], options["loss"]
     if ".py:" in str(spec):
         from fastwalk.models.torch_network import TorchNetworkLangevin as model_class

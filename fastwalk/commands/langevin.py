@@ -130,7 +130,7 @@ def command(**options):
     if options["network"] is not None:
         run_network(options)
     refuse_typed_options(options)
-    for name in ("network", "data", "loss"):
+    for name in ("network", "data", "loss", "batch"):
         options.pop(name)
     run, model_options = split_run_options(options)
     refuse_ignored_options("langevin", model_options)

@@ -250,7 +250,8 @@ def advance(positions, states, steps, mala, boundary, lo, side, dt, temperature,
                         first_bad = step
                     break
             else:
-                proposed[walker] += 1
+                if accumulate:  # the acceptance of counted steps only, as the typed kernels
+                    proposed[walker] += 1
                 if not outside:
                     uy = loss_gradient(yw, x_data, y_data, labels, widths, w_offsets, b_offsets,
                                        a_offsets, activation, loss, pre, post, delta_a, delta_b, gy)
@@ -268,7 +269,8 @@ def advance(positions, states, steps, mala, boundary, lo, side, dt, temperature,
                             first_bad = step
                         break
                     if rho > -math.inf and rng.uniform(s) < math.exp(min(rho, 0.0)):
-                        accepted[walker] += 1
+                        if accumulate:
+                            accepted[walker] += 1
                         ux = uy
                         for j in range(dim):
                             x[j] = yw[j]
@@ -288,3 +290,57 @@ def energies(positions, out, x_data, y_data, labels, widths, w_offsets, b_offset
         out[walker] = loss_gradient(positions[walker], x_data, y_data, labels, widths, w_offsets,
                                     b_offsets, a_offsets, activation, loss, pre, post, delta_a,
                                     delta_b, grads[walker])
+
+
+@jit(cache=True, nogil=True)
+def advance_sgld(positions, states, steps, batch, boundary, lo, side, dt, temperature, gamma, anchor,
+                 accumulate, energy_sum, energy_count, energy_now, x_data, y_data, labels, widths,
+                 w_offsets, b_offsets, a_offsets, activation, loss, pre, post, delta_a, delta_b,
+                 x_batch, y_batch, labels_batch, grad):
+    """Advance each walker ``steps`` minibatch SGLD steps; return the first failing step or −1.
+
+    A step draws ``batch`` uniforms (data indices i = ⌊u·n⌋, with replacement), evaluates
+    Û = (n/B)·Σ_batch ℓ_i and its gradient at x (``a_offsets`` laid out for B rows), then d
+    normals: x ← boundary(x − dt·(∇Û + T·γ·(x − w*)) + √(2T·dt)·ξ). No Metropolis step.
+    ``energy_sum`` counts Û at x before the move (an unbiased estimate of U there).
+    """
+    walkers, dim = positions.shape
+    inputs, outputs = widths[0], widths[widths.shape[0] - 1]
+    n = x_data.shape[0] // inputs
+    scale = n / batch
+    noise = math.sqrt(2.0 * temperature * dt)
+    gamma_t = gamma * temperature
+    first_bad = -1
+    for walker in range(walkers):
+        x = positions[walker]
+        s = states[walker]
+        estimate = 0.0
+        for step in range(steps):
+            for k in range(batch):
+                i = min(int(rng.uniform(s) * n), n - 1)
+                for j in range(inputs):
+                    x_batch[k * inputs + j] = x_data[i * inputs + j]
+                if loss == MSE:
+                    for j in range(outputs):
+                        y_batch[k * outputs + j] = y_data[i * outputs + j]
+                else:
+                    labels_batch[k] = labels[i]
+            estimate = scale * loss_gradient(x, x_batch, y_batch, labels_batch, widths, w_offsets,
+                                             b_offsets, a_offsets, activation, loss, pre, post,
+                                             delta_a, delta_b, grad)
+            ok = math.isfinite(estimate)
+            for j in range(dim):
+                ok = ok and math.isfinite(grad[j])
+            if not ok:
+                if first_bad < 0 or step < first_bad:
+                    first_bad = step
+                break
+            for j in range(dim):
+                drift = scale * grad[j] + gamma_t * (x[j] - anchor[j])
+                x[j] = _into_box(x[j] - dt * drift + noise * rng.normal(s), boundary, lo, side)
+            if accumulate:
+                energy_sum[walker] += estimate
+                energy_count[walker] += 1
+        if steps > 0:
+            energy_now[walker] = estimate
+    return first_bad

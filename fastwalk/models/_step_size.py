@@ -16,6 +16,10 @@ overshoots (dt·κ >= 2) in the narrow parts, whose walkers then stick and whose
 population stops exchanging with the rest (x0²·x1⁴ at T = 1e-3: dt = 29 from
 the acceptance alone, λ̂ 8σ low). For a Gaussian the cap never binds: MALA's
 acceptance reaches 0.574 at dt·κ ≈ 1.75, 1.2, 1.0 for d = 1, 2, 3.
+
+A model may define ``_relax(state, step0, steps, accumulate, dt)`` (same arguments as
+``_advance``) for the relaxation: the network model relaxes by unadjusted Langevin steps, since
+MALA from a far start at a large β rejects nearly every move (DESIGN.md, "Networks and data").
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ def mala_pilot(model, seed: int, burn_in: int) -> dict:
     state = model.initial_state(rng.seed_states(pilot_seed, 0, PILOT_WALKERS))
     relax, adapt = burn_in // 4, burn_in // 4
     try:
-        model._advance(state, -burn_in, relax, False, relax_dt)
+        getattr(model, "_relax", model._advance)(state, -burn_in, relax, False, relax_dt)
         tuned, acceptance, visited = _dual_averaging(model, state, relax_dt, adapt)
     except SimulationError:
         raise ValueError("a walker of the dt 'auto' pilot became non-finite (the potential may not "

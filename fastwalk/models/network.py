@@ -12,6 +12,11 @@ time on heap arrays (no limit on d), the walkers split into blocks run on
 stream, so results are bit-identical for any thread count, walker split and
 checkpoint/resume.
 
+``dt="auto"`` is chosen per run as for typed potentials (:meth:`NetworkLangevin.for_run`; the
+curvature by Lanczos on Hessian-vector products, no Hessian formed); ``batch=B`` runs
+minibatch SGLD (EM only). :meth:`NetworkLangevin.datum_losses` gives the per-datum losses
+the singular fluctuation reads.
+
 Observables and accumulators are those of the ``langevin`` model, so that
 ``fastwalk llc`` reads these runs: ``mean_energy``, ``sem_energy`` (of U, never the
 localizer), ``acceptance_rate`` (MALA: accepted / proposed since step 0);
@@ -23,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import threading
 
 import numba
 import numpy as np
@@ -37,6 +43,16 @@ __all__ = ["NetworkLangevin"]
 _METHODS = ("em", "mala")
 _BOUNDARIES = ("reflect", "periodic", "none")
 _STARTS = ("center", "uniform")
+#: Lanczos rounds of a curvature (each two gradients: a central difference of ∇U along v)
+CURVATURE_ITERATIONS = 20
+#: points at most at which :meth:`NetworkLangevin.curvatures` evaluates (evenly spaced rows; NaN elsewhere)
+CURVATURE_POINTS = 256
+#: uniform probe points of the box for :meth:`NetworkLangevin.curvature_bound` (plus start and center)
+CURVATURE_PROBES = 64
+
+
+def _is_auto(dt) -> bool:
+    return isinstance(dt, str) and dt.strip().lower() == "auto"
 
 
 @functools.lru_cache(maxsize=4)
@@ -69,8 +85,34 @@ def _one_blas_thread():
     return controller.limit(limits=1, user_api="blas")
 
 
+#: models rebuilt in this process from pickles (Dask tasks), by their parameters and arrays
+_REBUILT: dict = {}
+_REBUILT_LOCK = threading.Lock()
+#: how many times this process rebuilt a model, i.e. loaded and hashed its data (tests read it)
+REBUILDS = {"count": 0}
+
+
 def _rebuild(parameters: dict, arrays: dict) -> NetworkLangevin:
-    return NetworkLangevin.from_parameters(parameters, arrays)
+    """Rebuild a pickled model once per process: a Dask worker loads and hashes the data once.
+
+    Every Dask task carries the model; later tasks with the same parameters (and start, w*
+    and data arrays) reuse the first one's model instead of reloading the data file.
+    """
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode())
+    for name in sorted(arrays):
+        key.update(name.encode() + np.ascontiguousarray(arrays[name]).tobytes())
+    key = key.hexdigest()
+    with _REBUILT_LOCK:
+        model = _REBUILT.get(key)
+        if model is None:
+            model = _REBUILT[key] = NetworkLangevin.from_parameters(parameters, arrays)
+            REBUILDS["count"] += 1
+            while len(_REBUILT) > 8:  # a worker serving many runs keeps the latest few
+                _REBUILT.pop(next(iter(_REBUILT)))
+    return model
 
 
 class NetworkLangevin(Model):
@@ -93,8 +135,10 @@ class NetworkLangevin(Model):
         Reflect at the walls (uniform prior on the box), wrap, or no walls.
     temperature : float, optional
         T > 0; β = 1/T.
-    dt : float, optional
-        Time step (> 0).
+    dt : float or "auto", optional
+        Time step (> 0). ``"auto"``: chosen for each run by :meth:`for_run` as for typed
+        potentials (MALA: a pilot toward acceptance 0.574; EM: 0.05 of the stability limit),
+        with the curvature of U from Hessian-vector power iteration (:meth:`curvatures`).
     method : {"em", "mala"}, optional
         Euler–Maruyama (O(dt) bias) or Metropolis-adjusted Langevin (exact at any dt).
     start : {"center", "uniform"} or array_like, optional
@@ -105,6 +149,10 @@ class NetworkLangevin(Model):
         w* (default: the center), d values.
     at_source : str, optional
         Where w* came from (recorded), e.g. ``"trained: L-BFGS from seed 0"``.
+    batch : int, optional
+        Minibatch SGLD (``method="em"`` only): each step's gradient from ``batch`` data drawn
+        with replacement from the walker's stream, scaled by n/batch; no Metropolis step, so
+        the law carries a bias that shrinks as the batch grows (DESIGN.md). None: full batch.
 
     Raises
     ------
@@ -137,7 +185,7 @@ class NetworkLangevin(Model):
     def __init__(self, network, data, loss: str = "mse", *, box: float = 2.0, center: float = 0.0,
                  boundary: str = "reflect", temperature: float = 1.0, dt: float = 1e-3,
                  method: str = "mala", start="center", localize: float = 0.0, at=None,
-                 at_source: str | None = None):
+                 at_source: str | None = None, batch: int | None = None):
         from fastwalk.networks import LOSSES
 
         self.loss = validate.choice("loss", loss, LOSSES)
@@ -152,8 +200,13 @@ class NetworkLangevin(Model):
         self.lower = self.center - 0.5 * self.box_side
         self.boundary = validate.choice("boundary", boundary, _BOUNDARIES)
         self.temperature = validate.real("temperature", temperature, minimum=0.0, strict_min=True)
-        self._dt = validate.real("dt", dt, minimum=0.0, strict_min=True)
+        if isinstance(dt, str) and not _is_auto(dt):
+            raise ValueError(f"dt must be a number > 0 or 'auto', got {dt!r}")
+        self._dt = None if _is_auto(dt) else validate.real("dt", dt, minimum=0.0, strict_min=True)
+        #: how an automatic dt was chosen (None for a dt given by hand); see :meth:`for_run`
+        self.dt_auto = None
         self.method = validate.choice("method", method, _METHODS)
+        self.batch = self._batch(batch)
         self.localize = validate.real("localize (gamma)", localize, minimum=0.0)
         self.at = None if at is None else self._point("at", at)
         self.at_source = None if at_source is None else str(at_source)
@@ -186,6 +239,21 @@ class NetworkLangevin(Model):
                 raise ValueError("data given as a tuple must be (x, y)")
             return network, make_dataset(*data, *shape)
         return network, load_data(data, *shape)
+
+    def _batch(self, batch) -> int | None:
+        """Check the minibatch size: 1 … n, with EM only, built-in networks only."""
+        if batch is None:
+            return None
+        batch = validate.integer("batch", batch, minimum=1)
+        if batch > self.data.n:
+            raise ValueError(f"batch = {batch} exceeds the {self.data.n} data points; give a batch "
+                             f"of at most {self.data.n} (or none: the full batch)")
+        if self.method != "em":
+            raise ValueError("batch (minibatch SGLD) has no Metropolis step: use method 'em' "
+                             "(--method em) with it, or drop it for MALA on the full batch")
+        if self.kind != "network":
+            raise ValueError("batch (minibatch SGLD) is for built-in networks; drop it")
+        return batch
 
     def _check_memory(self, samples: int) -> None:
         """Refuse a network whose work arrays for one walker and one thread exceed the memory now.
@@ -259,8 +327,16 @@ class NetworkLangevin(Model):
     # ------------------------------------------------------------------ description
     @property
     def dt(self) -> float:
-        """Time step."""
+        """Time step (of the recorded part of a run)."""
+        if self._dt is None:
+            raise ValueError("dt is 'auto' until a run chooses it: simulate the model, or call "
+                             "model.for_run(seed, burn_in)")
         return self._dt
+
+    @property
+    def stiffness(self) -> float:
+        """The localizer's curvature in U_s = U + T·γ/2·|w − w*|², T·γ (0 when not localized)."""
+        return self.temperature * self.localize
 
     def label(self) -> str:
         """Return the text that identifies this loss in a sweep: network, loss, data hash (and w*'s).
@@ -291,12 +367,14 @@ class NetworkLangevin(Model):
             "center": self.center,
             "boundary": self.boundary,
             "temperature": self.temperature,
-            "dt": self.dt,
+            "dt": "auto" if self._dt is None else self._dt,
+            "dt_auto": self.dt_auto,
             "method": self.method,
             "start": self.start if isinstance(self.start, str) else "point",
             "localize": self.localize,
             "at": "center" if self.at is None else "point",
             "at_source": self.at_source,
+            "batch": self.batch,
         }
 
     def parameter_arrays(self) -> dict:
@@ -324,7 +402,13 @@ class NetworkLangevin(Model):
                     start=np.asarray(arrays["network/start"]) if p["start"] == "point" else p["start"],
                     localize=p["localize"],
                     at=np.asarray(arrays["network/at"]) if p["at"] == "point" else None,
-                    at_source=p.get("at_source"))
+                    at_source=p.get("at_source"), batch=p.get("batch"))
+        if p.get("dt_auto") is not None:
+            from fastwalk.models._step_size import check_record
+
+            if model._dt is None:
+                raise ValueError("the parameters record how dt was chosen (dt_auto) but dt is 'auto'")
+            model.dt_auto = check_record(p["dt_auto"])
         if model.data.sha256 != p["data_sha256"]:
             raise ValueError(f"the data in {p['data']} changed since the run was written (sha256 "
                              f"{model.data.sha256[:12]}… against the recorded {p['data_sha256'][:12]}…); "
@@ -380,6 +464,178 @@ class NetworkLangevin(Model):
         """
         return self.energies_gradients(positions)[0]
 
+    def datum_losses(self, points) -> np.ndarray:
+        """Return each datum's loss ℓ_i(w) at each row of ``points`` (U = Σ_i ℓ_i).
+
+        ``mse``: ℓ_i = |y_i − f(x_i; w)|²; ``xent``: ℓ_i = −log softmax(f(x_i; w))[y_i]; so
+        the law ∝ exp(−U/T) is Π_i p(y_i|x_i, w)^β with p ∝ exp(−ℓ_i), whose functional
+        variance gives Watanabe's singular fluctuation (:mod:`fastwalk.analysis.llc`).
+
+        Parameters
+        ----------
+        points : array_like
+            Shape ``(N, d)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, n)``.
+        """
+        points = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        return np.array([self._losses_of(self.network.forward(w, self.data.x)) for w in points]
+                        ).reshape(points.shape[0], self.data.n)
+
+    def _losses_of(self, outputs: np.ndarray) -> np.ndarray:
+        """Return the per-datum losses of the network's outputs ``[n, out]`` on the data."""
+        if self.loss == "mse":
+            return np.sum((outputs - self.data.y.reshape(outputs.shape)) ** 2, axis=1)
+        z = outputs - outputs.max(axis=1, keepdims=True)
+        return np.log(np.exp(z).sum(axis=1)) - z[np.arange(z.shape[0]), self.data.y]
+
+    # ------------------------------------------------------------------ dt = "auto"
+    def for_run(self, seed: int, burn_in: int) -> NetworkLangevin:
+        """Return this model with ``dt="auto"`` resolved for a run (else the model itself).
+
+        As :meth:`fastwalk.models.langevin.LangevinBrownian.for_run` (DESIGN.md, "dt = auto"):
+        EM takes min(0.05·2/κ, (L/20)²/(2T)), κ from :meth:`curvature_bound`; MALA runs the
+        pilot of :mod:`fastwalk.models._step_size` (dual averaging toward acceptance 0.574,
+        capped at 2/κ_typ). Deterministic in (parameters, ``seed``, ``burn_in``).
+
+        Parameters
+        ----------
+        seed : int
+            The run's seed.
+        burn_in : int
+            The run's burn-in steps (MALA needs at least 400).
+
+        Returns
+        -------
+        NetworkLangevin
+            A model with a numeric dt and its record in :attr:`dt_auto`.
+
+        Raises
+        ------
+        ValueError
+            For MALA with too short a burn-in, or a pilot whose walkers became non-finite.
+        """
+        if self._dt is not None:
+            return self
+        from fastwalk.models import _step_size
+
+        burn_in = validate.integer("burn_in", burn_in, minimum=0)
+        chosen = (_step_size.euler_maruyama(self) if self.method == "em"
+                  else _step_size.mala_pilot(self, seed, burn_in))
+        resolved = object.__new__(type(self))  # not copy.copy: __reduce__ rebuilds from the data
+        resolved.__dict__.update(self.__dict__)
+        resolved._dt, resolved.dt_auto = chosen["dt"], chosen["record"]
+        return resolved
+
+    def curvature_bound(self) -> float | None:
+        """Return κ, the largest curvature of U_s = U + T·γ/2·|w − w*|² over probe points, or None.
+
+        Probes: the start (its point, the center, or :data:`CURVATURE_PROBES` fixed uniform
+        points of the box from ``numpy.random.default_rng(1)``, not the run's streams) and the
+        center; U's curvature by :meth:`curvatures`.
+
+        Returns
+        -------
+        float or None
+            None where the curvature is nowhere finite on the probes (and no localizer).
+        """
+        probe = self.lower + self.box_side * np.random.default_rng(1).uniform(
+            size=(CURVATURE_PROBES, self.dim))
+        points = [np.full((1, self.dim), self.center), probe]
+        if not isinstance(self.start, str):
+            points.append(self.start[None, :])
+        top = self.curvatures(np.vstack(points))
+        top = top[np.isfinite(top)]
+        if not top.size:
+            return self.stiffness or None
+        return float(top.max()) + self.stiffness
+
+    def noise_step_dt(self, fraction: float) -> float:
+        """Return the dt whose noise step √(2T·dt) is ``fraction`` of the box side: (f·L)²/(2T).
+
+        Parameters
+        ----------
+        fraction : float
+            Of the box side L.
+
+        Returns
+        -------
+        float
+            The time step.
+        """
+        return (fraction * self.box_side) ** 2 / (2.0 * self.temperature)
+
+    def curvatures(self, points) -> np.ndarray:
+        """Return the largest Hessian eigenvalue of U (not U_s) at rows of ``points``.
+
+        No Hessian is formed (d may be 10⁴ and more): Lanczos iteration on v ↦ H·v,
+        :data:`CURVATURE_ITERATIONS` = k rounds (k = d when d is smaller) from a fixed random
+        unit vector with full reorthogonalization, H·v by central differences of ∇U along v
+        (step 10⁻⁵·max(1, |w|)); the largest Ritz value, the top eigenvalue of the k × k
+        tridiagonal matrix, approaches the largest eigenvalue from below and is exact (up to
+        the differences' error) for k = d. Power iteration was tried first and stalls where
+        the most negative eigenvalue has about the largest one's modulus (15 % low on
+        mlp:3-4-2:tanh). At most :data:`CURVATURE_POINTS` evenly spaced rows are evaluated
+        (the others are NaN, which the pilot's quantile skips): at most 256·2k gradients.
+
+        Parameters
+        ----------
+        points : array_like
+            Shape ``(N, d)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N,)``; NaN where not evaluated or not finite.
+        """
+        points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, self.dim)
+        top = np.full(points.shape[0], np.nan)
+        if not points.shape[0]:
+            return top
+        rows = np.unique(np.linspace(0, points.shape[0] - 1, min(points.shape[0], CURVATURE_POINTS))
+                         .round().astype(np.int64))
+        rounds = min(CURVATURE_ITERATIONS, self.dim)
+        chunk = max(1, 2_000_000 // (rounds * self.dim))  # the Krylov bases held at once
+        for lo in range(0, rows.size, chunk):
+            part = rows[lo:lo + chunk]
+            top[part] = self._lanczos(points[part], rounds)
+        return top
+
+    def _lanczos(self, points: np.ndarray, rounds: int) -> np.ndarray:
+        """Return the largest Ritz value of U's Hessian at each point after ``rounds`` steps."""
+        count = points.shape[0]
+        start = np.random.default_rng(2).normal(size=self.dim)
+        basis = np.zeros((count, rounds, self.dim))
+        basis[:, 0] = start / np.linalg.norm(start)
+        step = 1e-5 * np.maximum(1.0, np.linalg.norm(points, axis=1))[:, None]
+        alpha, beta = np.zeros((count, rounds)), np.zeros((count, rounds))
+        with np.errstate(all="ignore"):
+            for j in range(rounds):
+                q = basis[:, j]
+                w = (self.energies_gradients(points + step * q)[1]
+                     - self.energies_gradients(points - step * q)[1]) / (2.0 * step)
+                alpha[:, j] = np.sum(q * w, axis=1)
+                for _ in range(2):  # full reorthogonalization, twice is enough (Parlett)
+                    w -= np.einsum("nk,nkd->nd", np.einsum("nkd,nd->nk", basis[:, :j + 1], w),
+                                   basis[:, :j + 1])
+                if j + 1 < rounds:
+                    beta[:, j] = np.linalg.norm(w, axis=1)
+                    alive = beta[:, j] > 1e-12 * np.maximum(1.0, np.abs(alpha[:, j]))
+                    beta[~alive, j] = 0.0
+                    basis[alive, j + 1] = w[alive] / beta[alive, j, None]
+        tridiagonal = np.zeros((count, rounds, rounds))
+        index = np.arange(rounds)
+        tridiagonal[:, index, index] = alpha
+        tridiagonal[:, index[:-1], index[1:]] = tridiagonal[:, index[1:], index[:-1]] = beta[:, :-1]
+        finite = np.all(np.isfinite(tridiagonal), axis=(1, 2))
+        top = np.full(count, np.nan)
+        if finite.any():
+            top[finite] = np.linalg.eigvalsh(tridiagonal[finite])[:, -1]
+        return top
+
     # ------------------------------------------------------------------ dynamics
     def _start_rows(self, rng_states: np.ndarray) -> np.ndarray:
         walkers = rng_states.shape[0]
@@ -404,7 +660,31 @@ class NetworkLangevin(Model):
         }
 
     def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
-        """Advance all walkers ``steps`` steps; count them if ``accumulate``."""
+        """Advance all walkers ``steps`` steps; count them if ``accumulate``.
+
+        With an automatic dt, burn-in steps before ``dt_auto["relax_until"]`` run at
+        ``dt_auto["relax_dt"]`` (see :meth:`for_run`).
+        """
+        record = self.dt_auto or {}
+        relax_dt, until = record.get("relax_dt"), record.get("relax_until", 0)
+        if relax_dt is not None and first_step < until:
+            early = min(steps, until - first_step)
+            self._relax(state, first_step, early, accumulate, relax_dt)
+            first_step, steps = first_step + early, steps - early
+        if steps:
+            self._advance(state, first_step, steps, accumulate, self.dt)
+
+    def _relax(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float) -> None:
+        """Relax for an automatic dt: unadjusted (EM) steps of ``dt``, whatever the method.
+
+        At relax_dt <= 1/κ_max EM is stable and descends from a far start, where MALA at a
+        large β rejects nearly every move; only burn-in steps relax, so the recorded law is
+        still MALA's exact one.
+        """
+        self._advance(state, first_step, steps, accumulate, dt, adjusted=False)
+
+    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float,
+                 adjusted: bool = True) -> None:
         from fastwalk.models._network_kernels import NONE, PERIODIC, REFLECT, advance
 
         positions = state["position"]
@@ -413,7 +693,7 @@ class NetworkLangevin(Model):
         boundary = {"reflect": REFLECT, "periodic": PERIODIC, "none": NONE}[self.boundary]
         anchor = np.full(self.dim, self.center) if self.at is None else self.at
         gamma = self.localize
-        settings = (steps, self.method == "mala", boundary, self.lower, self.box_side, self.dt,
+        settings = (steps, adjusted and self.method == "mala", boundary, self.lower, self.box_side, dt,
                     self.temperature, gamma, anchor, accumulate)
 
         def block(b: int) -> int:
@@ -423,6 +703,8 @@ class NetworkLangevin(Model):
                            state["walker_accepted"][part], state["walker_proposed"][part],
                            state["energy"][part], *self._data_args(), *self._work())
 
+        if self.batch is not None:
+            block = self._sgld_block(state, walkers, blocks, settings)
         with _one_blas_thread():
             bads = [block(0)] if blocks == 1 else list(_pool(blocks).map(block, range(blocks)))
         bad = min((b for b in bads if b >= 0), default=-1)
@@ -431,6 +713,28 @@ class NetworkLangevin(Model):
                 f"a walker's parameters, loss or gradient became non-finite at step "
                 f"{first_step + bad + 1}; use a smaller --dt or --method mala"
             )
+
+    def _sgld_block(self, state: dict, walkers: int, blocks: int, settings: tuple):
+        """Return the block function of minibatch SGLD (the kernel ``advance_sgld``)."""
+        from fastwalk.models._network_kernels import MSE, advance_sgld
+
+        steps, _, boundary, lo, side, dt, temperature, gamma, anchor, accumulate = settings
+        widths, batch = self._widths, self.batch
+        a_offsets = np.concatenate([[0], np.cumsum(batch * widths[1:])[:-1]]).astype(np.int64)
+        mse = self._loss == MSE
+
+        def block(b: int) -> int:
+            part = slice(b * walkers // blocks, (b + 1) * walkers // blocks)
+            buffers = (np.empty(batch * widths[0]), np.empty(batch * widths[-1] if mse else 1),
+                       np.zeros(1 if mse else batch, dtype=np.int64), np.empty(self.dim))
+            return advance_sgld(state["position"][part], state["rng"][part], steps, batch,
+                                boundary, lo, side, dt, temperature, gamma, anchor, accumulate,
+                                state["walker_energy_sum"][part], state["walker_energy_count"][part],
+                                state["energy"][part], self._x, self._y, self._labels, widths,
+                                self._w_offsets, self._b_offsets, a_offsets, self._activation,
+                                self._loss, *self._work(), *buffers)
+
+        return block
 
     def check_state_values(self, state: dict) -> None:
         """Refuse positions outside a reflecting or periodic box."""

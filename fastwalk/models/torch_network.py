@@ -249,6 +249,37 @@ class TorchNetworkLangevin(NetworkLangevin):
         gradient, energy = self._batched(torch.as_tensor(points, device=self._device))
         return energy.detach().cpu().numpy().copy(), gradient.detach().cpu().numpy().copy()
 
+    def datum_losses(self, points) -> np.ndarray:
+        """Return each datum's loss ℓ_i(w) at each row of ``points``, ``(N, n)`` (the module's outputs).
+
+        Parameters
+        ----------
+        points : array_like
+            Shape ``(N, d)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, n)``.
+        """
+        torch = _torch()
+        from torch.func import functional_call
+
+        net = self.network
+        x = torch.as_tensor(self.data.x, device=self._device)
+        buffers = dict(net.module.named_buffers())
+        points = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        rows = []
+        with torch.no_grad():
+            for w in points:
+                flat, params, offset = torch.as_tensor(w, device=self._device), {}, 0
+                for name, shape, size in zip(net.names, net.shapes, net.sizes, strict=True):
+                    params[name] = flat[offset:offset + size].view(shape)
+                    offset += size
+                out = functional_call(net.module, {**params, **buffers}, (x,))
+                rows.append(self._losses_of(out.detach().cpu().numpy().astype(np.float64)))
+        return np.array(rows).reshape(points.shape[0], self.data.n)
+
     def _into_box(self, points: np.ndarray) -> np.ndarray:
         lo, hi, side = self.lower, self.lower + self.box_side, self.box_side
         if self.boundary == "periodic":
@@ -264,33 +295,35 @@ class TorchNetworkLangevin(NetworkLangevin):
                 return out
             out = np.where(low, 2.0 * lo - out, np.where(high, 2.0 * hi - out, out))
 
-    def advance(self, state: dict, first_step: int, steps: int, accumulate: bool) -> None:
-        """Advance all walkers ``steps`` steps together; count them if ``accumulate``."""
+    def _advance(self, state: dict, first_step: int, steps: int, accumulate: bool, dt: float,
+                 adjusted: bool = True) -> None:
+        """Advance all walkers ``steps`` steps of ``dt`` together; count them if ``accumulate``."""
         x, states = state["position"], state["rng"]
         anchor = np.full(self.dim, self.center) if self.at is None else self.at
-        temperature, dt = self.temperature, self.dt
+        temperature = self.temperature
         gamma_t, noise = self.localize * temperature, math.sqrt(2.0 * temperature * dt)
         ux, gx = self.energies_gradients(x)
         for step in range(steps):
             xi = rng.draws(states, self.dim, "normal")
             proposal = x - dt * (gx + gamma_t * (x - anchor)) + noise * xi
             wrapped = self._into_box(proposal)
-            if self.method == "em":
+            if self.method == "em" or not adjusted:
                 x[:] = wrapped
                 ux, gx = self.energies_gradients(x)
                 if not (np.all(np.isfinite(ux)) and np.all(np.isfinite(gx))):
                     self._fail(first_step + step)
             else:
                 ux, gx = self._mala(state, x, ux, gx, xi, proposal, wrapped, anchor, gamma_t, noise,
-                                    first_step + step)
+                                    first_step + step, dt, accumulate)
             if accumulate:
                 state["walker_energy_sum"] += ux
                 state["walker_energy_count"] += 1
         state["energy"][:] = ux
 
-    def _mala(self, state, x, ux, gx, xi, proposal, wrapped, anchor, gamma_t, noise, step):
-        temperature, dt = self.temperature, self.dt
-        state["walker_proposed"] += 1
+    def _mala(self, state, x, ux, gx, xi, proposal, wrapped, anchor, gamma_t, noise, step, dt,
+              accumulate):
+        temperature = self.temperature
+        state["walker_proposed"] += accumulate  # counted steps only, as the kernels
         inside = np.all(wrapped == proposal, axis=1) if self.boundary == "reflect" else \
             np.ones(x.shape[0], dtype=bool)
         idx = np.flatnonzero(inside)
@@ -312,7 +345,8 @@ class TorchNetworkLangevin(NetworkLangevin):
         accept = np.zeros(x.shape[0], dtype=bool)
         accept[chosen] = u < np.exp(np.minimum(rho[draw], 0.0))
         taken = accept[idx]
-        state["walker_accepted"] += accept
+        if accumulate:
+            state["walker_accepted"] += accept
         ux, gx = ux.copy(), gx.copy()
         x[idx[taken]] = ys[taken]
         ux[idx[taken]] = uy[taken]
