@@ -283,8 +283,9 @@ def sample_network(network, data, *, loss: str = "mse", temperature=1.0, walkers
     """Sample exp(−n·L_n(w)/T − γ/2·‖w − w*‖²) of a built-in network on data: one call.
 
     ``fastwalk langevin --network SPEC --data FILE`` from Python. A list of temperatures runs a
-    sweep, one run per temperature with one seed (``out`` gets ``-T<T>`` before its suffix, as
-    on the command line).
+    sweep, one run per temperature, each on its own seed ``rng.derive_seed(seed, "temperature",
+    position)`` as on the command line, so the λ̂(β) are independent (``out`` gets ``-T<T>``
+    before its suffix).
 
     Parameters
     ----------
@@ -328,7 +329,7 @@ def sample_network(network, data, *, loss: str = "mse", temperature=1.0, walkers
     from fastwalk.api import simulate
     from fastwalk.data import load_data, make_dataset
     from fastwalk.models.network import NetworkLangevin
-    from fastwalk.rng import resolve_seed
+    from fastwalk.rng import derive_seed, resolve_seed
 
     spec = parse_network(network)
     if isinstance(data, tuple):
@@ -345,12 +346,13 @@ def sample_network(network, data, *, loss: str = "mse", temperature=1.0, walkers
     temperatures = list(temperature) if sweep else [temperature]
     seed = resolve_seed(seed)
     results = []
-    for t in temperatures:
+    for position, t in enumerate(temperatures):
         model = NetworkLangevin(spec, data, loss, temperature=t, at=at, at_source=source,
                                 **model_options)
         path = out
         if out is not None and sweep:
             path = Path(out).with_name(f"{Path(out).stem}-T{t:g}{Path(out).suffix}")
-        results.append(simulate(model, walkers, steps, out=path, seed=seed, burn_in=burn_in,
+        run_seed = derive_seed(seed, "temperature", position) if sweep else seed
+        results.append(simulate(model, walkers, steps, out=path, seed=run_seed, burn_in=burn_in,
                                 **run_options))
     return results if sweep else results[0]
