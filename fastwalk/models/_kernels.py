@@ -310,3 +310,49 @@ def stack_array(typingctx, rows, columns, dtype):
         return array._getvalue()
 
     return array_type(rows, columns, dtype), codegen
+
+
+def energy_sums(energy: np.ndarray, accepted: np.ndarray, proposed: np.ndarray) -> dict:
+    """Return the additive sums of a Langevin-type model's observables over these walkers.
+
+    Parameters
+    ----------
+    energy : numpy.ndarray
+        Each walker's U now.
+    accepted, proposed : numpy.ndarray
+        Each walker's accepted and proposed MALA moves so far.
+
+    Returns
+    -------
+    dict
+        ``energy_sum`` and ``energy_sq_sum`` (:class:`ExactSum`), ``accepted``
+        and ``proposed`` (integers): what :func:`energy_summary` reads.
+    """
+    return {"energy_sum": ExactSum(energy), "energy_sq_sum": ExactSum(energy * energy),
+            "accepted": np.array(int(accepted.sum())), "proposed": np.array(int(proposed.sum()))}
+
+
+def energy_summary(sums: dict, walkers: int, mala: bool) -> dict:
+    """Return ``mean_energy``, ``sem_energy`` and (MALA) ``acceptance_rate`` from :func:`energy_sums`.
+
+    Parameters
+    ----------
+    sums : dict
+        Sums over all walkers (added across parts).
+    walkers : int
+        Number of walkers.
+    mala : bool
+        Whether the model accepts moves (adds ``acceptance_rate``; NaN before any proposal).
+
+    Returns
+    -------
+    dict
+        The observables.
+    """
+    sums = rounded(sums)
+    mean, sem = mean_and_sem(sums["energy_sum"], sums["energy_sq_sum"], walkers)
+    result = {"mean_energy": mean, "sem_energy": sem}
+    if mala:
+        proposed = sums["proposed"]
+        result["acceptance_rate"] = np.where(proposed > 0, sums["accepted"] / np.maximum(proposed, 1), np.nan)
+    return result

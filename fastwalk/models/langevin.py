@@ -49,7 +49,7 @@ import numpy as np
 
 from fastwalk import rng, validate
 from fastwalk.errors import SimulationError
-from fastwalk.models._kernels import ExactSum, mean_and_sem, rounded
+from fastwalk.models._kernels import energy_summary, energy_sums
 from fastwalk.models.base import Model
 
 __all__ = ["LangevinBrownian"]
@@ -722,23 +722,11 @@ class LangevinBrownian(Model):
         positions = state["position"]
         energy = np.empty(positions.shape[0])
         self.kernels.energies(positions, energy)
-        return {
-            "energy_sum": ExactSum(energy),
-            "energy_sq_sum": ExactSum(energy * energy),
-            "accepted": np.array(int(state["walker_accepted"].sum())),
-            "proposed": np.array(int(state["walker_energy_count"].sum())),
-        }
+        return energy_sums(energy, state["walker_accepted"], state["walker_energy_count"])
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``mean_energy``, ``sem_energy`` and (MALA) ``acceptance_rate``."""
-        sums = rounded(sums)
-        mean, sem = mean_and_sem(sums["energy_sum"], sums["energy_sq_sum"], walkers)
-        result = {"mean_energy": mean, "sem_energy": sem}
-        if self.method == "mala":
-            proposed = sums["proposed"]
-            result["acceptance_rate"] = np.where(proposed > 0, sums["accepted"] / np.maximum(proposed, 1),
-                                                 np.nan)
-        return result
+        return energy_summary(sums, walkers, self.method == "mala")
 
     def accumulators(self, state: dict) -> dict:
         """Return the per-walker energy sums, (MALA) acceptances and the histograms so far."""

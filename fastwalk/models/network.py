@@ -26,7 +26,6 @@ localizer), ``acceptance_rate`` (MALA: accepted / proposed since step 0);
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 import threading
 
@@ -35,7 +34,7 @@ import numpy as np
 
 from fastwalk import rng, validate
 from fastwalk.errors import SimulationError
-from fastwalk.models._kernels import mean_and_sem
+from fastwalk.models._kernels import energy_summary, energy_sums
 from fastwalk.models.base import Model
 
 __all__ = ["NetworkLangevin"]
@@ -746,23 +745,11 @@ class NetworkLangevin(Model):
 
     def observe(self, state: dict) -> dict:
         """Return the sums of U and U² over these walkers, and their MALA counts."""
-        energy = state["energy"]
-        return {
-            "energy_sum": np.array(math.fsum(energy)),
-            "energy_sq_sum": np.array(math.fsum(energy * energy)),
-            "accepted": np.array(int(state["walker_accepted"].sum())),
-            "proposed": np.array(int(state["walker_proposed"].sum())),
-        }
+        return energy_sums(state["energy"], state["walker_accepted"], state["walker_proposed"])
 
     def summarize(self, sums: dict, walkers: int) -> dict:
         """Return ``mean_energy``, ``sem_energy`` and (MALA) ``acceptance_rate``."""
-        mean, sem = mean_and_sem(sums["energy_sum"], sums["energy_sq_sum"], walkers)
-        result = {"mean_energy": mean, "sem_energy": sem}
-        if self.method == "mala":
-            proposed = sums["proposed"]
-            result["acceptance_rate"] = np.where(proposed > 0, sums["accepted"] / np.maximum(proposed, 1),
-                                                 np.nan)
-        return result
+        return energy_summary(sums, walkers, self.method == "mala")
 
     def accumulators(self, state: dict) -> dict:
         """Return the per-walker energy sums and counts."""
