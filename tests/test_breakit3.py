@@ -42,14 +42,17 @@ def lattice_file(fastwalk_cli, tmp_path):
     return out
 
 
+#: the full-disk tests mount a real tmpfs, which needs root (CI runs as root)
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+
+
 @contextlib.contextmanager
 def _tmpfs(where: Path, options: str):
-    """Mount a tmpfs with ``options`` at ``where`` (root only; the test skips otherwise)."""
+    """Mount a tmpfs with ``options`` at ``where`` (tests marked ``needs_root``)."""
     where.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
                           capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()})")
+    assert done.returncode == 0, f"cannot mount a tmpfs as root: {done.stderr.strip()}"
     try:
         yield where
     finally:
@@ -106,6 +109,7 @@ def test_stdout_on_a_full_device_is_one_line(fastwalk_cli, sphere_file, args):
     assert line == "Error: cannot print the output (No space left on device)"
 
 
+@needs_root
 def test_an_expression_cache_on_a_full_disk_is_one_line(fastwalk_cli, tmp_path):
     with _tmpfs(tmp_path / "tiny", "size=8k") as tiny:  # the module (about 20 kB) does not fit
         done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**2 + x1**4", "--out",
@@ -116,6 +120,7 @@ def test_an_expression_cache_on_a_full_disk_is_one_line(fastwalk_cli, tmp_path):
     assert not (tmp_path / "l.h5").exists()
 
 
+@needs_root
 def test_compiled_code_that_cannot_be_saved_does_not_fail_the_run(fastwalk_cli, tmp_path):
     with _tmpfs(tmp_path / "tiny", "size=64k") as tiny:  # the module fits, numba's cache not
         done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**2 + 2*x1**4", "--out",
@@ -129,6 +134,7 @@ def test_compiled_code_that_cannot_be_saved_does_not_fail_the_run(fastwalk_cli, 
 
 
 # ------------------------------------------------------------------ exit 2 vs 1 for places
+@needs_root
 def test_a_read_only_output_place_exits_2_like_a_read_only_cache(fastwalk_cli, tmp_path):
     with _tmpfs(tmp_path / "ro", "size=64k,ro") as read_only:  # exit 1 for the output, before
         output = fastwalk_cli.run(*LATTICE, "--out", read_only / "x.h5")
