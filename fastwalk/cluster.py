@@ -40,7 +40,7 @@ def parse_address(text: str) -> tuple[str, int | None]:
     ----------
     text : str
         ``local`` (one worker per core), ``local:N`` (N worker processes, at
-        most :data:`LOCAL_WORKERS_PER_CORE` per core) or
+        most ``LOCAL_WORKERS_PER_CORE`` per core) or
         ``[tcp://]host:port``.
 
     Returns
@@ -52,7 +52,7 @@ def parse_address(text: str) -> tuple[str, int | None]:
     ------
     ValueError
         If ``text`` is none of these, or ``local:N`` asks for more than
-        :data:`LOCAL_WORKERS_PER_CORE` processes per core of this machine.
+        ``LOCAL_WORKERS_PER_CORE`` processes per core of this machine.
     """
     text = str(text).strip()
     local = _LOCAL.match(text)

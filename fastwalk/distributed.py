@@ -4,7 +4,7 @@ Walker ``i`` draws from the stream of (seed, i) wherever it runs, so a
 partitioned ensemble is the same ensemble: frames, nodes and integer
 accumulators are bit-identical to a single-process run. Observables are
 combined from each partition's additive sums (:meth:`~fastwalk.models.base.Model.observe`);
-float sums are exact (:class:`fastwalk.models._kernels.ExactSum`), rounded once, so
+float sums are exact (``fastwalk.models._kernels.ExactSum``), rounded once, so
 they are bit-identical too.
 
 A run is split into walker *partitions* and time *slabs*. One task

@@ -311,7 +311,7 @@ class Model(abc.ABC):
     def memory_estimate(self, walkers: int, parts: int) -> dict[str, int]:
         """Return the bytes a run of ``walkers`` walkers on ``parts`` threads needs, by kind.
 
-        Read off the states of one and two walkers (as :meth:`_state_layout`): an
+        Read off the states of one and two walkers (as ``_state_layout``): an
         array of :attr:`per_part_state` has one row per thread part, and two more
         (their sum, and its copy as it is written out); another array whose length grows with the
         walkers is per walker, counted twice (a frame or an observable may copy

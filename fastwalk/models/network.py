@@ -135,9 +135,9 @@ class NetworkLangevin(Model):
     temperature : float, optional
         T > 0; β = 1/T.
     dt : float or "auto", optional
-        Time step (> 0). ``"auto"``: chosen for each run by :meth:`for_run` as for typed
+        Time step (> 0). ``"auto"``: chosen for each run by ``for_run`` as for typed
         potentials (MALA: a pilot toward acceptance 0.574; EM: 0.05 of the stability limit),
-        with the curvature of U from Hessian-vector power iteration (:meth:`curvatures`).
+        with the curvature of U from Lanczos iteration on Hessian-vector products (``curvatures``).
     method : {"em", "mala"}, optional
         Euler–Maruyama (O(dt) bias) or Metropolis-adjusted Langevin (exact at any dt).
     start : {"center", "uniform"} or array_like, optional
@@ -202,7 +202,7 @@ class NetworkLangevin(Model):
         if isinstance(dt, str) and not _is_auto(dt):
             raise ValueError(f"dt must be a number > 0 or 'auto', got {dt!r}")
         self._dt = None if _is_auto(dt) else validate.real("dt", dt, minimum=0.0, strict_min=True)
-        #: how an automatic dt was chosen (None for a dt given by hand); see :meth:`for_run`
+        #: how an automatic dt was chosen (None for a dt given by hand); see ``for_run``
         self.dt_auto = None
         self.method = validate.choice("method", method, _METHODS)
         self.batch = self._batch(batch)
@@ -534,7 +534,7 @@ class NetworkLangevin(Model):
 
         Probes: the start (its point, the center, or :data:`CURVATURE_PROBES` fixed uniform
         points of the box from ``numpy.random.default_rng(1)``, not the run's streams) and the
-        center; U's curvature by :meth:`curvatures`.
+        center; U's curvature by ``curvatures``.
 
         Returns
         -------
@@ -662,7 +662,7 @@ class NetworkLangevin(Model):
         """Advance all walkers ``steps`` steps; count them if ``accumulate``.
 
         With an automatic dt, burn-in steps before ``dt_auto["relax_until"]`` run at
-        ``dt_auto["relax_dt"]`` (see :meth:`for_run`).
+        ``dt_auto["relax_dt"]`` (see ``for_run``).
         """
         record = self.dt_auto or {}
         relax_dt, until = record.get("relax_dt"), record.get("relax_until", 0)
