@@ -55,10 +55,28 @@ _GAMMA, _T0, _KAPPA = 0.05, 10.0, 0.75
 _ROUNDS = 250
 
 
+def noise_step_dt(model, fraction: float) -> float:
+    """Return the dt whose noise step √(2T·dt) is ``fraction`` of the box side: (f·L)²/(2T).
+
+    Parameters
+    ----------
+    model : fastwalk.models.base.Model
+        A model with ``box_side`` and ``temperature`` (langevin, network).
+    fraction : float
+        Of the box side L.
+
+    Returns
+    -------
+    float
+        The time step.
+    """
+    return (fraction * model.box_side) ** 2 / (2.0 * model.temperature)
+
+
 def _capped(model, inverse_curvature_fraction: float) -> tuple[float, float | None]:
     """Return (min(f/κ, noise-capped dt), κ), κ the curvature bound of U_s (None: unknown)."""
     kappa = model.curvature_bound()
-    cap = model.noise_step_dt(NOISE_FRACTION)
+    cap = noise_step_dt(model, NOISE_FRACTION)
     if kappa is None or not kappa > 0.0:
         return cap, kappa
     return min(inverse_curvature_fraction / kappa, cap), kappa
@@ -141,7 +159,7 @@ def _dual_averaging(model, state: dict, dt0: float, steps: int) -> tuple[float, 
     rounds = min(_ROUNDS, steps)
     per_round = steps // rounds
     log_eps0 = 0.5 * math.log(dt0)
-    lowest, highest = log_eps0 - 20.0, 0.5 * math.log(model.noise_step_dt(_LARGEST_NOISE))
+    lowest, highest = log_eps0 - 20.0, 0.5 * math.log(noise_step_dt(model, _LARGEST_NOISE))
     mu = math.log(10.0) + log_eps0
     h_bar, log_eps, log_eps_bar = 0.0, min(log_eps0, highest), 0.0
     accepted_late = proposed_late = 0

@@ -481,21 +481,6 @@ class LangevinBrownian(Model):
             return self.stiffness or None
         return curvature + self.stiffness
 
-    def noise_step_dt(self, fraction: float) -> float:
-        """Return the dt whose noise step √(2T·dt) is ``fraction`` of the box side: (f·L)²/(2T).
-
-        Parameters
-        ----------
-        fraction : float
-            Of the box side L.
-
-        Returns
-        -------
-        float
-            The time step.
-        """
-        return (fraction * self.box_side) ** 2 / (2.0 * self.temperature)
-
     def parameters(self) -> dict:
         """Return the resolved parameters (JSON-able)."""
         expr = self.expression

@@ -552,21 +552,6 @@ class NetworkLangevin(Model):
             return self.stiffness or None
         return float(top.max()) + self.stiffness
 
-    def noise_step_dt(self, fraction: float) -> float:
-        """Return the dt whose noise step √(2T·dt) is ``fraction`` of the box side: (f·L)²/(2T).
-
-        Parameters
-        ----------
-        fraction : float
-            Of the box side L.
-
-        Returns
-        -------
-        float
-            The time step.
-        """
-        return (fraction * self.box_side) ** 2 / (2.0 * self.temperature)
-
     def curvatures(self, points) -> np.ndarray:
         """Return the largest Hessian eigenvalue of U (not U_s) at rows of ``points``.
 
