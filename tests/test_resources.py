@@ -72,6 +72,9 @@ MEASURE = textwrap.dedent("""
         "sphere": (SphereBrownian(dim=3, radius=1.0, diffusion=1.0, dt=0.01, start="uniform"), 10**6, 2),
         "langevin": (LangevinBrownian("x0**2 * x1**2", 2, {}, box=2.0, temperature=0.1, dt=0.02,
                                       bins=64), 10**6, 2),
+        # the largest histograms: per-part copies added part by part, never a summed copy
+        "langevin 1024 bins": (LangevinBrownian("x0**2 * x1**2", 2, {}, box=2.0, temperature=0.1,
+                                                dt=0.02, bins=1024), 1000, 2),
     }
     kind, out = sys.argv[1:]
     for model, walkers, steps in [cases[kind]]:
@@ -93,10 +96,11 @@ def test_memory_estimate_matches_the_measured_peak_for_every_model_kind(tmp_path
 
     The estimate is at least 0.8× that peak (it must not let through a run that needs
     much more) and at most 2× it (it must not refuse a run that fits); measured
-    ratios on a 2-core machine: 1.0 to 1.5.
+    ratios on a 2-core machine: 0.87 (langevin, 1024 bins: its histograms, 25 MB, beside the
+    ~4 MB the HDF5 library allocates) to 1.5.
     """
     rows = []
-    for kind in ["free", "lattice", "graph", "potential", "sphere", "langevin"]:
+    for kind in ["free", "lattice", "graph", "potential", "sphere", "langevin", "langevin 1024 bins"]:
         done = subprocess.run([sys.executable, "-c", MEASURE, kind, str(tmp_path / "run.h5")],
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr

@@ -682,12 +682,12 @@ class LangevinBrownian(Model):
         bads = [block(0)] if blocks == 1 else list(_pool(blocks).map(block, range(blocks)))
         bad = min((b for b in bads if b >= 0), default=-1)
         if accumulate:
-            pairs = histogram.sum(axis=0)
-            state["histogram_2d"] += pairs
             state["marginals"] += marginals.sum(axis=0)
-            if self.dim >= 2 and self.boundary != "none":  # the kernels leave these to the pairs
-                state["marginals"][0] += pairs.sum(axis=1)
-                state["marginals"][1] += pairs.sum(axis=0)
+            for pairs in histogram:  # part by part: no summed copy (memory_estimate)
+                state["histogram_2d"] += pairs
+                if self.dim >= 2 and self.boundary != "none":  # the kernels leave these to the pairs
+                    state["marginals"][0] += pairs.sum(axis=1)
+                    state["marginals"][1] += pairs.sum(axis=0)
         if bad >= 0:
             raise SimulationError(
                 f"a walker's position, energy or gradient became non-finite at step "
