@@ -174,6 +174,10 @@ class InProcessExecutor:
     def __init__(self):
         self._queue: deque = deque()
 
+    def share(self, value):
+        """Return ``value``: tasks here take it as it is."""
+        return value
+
     def submit(self, fn, *args):
         token = object()
         self._queue.append((token, fn, args))
@@ -190,11 +194,31 @@ class InProcessExecutor:
 class DaskExecutor:
     """Run tasks on a Dask cluster; wait in short slices so signals are honoured."""
 
+    #: an argument of every task (the model) whose pickle exceeds this many bytes is sent to each
+    #: worker once (:meth:`share`) instead of inside every task
+    SHARE_BYTES = 1 << 20
+
     def __init__(self, client):
         from distributed import wait
 
         self.client, self._wait = client, wait
         self.pending: set = set()
+
+    def share(self, value):
+        """Return ``value``, or a future of it held by every worker when its pickle is large.
+
+        A model that carries arrays (data given from Python) would otherwise travel inside
+        every task; shared, a worker receives it once (again only where Dask's active memory
+        manager dropped its replica and a later task there needs it). Broadcast, not scattered
+        to one worker, so that losing a worker loses no copy while another worker lives; small
+        values stay inside the tasks, which a fresh worker can rerun from what the scheduler
+        holds alone.
+        """
+        import pickle
+
+        if len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) <= self.SHARE_BYTES:
+            return value
+        return self.client.scatter(value, broadcast=True, hash=False)
 
     def submit(self, fn, *args):
         with warnings.catch_warnings():

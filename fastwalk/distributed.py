@@ -500,7 +500,7 @@ class PartitionedRun:
                     k = len(slabs) - 1
                 slab = slabs[k]
                 state = self._state_at(p, slabs, k)
-                token = executor.submit(advance_block, self.inner, self.blocks[p], self.seed,
+                token = executor.submit(advance_block, model, self.blocks[p], self.seed,
                                         self.burn_in, self.every, self.observe_every, self.steps,
                                         state, slab.start, slab.end)
                 running[token] = (p, slab)
@@ -508,6 +508,7 @@ class PartitionedRun:
 
         if self.step >= self.steps and not fresh:
             return
+        model = executor.share(self.inner)
         submit_ready()
         while running:
             item = executor.next_done(stop)

@@ -126,6 +126,48 @@ def test_a_network_run_on_the_cluster_equals_one_process_and_loads_its_data_once
     assert max(loads) <= 1 and sum(loads) >= 1, loads
 
 
+def _unpickled():
+    from fastwalk.models import network
+
+    return network.REBUILDS["unpickled"]
+
+
+def test_data_given_from_python_go_to_each_worker_once(client, tmp_path, monkeypatch):
+    from fastwalk import cluster
+    from fastwalk.models.network import NetworkLangevin
+
+    generator = np.random.default_rng(9)
+    x = generator.normal(size=(40, 3))
+    model = NetworkLangevin("mlp:3-4-2:tanh", (x, np.tanh(x @ generator.normal(size=(3, 2)))),
+                            temperature=0.05, dt=0.002, method="mala", start="uniform")
+    options = {"seed": 45, "every": 10, "observe_every": 10, "burn_in": 100, "commit_seconds": 0}
+    simulate(model, 40, 60, out=tmp_path / "one.h5", **options)
+
+    def unpickled_per_worker(name):
+        before = client.run(_unpickled)
+        run = PartitionedRun(model, 40, 60, partition_walkers(40, 4), client=client, slab_steps=10,
+                             **options)
+        run.sinks = [H5MDWriter(tmp_path / name, run.model)]
+        result = run.run()
+        assert result.reason == "completed" and result.extra["tasks"] >= 24
+        assert_same_run(tmp_path / name, tmp_path / "one.h5")
+        after = client.run(_unpickled)
+        return [after[w] - before.get(w, 0) for w in after]
+
+    # a small model travels inside every task (a fresh worker can rerun any task alone) ...
+    assert sum(unpickled_per_worker("inside.h5")) >= 24
+    # ... one whose pickle is large is broadcast once: the threshold, lowered, is the only change
+    monkeypatch.setattr(cluster.DaskExecutor, "SHARE_BYTES", 0)
+    # (Dask's active memory manager may drop a worker's replica between tasks, so that a later
+    # task there fetches it again: at most twice per worker, whatever the number of tasks)
+    assert max(unpickled_per_worker("shared.h5")) <= 2
+    monkeypatch.undo()
+    big = np.zeros(2**18)  # 2 MiB > SHARE_BYTES
+    assert isinstance(cluster.DaskExecutor(client).share(big), distributed.Future)
+    assert cluster.DaskExecutor(client).share(x) is x
+    assert cluster.InProcessExecutor().share(big) is big
+
+
 def test_packed_state_round_trip_and_one_process_state():
     blocks = partition_walkers(10, 3)
     states = [{"rng": np.arange(n), "x": np.full(n, i)} for i, (_, n) in enumerate(blocks)]

@@ -87,8 +87,9 @@ def _one_blas_thread():
 #: models rebuilt in this process from pickles (Dask tasks), by their parameters and arrays
 _REBUILT: dict = {}
 _REBUILT_LOCK = threading.Lock()
-#: how many times this process rebuilt a model, i.e. loaded and hashed its data (tests read it)
-REBUILDS = {"count": 0}
+#: how many times this process rebuilt a model, i.e. loaded and hashed its data (``count``),
+#: and unpickled one (``unpickled``: once per task, or once per worker when shared); tests read it
+REBUILDS = {"count": 0, "unpickled": 0}
 
 
 def _rebuild(parameters: dict, arrays: dict) -> NetworkLangevin:
@@ -105,6 +106,7 @@ def _rebuild(parameters: dict, arrays: dict) -> NetworkLangevin:
         key.update(name.encode() + np.ascontiguousarray(arrays[name]).tobytes())
     key = key.hexdigest()
     with _REBUILT_LOCK:
+        REBUILDS["unpickled"] += 1
         model = _REBUILT.get(key)
         if model is None:
             model = _REBUILT[key] = NetworkLangevin.from_parameters(parameters, arrays)
