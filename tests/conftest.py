@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background of a script (`pytest &`, nohup) inherits SIGINT ignored, and
+# the commands it starts would inherit that too: fastwalk leaves an ignored SIGINT ignored (a
+# background job), so the tests that send one would fail. The tests run commands as a user at
+# a terminal does: a handled signal returns to its default in a child, an ignored one does not.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class FastwalkCLI:

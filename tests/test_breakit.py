@@ -143,6 +143,25 @@ def test_a_signal_before_the_run_starts_says_interrupted(fastwalk_cli, tmp_path,
         f"Interrupted: stopped by {signal.Signals(signum).name}; nothing was written that needs resuming"]
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc/PID/status")
+def test_a_background_job_leaves_an_ignored_sigint_ignored(fastwalk_cli, tmp_path):
+    # `fastwalk ... &` in a script starts with SIGINT ignored, so that a Ctrl-C at the terminal
+    # does not stop it; it keeps it ignored (as Python itself does) and still answers SIGTERM
+    process = fastwalk_cli.start(*LANGEVIN, "--potential", "x0**2", "--out", tmp_path / "b.h5",
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 60
+    while not _catches_sigterm(process.pid):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.001)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and stderr == "", stderr
+    import fastwalk as fw
+
+    with fw.open(tmp_path / "b.h5") as run:
+        assert run.committed_step == 20
+
+
 def test_a_sweep_json_seed_is_a_string(fastwalk_cli, tmp_path, cache):
     seed = 2**128 - 1
     done = fastwalk_cli.run(*LANGEVIN, "--potential", "x0**2", "--temperature", "0.1,0.2",
