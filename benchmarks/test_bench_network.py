@@ -155,7 +155,7 @@ def test_devinterp_at_ten_thousand_parameters_against_the_same_floor():
               torch.nn.Linear(100, 1)]
     net = torch.nn.Sequential(*layers).double()
     with torch.no_grad():
-        torch.nn.utils.vector_to_parameters(torch.as_tensor(w), net.parameters())
+        torch.nn.utils.vector_to_parameters(torch.tensor(w), net.parameters())  # a copy: views otherwise
     xs, ys = torch.as_tensor(x), torch.as_tensor(y)
     with torch.no_grad():
         energy = float(((net(xs) - ys) ** 2).sum())
