@@ -105,6 +105,10 @@ DEFAULT_MAX_MULTIPLICITY = 4
 _RIVAL_AICC = 2.0
 #: the power correction's exponent δ is fitted within these bounds
 _DELTA_BOUNDS = (0.05, 3.0)
+#: the power term ρ = c·β^(−δ) must stay below this at the coldest β of the sweep: where ρ ≫ 1
+#: the curve λ + δρ/(1 + ρ) is λ + δ − (δ/c)·β^δ, λ and δ trade off, and the fit describes no
+#: asymptotic approach (linear:3-2-3 at r = H: λ = 2.26 with δ = 1.78 for data flat at 4.02)
+_MAX_CORRECTION = 1.0
 #: log of a real factor's L + κ at the smallest L, and of a complex pair's b, lie within these
 _LOG_ROOT = (math.log(1e-3), math.log(1e4))
 #: a complex pair's shift a lies within ±this
@@ -333,6 +337,10 @@ def _fit_shape(shape: _Shape, log_beta, y, whiten):
                                    ftol=1e-10, gtol=1e-10, max_nfev=400 * shape.size)
         except (ValueError, OverflowError):  # pragma: no cover - a start far off
             continue
+        if shape.power:
+            c, delta = shape.unpack(result.x)[3:]
+            if abs(c) * math.exp(-delta * float(log_beta.max())) >= _MAX_CORRECTION:
+                continue
         if np.all(np.abs(result.fun) < 1e11) and (best is None or result.cost < best.cost):
             best = result
     return best
