@@ -156,16 +156,34 @@ def test_data_given_from_python_go_to_each_worker_once(client, tmp_path, monkeyp
 
     # a small model travels inside every task (a fresh worker can rerun any task alone) ...
     assert sum(unpickled_per_worker("inside.h5")) >= 24
-    # ... one whose pickle is large is broadcast once: the threshold, lowered, is the only change
+    # ... one whose pickle is large is broadcast once: the threshold, lowered, is the only change.
+    # Dask's active memory manager may drop a worker's replica between tasks, so that a later task
+    # there fetches it again (seen once in ten runs); paused, the count is exact
     monkeypatch.setattr(cluster.DaskExecutor, "SHARE_BYTES", 0)
-    # (Dask's active memory manager may drop a worker's replica between tasks, so that a later
-    # task there fetches it again: at most twice per worker, whatever the number of tasks)
-    assert max(unpickled_per_worker("shared.h5")) <= 2
+    client.amm.stop()
+    try:
+        assert set(unpickled_per_worker("shared.h5")) == {1}  # every worker once
+    finally:
+        client.amm.start()
     monkeypatch.undo()
     big = np.zeros(2**18)  # 2 MiB > SHARE_BYTES
     assert isinstance(cluster.DaskExecutor(client).share(big), distributed.Future)
     assert cluster.DaskExecutor(client).share(x) is x
     assert cluster.InProcessExecutor().share(big) is big
+
+
+def test_a_module_given_from_python_is_refused_for_the_cluster_in_one_message(client, tmp_path):
+    # the model is pickled once, when it is shared: our message, not Dask's "Could not serialize
+    # object of type LLGExpr", and no file
+    torch = pytest.importorskip("torch")
+    from fastwalk.models.torch_network import TorchNetworkLangevin
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False), torch.nn.Linear(1, 2, bias=False))
+    model = TorchNetworkLangevin(net, (np.sqrt(2) * np.eye(2), np.zeros((2, 2))), temperature=0.1,
+                                 dt=0.01)
+    with pytest.raises(TypeError, match="cannot be sent to other processes; give it as FILE.py"):
+        simulate(model, 10, 20, client=client, out=tmp_path / "t.h5", progress=False)
+    assert not list(tmp_path.glob("t.h5*"))
 
 
 def test_packed_state_round_trip_and_one_process_state():

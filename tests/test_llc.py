@@ -179,3 +179,30 @@ def test_multiplicity_three_error_bars_cover_at_their_rate():
         right += fit["multiplicity"] == 3
     assert inside >= 18
     assert right >= 18
+
+
+def test_a_power_term_that_is_no_correction_is_not_fitted():
+    # λ̂(β) of linear:3-2-3 at r = H (λ = 4, m = 1), a dt-auto sweep: flat at 4.01-4.04 after the
+    # hottest run. A power term ρ = c·β^(−δ) ≫ 1 turns λ + δρ/(1 + ρ) into λ + δ − (δ/c)·β^δ,
+    # so λ traded for δ: the refit of the 4 colder runs gave λ = 2.57 (c = 3·10⁵, δ = 1.47), and
+    # the range check warned that λ depends on the temperature range. ρ must be < 1 at the
+    # coldest β of a fit.
+    from fastwalk.analysis.llc import _range_warning
+
+    beta = np.logspace(2, 3, 5) / 3
+    y = np.array([4.108, 4.0373, 4.0256, 4.0288, 4.0122])
+    s = np.array([0.012, 0.011, 0.010, 0.010, 0.010])
+    fit = fit_learning_coefficient(beta, y, s)
+    assert fit["multiplicity"] == 1 and abs(fit["lambda"] - 4.0) < 3 * fit["lambda_stderr"] + 0.01
+    for subset in (slice(None), slice(1, None)):
+        try:
+            power = fit_learning_coefficient(beta[subset], y[subset], s[subset], multiplicity=1,
+                                             power_correction=True)
+        except ValueError:  # no admissible power fit on these points
+            continue
+        pc = power["power_correction"]
+        assert abs(pc["c"]) * beta[subset].max() ** -pc["delta"] < 1.0, pc
+        assert abs(power["lambda"] - 4.0) < 0.1, power["lambda"]
+    warnings = []
+    _range_warning(beta, y, s, None, fit, warnings)
+    assert warnings == []
